@@ -1,0 +1,71 @@
+"""The ``mcpconnect`` command line.
+
+Exit codes: 0 ok, 1 a check failed, 2 usage or configuration error. Subcommands are imported only
+when invoked, so ``mcpconnect --version`` and ``--help`` stay cheap.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from mcpconnect import __version__
+from mcpconnect.cli.app import App, LazyGroup
+
+__all__ = ["cli", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+COMMANDS = {
+    "plugins": "mcpconnect.cli.plugins_cmd:plugins",
+    "config": "mcpconnect.cli.config_cmd:config",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="mcpconnect")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="MCPCONNECT_CONFIG",
+    help="Project configuration file (default: ./mcpconnect.toml; env MCPCONNECT_CONFIG).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one configuration value, e.g. --set storage.backend=file (highest precedence).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs (secrets stay redacted).")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, overrides: tuple[str, ...], debug: bool) -> None:
+    """Connect to MCP servers (stdio, SSE, streamable HTTP) with their authentication handled."""
+    ctx.obj = App(config_file=config_file, overrides=overrides, debug=debug)
+    if debug:
+        import logging
+
+        from mcpconnect.logs import configure_logging
+
+        configure_logging(logging.DEBUG)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    try:
+        return cli.main(args=argv, prog_name="mcpconnect", standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        sys.exit(130)
+    except Exception as exc:
+        # A bug of ours or a plugin's: one line, the traceback only with --debug.
+        if "--debug" in (argv if argv is not None else sys.argv):
+            raise
+        click.echo(
+            f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback, "
+            "and report it)",
+            err=True,
+        )
+        sys.exit(1)

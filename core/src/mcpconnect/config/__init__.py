@@ -1,0 +1,18 @@
+"""Configuration: the model, layered loading, plugin-aware checks and import of other formats."""
+
+from mcpconnect.config.checks import check_config
+from mcpconnect.config.loader import LoadedConfig, load_config, project_config_path, user_config_path
+from mcpconnect.config.model import Config, ProviderConfig, ServerConfig, StorageConfig, expand_vars
+
+__all__ = [
+    "Config",
+    "LoadedConfig",
+    "ProviderConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "check_config",
+    "expand_vars",
+    "load_config",
+    "project_config_path",
+    "user_config_path",
+]

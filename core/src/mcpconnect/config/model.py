@@ -1,0 +1,220 @@
+"""The configuration's shape: ``[storage]``, ``[providers.NAME]``, ``[servers.NAME]``.
+
+Only what can be checked without plugins is checked here (shapes, required keys, one of
+``command``/``url``). Names that plugins provide (transports, provider types, store backends) are
+checked against the installed plugins by :func:`mcpconnect.config.check_plugins`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from mcpconnect.errors import ConfigError
+
+__all__ = ["Config", "ProviderConfig", "ServerConfig", "StorageConfig", "expand_vars"]
+
+_VAR = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_vars(value: str, environ: dict[str, str] | os._Environ[str] | None = None, *, where: str = "") -> str:
+    """Expand ``${VAR}``, ``${VAR:-default}`` and VS Code's ``${env:VAR}`` in ``value``.
+
+    An unset variable without a default raises :class:`ConfigError` naming it and ``where``.
+    """
+    env = os.environ if environ is None else environ
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and (env[name] != "" or default is None):
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"${{{name}}} is not set; export {name}, or write ${{{name}:-default}} to give a default",
+            key=where or None,
+        )
+
+    return _VAR.sub(sub, value)
+
+
+def has_vars(value: str) -> bool:
+    """Whether ``value`` holds a ``${VAR}`` reference."""
+    return bool(_VAR.search(value))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class StorageConfig(BaseModel):
+    """``[storage]``: which backend keeps tokens, plus that backend's own options."""
+
+    model_config = ConfigDict(extra="allow")
+
+    backend: str = "sqlite"
+
+    def options(self) -> dict[str, Any]:
+        """The backend's options: every key of ``[storage]`` but ``backend``."""
+        return dict(self.model_extra or {})
+
+
+class ProviderConfig(_Section):
+    """``[providers.NAME]``: an OAuth provider and this application's client registration there."""
+
+    type: str
+    client_id: str | None = None
+    client_secret: SecretStr | None = Field(default=None, description="inline; prefer _env or _file")
+    client_secret_env: str | None = None
+    client_secret_file: Path | None = None
+    scopes: list[str] | None = None
+    issuer: str | None = None
+    base_url: str | None = None
+    api_url: str | None = None
+    authorize_url: str | None = None
+    token_url: str | None = None
+    revoke_url: str | None = None
+    device_url: str | None = None
+    userinfo_url: str | None = None
+    tenant: str | None = None
+    allow_insecure_http: bool = False
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_secret_source(self) -> ProviderConfig:
+        given = [k for k in ("client_secret", "client_secret_env", "client_secret_file") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError(f"give the client secret one way, not {' and '.join(given)}")
+        return self
+
+    def resolve_client_secret(self, name: str, environ: dict[str, str] | None = None) -> str | None:
+        """The client secret, read from where the configuration says, or ``None`` if none is set.
+
+        Raises :class:`ConfigError` naming the provider and the file or variable when it cannot
+        be read.
+        """
+        env = os.environ if environ is None else environ
+        if self.client_secret is not None:
+            return self.client_secret.get_secret_value()
+        if self.client_secret_env:
+            value = env.get(self.client_secret_env)
+            if not value:
+                raise ConfigError(
+                    f"provider '{name}': client_secret_env names {self.client_secret_env}, which is not "
+                    f"set; export {self.client_secret_env}",
+                    key=f"providers.{name}.client_secret_env",
+                )
+            return value
+        if self.client_secret_file:
+            return read_secret_file(self.client_secret_file, f"providers.{name}.client_secret_file")
+        return None
+
+
+def read_secret_file(path: Path, key: str) -> str:
+    """The first line of a secret file; a clear error naming the file when it cannot be read."""
+    path = path.expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"the secret file {path} does not exist; create it or fix the path", key=key) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"the secret file {path} cannot be read ({exc.strerror}); check its permissions", key=key
+        ) from None
+    value = text.strip()
+    if not value:
+        raise ConfigError(f"the secret file {path} is empty; write the secret into it", key=key)
+    return value
+
+
+AuthMode = str  # "none" | "provider:NAME" | "mcp" | "token"
+
+
+class ServerConfig(_Section):
+    """``[servers.NAME]``: one MCP server, local (``command``) or remote (``url``)."""
+
+    transport: str | None = Field(
+        default=None, description="stdio | sse | streamable-http | auto; default from command/url"
+    )
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: Path | None = None
+    inherit_env: bool = True
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: AuthMode = "none"
+    token_env: str | None = None
+    token_file: Path | None = None
+    token: SecretStr | None = Field(default=None, description="inline; prefer token_env or token_file")
+    token_to_env: str | None = Field(default=None, description="stdio: pass the token in this variable")
+    timeout: float = Field(default=30.0, gt=0)
+    allow_insecure_http: bool = False
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_mode(cls, value: str) -> str:
+        if value in {"none", "mcp", "token"} or (value.startswith("provider:") and len(value) > len("provider:")):
+            return value
+        raise ValueError(f"auth must be 'none', 'mcp', 'token' or 'provider:NAME', not {value!r}")
+
+    @model_validator(mode="after")
+    def _command_or_url(self) -> ServerConfig:
+        if self.command and self.url:
+            raise ValueError("give either command (a local stdio server) or url (a remote server), not both")
+        if not self.command and not self.url:
+            if self.transport == "stdio":
+                raise ValueError("a stdio server needs command = \"...\" (the program to start)")
+            if self.transport is not None:
+                raise ValueError(f"a {self.transport} server needs url = \"https://...\"")
+            raise ValueError("needs command = \"...\" (a local stdio server) or url = \"...\" (a remote one)")
+        if self.auth == "token" and not (self.token_env or self.token_file or self.token):
+            raise ValueError("auth = \"token\" needs token_env = \"VAR\" or token_file = \"PATH\"")
+        return self
+
+    @property
+    def transport_name(self) -> str:
+        """The transport to use: as configured, else ``stdio`` for a command, ``auto`` for a URL."""
+        if self.transport:
+            return self.transport
+        return "stdio" if self.command else "auto"
+
+    @property
+    def auth_provider(self) -> str | None:
+        """``NAME`` of ``auth = "provider:NAME"``."""
+        return self.auth.split(":", 1)[1] if self.auth.startswith("provider:") else None
+
+    def resolved_env(self, name: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+        """The configured ``env``, ``${VAR}`` references expanded (they are never stored expanded)."""
+        return {k: expand_vars(v, environ, where=f"servers.{name}.env.{k}") for k, v in self.env.items()}
+
+    def resolved_headers(self, name: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+        """The configured ``headers``, ``${VAR}`` references expanded."""
+        return {k: expand_vars(v, environ, where=f"servers.{name}.headers.{k}") for k, v in self.headers.items()}
+
+    def resolve_token(self, name: str, environ: dict[str, str] | None = None) -> str | None:
+        """The API token configured as a fallback, or ``None`` when none is available."""
+        env = os.environ if environ is None else environ
+        if self.token is not None:
+            return self.token.get_secret_value()
+        if self.token_env and env.get(self.token_env):
+            return env[self.token_env]
+        if self.token_file:
+            return read_secret_file(self.token_file, f"servers.{name}.token_file")
+        return None
+
+
+class Config(_Section):
+    """The whole configuration."""
+
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    servers: dict[str, ServerConfig] = Field(default_factory=dict)
+    refresh_margin: float = Field(default=300.0, ge=0, description="seconds before expiry to refresh")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"

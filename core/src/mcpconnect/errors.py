@@ -1,0 +1,83 @@
+"""The exceptions mcpconnect raises.
+
+Every message says what happened, to which server, provider, plugin or file, and what to do
+next. None of them ever carries a secret: build messages from names, paths and redacted values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "MCPConnectError",
+    "PluginConflictError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "StoreError",
+    "TransportError",
+    "VersionConflict",
+]
+
+
+class MCPConnectError(Exception):
+    """Base class of every error mcpconnect raises on purpose.
+
+    ``exit_code`` is what the CLI exits with when this error ends a command:
+    1 for a failed check, 2 for usage or configuration errors.
+    """
+
+    exit_code: int = 1
+
+
+class ConfigError(MCPConnectError):
+    """The configuration is invalid: names the file, the key path and the problem."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None) -> None:
+        self.source = source
+        self.key = key
+        self.problem = message
+        parts = [p for p in (source, key) if p]
+        super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
+
+
+class PluginError(MCPConnectError):
+    """A plugin could not be found, loaded or used."""
+
+    exit_code = 2
+
+
+class PluginNotFoundError(PluginError):
+    """No installed plugin provides the requested name."""
+
+
+class PluginLoadError(PluginError):
+    """A plugin's entry point raised while it was imported or registered."""
+
+    def __init__(self, message: str, *, name: str, kind: str, distribution: str | None) -> None:
+        self.name = name
+        self.kind = kind
+        self.distribution = distribution
+        super().__init__(message)
+
+
+class PluginConflictError(PluginError):
+    """Two installed distributions claim the same plugin name."""
+
+
+class StoreError(MCPConnectError):
+    """A token store failed: names the backend and its location (never its password)."""
+
+
+class VersionConflict(StoreError):
+    """A compare-and-swap write lost: someone else stored a newer version first."""
+
+
+class AuthError(MCPConnectError):
+    """Authentication failed or is needed: names the provider or server and what to run."""
+
+
+class TransportError(MCPConnectError):
+    """A server could not be started, reached or spoken to: names the server."""

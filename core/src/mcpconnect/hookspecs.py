@@ -1,0 +1,162 @@
+"""Every hook mcpconnect calls. Each docstring is that hook's reference documentation.
+
+Plugins implement hooks with :data:`mcpconnect.hookimpl`::
+
+    from mcpconnect import hookimpl
+
+    @hookimpl
+    def register_transports(register):
+        register("websocket", WebSocketTransport, requires="url")
+
+A hook implementation may accept any subset of a hook's arguments, so hooks can grow new
+arguments without breaking plugins. Registration hooks take a ``register`` callback (the host
+can add keyword options to it later); event hooks are notifications whose return value is
+ignored. An exception raised by an event hook is logged and never breaks the operation that
+fired it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mcpconnect.registry import Register
+
+PROJECT = "mcpconnect"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registration: called once when a plugin is loaded
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_auth_providers(register: Register) -> None:
+    """Register OAuth providers.
+
+    Call ``register(name, factory, description="...")`` once per provider. ``name`` is what users
+    write as ``type`` in ``[providers.NAME]`` (``"github"``); it must equal the entry point's name
+    in the ``mcpconnect.auth`` group. ``factory`` is called with the provider's validated
+    configuration (:class:`mcpconnect.config.ProviderConfig`) and returns the provider object the
+    OAuth engine drives.
+
+    :param register: the registration callback, ``register(name, factory, *, description="")``.
+    """
+
+
+@hookspec
+def register_token_stores(register: Register) -> None:
+    """Register token storage backends.
+
+    Call ``register(name, factory, description="...")`` once per backend. ``name`` is what users
+    write as ``backend`` in ``[storage]`` (``"sqlite"``) and equals the entry point's name in the
+    ``mcpconnect.store`` group. ``factory`` is called with the ``[storage]`` table's options (a
+    dict, ``backend`` removed) and returns a :class:`mcpconnect.storage.StorageBackend`.
+
+    :param register: the registration callback, ``register(name, factory, *, description="")``.
+    """
+
+
+@hookspec
+def register_transports(register: Register) -> None:
+    """Register MCP transports.
+
+    Call ``register(name, factory, requires="command" | "url", description="...")`` once per
+    transport. ``name`` is what users write as ``transport`` in ``[servers.NAME]``
+    (``"streamable-http"``) and equals the entry point's name in the ``mcpconnect.transport``
+    group. ``requires`` tells the configuration check whether a server using this transport needs
+    a ``command`` (a local process) or a ``url`` (a remote server). ``factory`` is called with the
+    server's name, its configuration and a context, and returns an async context manager that
+    yields the ``(read_stream, write_stream)`` pair the MCP SDK's session layer expects.
+
+    :param register: the registration callback,
+        ``register(name, factory, *, requires="url", description="")``.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Token lifecycle events
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_token_obtained(provider: str, account: str, token: Any) -> None:
+    """A login completed and its token was stored.
+
+    :param provider: the provider's configured name (the ``NAME`` of ``[providers.NAME]``).
+    :param account: the stable account id the provider reported.
+    :param token: the stored :class:`mcpconnect.tokens.Token`; its repr is redacted, and an
+        observer must not log its secret fields.
+    """
+
+
+@hookspec
+def on_token_refreshed(provider: str, account: str, token: Any) -> None:
+    """A token was refreshed and the new one stored (a rotated refresh token included).
+
+    :param provider: the provider's configured name.
+    :param account: the account whose token was refreshed.
+    :param token: the new :class:`mcpconnect.tokens.Token`.
+    """
+
+
+@hookspec
+def on_token_refresh_failed(provider: str, account: str, error: BaseException, will_retry: bool) -> None:
+    """A refresh attempt failed. The stored token was left as it was.
+
+    :param provider: the provider's configured name.
+    :param account: the account whose refresh failed.
+    :param error: what went wrong (an :class:`mcpconnect.errors.AuthError` or a network error).
+    :param will_retry: ``True`` for a transient failure that will be retried with backoff,
+        ``False`` when the login needs renewing (``invalid_grant``).
+    """
+
+
+@hookspec
+def on_token_revoked(provider: str, account: str, remote: bool) -> None:
+    """A login was removed by ``logout``.
+
+    :param provider: the provider's configured name.
+    :param account: the account that was logged out.
+    :param remote: ``True`` when the provider confirmed the revocation, ``False`` when only the
+        local copy was deleted (the provider was down or offers no revocation).
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Server lifecycle events
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_server_connected(server: str, transport: str, protocol_version: str | None) -> None:
+    """A server finished its handshake (or stateless discovery) and is ready for calls.
+
+    :param server: the server's configured name.
+    :param transport: the transport actually used (``"auto"`` resolves to the one that answered).
+    :param protocol_version: the negotiated MCP protocol version.
+    """
+
+
+@hookspec
+def on_server_failed(server: str, error: BaseException) -> None:
+    """A server could not be started or reached, or its connection was lost.
+
+    :param server: the server's configured name.
+    :param error: a :class:`mcpconnect.errors.TransportError` describing what failed.
+    """
+
+
+@hookspec
+def on_server_restarted(server: str, attempt: int) -> None:
+    """A server's connection was re-established after a failure (a restarted stdio process or a
+    re-initialized remote session).
+
+    :param server: the server's configured name.
+    :param attempt: the restart attempt number, starting at 1 for each outage.
+    """

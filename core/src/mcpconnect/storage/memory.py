@@ -1,0 +1,76 @@
+"""The in-memory backend: for tests and for processes that must not persist anything.
+
+Also the built-in plugin ``memory`` of the ``mcpconnect.store`` group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcpconnect.errors import VersionConflict
+from mcpconnect.hookspecs import hookimpl
+from mcpconnect.registry import Register
+from mcpconnect.storage.base import ANY_VERSION, LockLease, Record, StorageBackend
+
+__all__ = ["MemoryBackend"]
+
+
+class MemoryBackend(StorageBackend):
+    """Records in a dict; locks are per-process asyncio locks with leases."""
+
+    name = "memory"
+
+    def __init__(self, **options: Any) -> None:
+        if options:
+            raise TypeError(f"the memory store takes no options, got: {', '.join(sorted(options))}")
+        self._data: dict[tuple[str, str], Record] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._fencing = itertools.count(1)
+
+    def describe(self) -> str:
+        return "memory (this process only)"
+
+    async def get(self, namespace: str, key: str) -> Record | None:
+        return self._data.get((namespace, key))
+
+    def _check(self, namespace: str, key: str, expected_version: int) -> int:
+        current = self._data.get((namespace, key))
+        version = current.version if current else 0
+        if expected_version != ANY_VERSION and expected_version != version:
+            raise VersionConflict(
+                f"memory store: {namespace} '{key}' is at version {version}, not {expected_version}; "
+                "read it again and retry"
+            )
+        return version
+
+    async def put(self, namespace: str, key: str, data: bytes, *, expected_version: int = ANY_VERSION) -> int:
+        version = self._check(namespace, key, expected_version) + 1
+        self._data[(namespace, key)] = Record(bytes(data), version)
+        return version
+
+    async def delete(self, namespace: str, key: str, *, expected_version: int = ANY_VERSION) -> bool:
+        self._check(namespace, key, expected_version)
+        return self._data.pop((namespace, key), None) is not None
+
+    async def list(self, namespace: str) -> dict[str, Record]:
+        return {k: r for (ns, k), r in self._data.items() if ns == namespace}
+
+    @asynccontextmanager
+    async def lock(self, name: str, *, lease: float, wait: float) -> AsyncIterator[LockLease]:
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with asyncio.timeout(wait):
+            await lock.acquire()
+        try:
+            yield LockLease(name, next(self._fencing), time.time() + lease)
+        finally:
+            lock.release()
+
+
+@hookimpl
+def register_token_stores(register: Register) -> None:
+    register("memory", MemoryBackend, description="In memory, this process only (tests)")
