@@ -21,6 +21,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = {
     "plugins": "mcpconnect.cli.plugins_cmd:plugins",
     "config": "mcpconnect.cli.config_cmd:config",
+    "tokens": "mcpconnect.cli.tokens_cmd:tokens",
 }
 
 

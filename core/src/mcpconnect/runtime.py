@@ -1,0 +1,67 @@
+"""The assembled pieces one process works with: configuration, plugins, the token store."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mcpconnect.config import Config, LoadedConfig
+    from mcpconnect.plugins import PluginHost
+    from mcpconnect.storage import TokenStore
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    """Configuration-driven assembly: what :func:`mcpconnect.connect` and the CLI build on.
+
+    The token store is opened on first use, so commands that need no token never load a store
+    plugin.
+    """
+
+    loaded: LoadedConfig
+    host: PluginHost
+    _store: TokenStore | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+    @classmethod
+    def build(
+        cls,
+        config: str | os.PathLike[str] | Config | LoadedConfig | dict[str, Any] | None = None,
+        *,
+        host: PluginHost | None = None,
+    ) -> Runtime:
+        """Assemble from a path (layered like the CLI), a ``Config``, a dict, or nothing."""
+        from mcpconnect.config import Config, LoadedConfig, load_config
+        from mcpconnect.plugins import PluginHost
+
+        if isinstance(config, LoadedConfig):
+            loaded = config
+        elif isinstance(config, Config):
+            loaded = LoadedConfig(config)
+        elif isinstance(config, dict):
+            loaded = LoadedConfig(Config.model_validate(config))
+        else:
+            loaded = load_config(Path(config) if config is not None else None)
+        return cls(loaded, host or PluginHost.from_env())
+
+    def store(self) -> TokenStore:
+        """The configured token store, opened once."""
+        if self._store is None:
+            from mcpconnect.storage.factory import open_store
+
+            self._store = open_store(self.config.storage, self.host)
+        return self._store
+
+    async def aclose(self) -> None:
+        """Close the token store if it was opened."""
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
