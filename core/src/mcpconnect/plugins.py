@@ -81,6 +81,10 @@ def _entry_points(group: str) -> list[metadata.EntryPoint]:
     class _Index(ExtensionManager[Any]):
         def __init__(self, namespace: str) -> None:  # list only: load nothing
             self.namespace = namespace
+            # Per call, not stevedore's process-wide dict: a plugin installed while this
+            # process runs (tests, long-lived hosts) must be seen. stevedore's own cache of the
+            # scan, keyed by sys.path and file mtimes, still makes this cheap.
+            self.ENTRY_POINT_CACHE = {}
 
     return _Index(group).list_entry_points()
 
@@ -298,8 +302,12 @@ class PluginHost:
         def reraise(_manager: Any, _ep: Any, err: BaseException) -> None:
             raise err
 
+        # stevedore keeps a process-wide list per group; drop it so that a plugin installed
+        # since (tests, long-lived hosts) is found. Its on-disk scan cache still applies.
+        DriverManager.ENTRY_POINT_CACHE.pop(info.group, None)
+
         driver: DriverManager[Any] = DriverManager(
-            info.group, info.name, on_load_failure_callback=reraise, verify_requirements=False
+            info.group, info.name, on_load_failure_callback=reraise
         )
         return driver.driver
 
@@ -385,7 +393,12 @@ class PluginHost:
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
+        impls = caller.get_hookimpls()
+        if not impls:
+            caller(**kwargs)  # nobody listens; still visible to the trace switch
+            return
+        # One call per implementation, so that one observer's exception cannot stop the others.
+        for impl in reversed(impls):
             sub = self.pm.subset_hook_caller(
                 hook_name, remove_plugins=[p for p in self.pm.get_plugins() if p is not impl.plugin]
             )

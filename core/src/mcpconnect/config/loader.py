@@ -78,7 +78,10 @@ class LoadedConfig:
     def source_of(self, *key: str) -> str:
         """The layer that set ``key`` (a file path, ``env MCPCONNECT_...``, ``--set``, ``default``)."""
         for n in range(len(key), 0, -1):
-            found = self.sources.get(tuple(key[:n]))
+            prefix = tuple(key[:n])
+            found = self.sources.get(prefix) or next(
+                (s for p, s in self.sources.items() if p[:n] == prefix), None
+            )
             if found:
                 return found
         return DEFAULTS

@@ -54,6 +54,11 @@ class StorageBackend(ABC):
     #: The registered name (``"sqlite"``), used in messages.
     name: str = "backend"
 
+    #: Whether ``[storage] encryption = "auto"`` (the default) encrypts this backend's records:
+    #: true for stores that write to local files, false where the store protects its data itself
+    #: (the OS keychain) or is a server with its own access control (Redis, PostgreSQL).
+    encrypt_by_default: bool = False
+
     def describe(self) -> str:
         """Where the data lives, for messages: a path, or a URL without its password."""
         return self.name

@@ -57,6 +57,13 @@ class TokenStore:
 
     def _open(self, data: bytes, what: str) -> bytes:
         if self.cipher is None:
+            from mcpconnect.storage.crypto import looks_encrypted
+
+            if looks_encrypted(data):
+                raise StoreError(
+                    f"{self.backend.describe()}: '{what}' is encrypted but [storage] encryption is off; "
+                    'set encryption = "on" with the key it was written with'
+                )
             return data
         return self.cipher.decrypt(data)
 

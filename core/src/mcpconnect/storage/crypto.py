@@ -1,0 +1,308 @@
+"""Encryption at rest for token stores: AES-256-GCM with a key from the environment, a key file
+or the OS keychain.
+
+Every sealed record is ``MAGIC | key id (8 bytes) | nonce (12 bytes) | ciphertext+tag``. The key
+id (a hash of the key, not the key) lets a wrong key be named as such instead of yielding
+garbage, and lets a store hold records under two keys while ``mcpconnect tokens rekey`` runs.
+
+Where the key comes from, first match wins:
+
+1. ``key_env``: an environment variable (default ``MCPCONNECT_STORAGE_KEY``) holding the key;
+2. ``key_keyring``: ``"service/username"`` of an entry in the OS keychain;
+3. ``key_file``: a file holding the key (default ``storage.key`` in mcpconnect's data folder),
+   created with a fresh random key (mode 0600) the first time a store needs one.
+
+A key is 32 random bytes written as URL-safe base64 (44 characters).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from mcpconnect.errors import ConfigError, StoreError
+from mcpconnect.fsutil import atomic_write
+from mcpconnect.storage.local import PRIVATE_FILE, data_dir, ensure_private_dir, tighten_file_mode
+
+__all__ = [
+    "DEFAULT_KEY_ENV",
+    "EncryptionOptions",
+    "KeySource",
+    "StoreCipher",
+    "generate_key",
+    "key_id",
+    "looks_encrypted",
+    "open_cipher",
+    "resolve_key",
+    "write_new_key_file",
+]
+
+MAGIC: Final = b"MCX1"
+_KEY_ID_LEN: Final = 8
+_NONCE_LEN: Final = 12
+KEY_LEN: Final = 32
+DEFAULT_KEY_ENV: Final = "MCPCONNECT_STORAGE_KEY"
+DEFAULT_KEY_FILE_NAME: Final = "storage.key"
+#: The ``[storage]`` options that belong to encryption, not to the backend.
+OPTION_NAMES: Final = ("encryption", "key_env", "key_file", "key_keyring")
+
+
+def generate_key() -> bytes:
+    """32 random bytes."""
+    return secrets.token_bytes(KEY_LEN)
+
+
+def encode_key(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode()
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of ``key`` (hex), safe to show: it reveals nothing of the key."""
+    return hashlib.sha256(b"mcpconnect storage key id\0" + key).digest()[:_KEY_ID_LEN].hex()
+
+
+def looks_encrypted(data: bytes) -> bool:
+    """Whether ``data`` was sealed by a :class:`StoreCipher`."""
+    return data.startswith(MAGIC)
+
+
+def parse_key(text: str, where: str) -> bytes:
+    """A key from its base64 text; ``where`` names its source in the error."""
+    try:
+        key = base64.urlsafe_b64decode(text.strip().encode())
+    except (ValueError, TypeError):
+        key = b""
+    if len(key) != KEY_LEN:
+        raise StoreError(
+            f"{where} does not hold a storage key (32 bytes in URL-safe base64, 44 characters); "
+            "generate one with: python -c \"import base64,os; "
+            'print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where a key came from, for messages (never the key itself)."""
+
+    kind: Literal["env", "keyring", "file"]
+    where: str
+
+    def describe(self) -> str:
+        return {
+            "env": f"environment variable {self.where}",
+            "keyring": f"keyring entry {self.where}",
+            "file": f"key file {self.where}",
+        }[self.kind]
+
+
+class StoreCipher:
+    """AES-256-GCM over records. The first key encrypts; every key given can decrypt.
+
+    ``accept_plaintext`` lets records written before encryption was turned on be read (used by
+    ``mcpconnect tokens rekey`` to encrypt them).
+    """
+
+    def __init__(
+        self, keys: Sequence[bytes], *, source: KeySource | None = None, accept_plaintext: bool = False
+    ) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        if not keys:
+            raise ValueError("StoreCipher needs at least one key")
+        self._by_id = {bytes.fromhex(key_id(k)): AESGCM(k) for k in keys}
+        self._current = bytes.fromhex(key_id(keys[0]))
+        self.source = source
+        self.accept_plaintext = accept_plaintext
+
+    def __repr__(self) -> str:
+        return f"StoreCipher(key_id={self.key_id!r})"
+
+    @property
+    def key_id(self) -> str:
+        """The public id of the key that encrypts."""
+        return self._current.hex()
+
+    def _where(self) -> str:
+        return self.source.describe() if self.source else "the configured key"
+
+    def encrypt(self, data: bytes) -> bytes:
+        nonce = os.urandom(_NONCE_LEN)
+        return MAGIC + self._current + nonce + self._by_id[self._current].encrypt(nonce, data, MAGIC)
+
+    def decrypt(self, data: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        if not looks_encrypted(data):
+            if self.accept_plaintext:
+                return data
+            raise StoreError(
+                "a stored record is not encrypted although encryption is on; "
+                "run 'mcpconnect tokens rekey' to encrypt the store"
+            )
+        head = len(MAGIC)
+        kid = data[head : head + _KEY_ID_LEN]
+        nonce = data[head + _KEY_ID_LEN : head + _KEY_ID_LEN + _NONCE_LEN]
+        aead = self._by_id.get(kid)
+        if aead is None:
+            raise StoreError(
+                f"a stored record was encrypted with another key (id {kid.hex()}) than {self._where()} "
+                f"(id {self.key_id}); set the key it was written with ([storage] key_env, key_file "
+                "or key_keyring), or log in again after 'mcpconnect tokens rekey'"
+            )
+        try:
+            return aead.decrypt(nonce, data[head + _KEY_ID_LEN + _NONCE_LEN :], MAGIC)
+        except InvalidTag:
+            raise StoreError(
+                f"a stored record failed its integrity check with {self._where()} (id {kid.hex()}): "
+                "it was damaged or altered; log in again to replace it"
+            ) from None
+
+
+# -- where the key comes from ------------------------------------------------------------------
+
+
+def default_key_file() -> Path:
+    return data_dir() / DEFAULT_KEY_FILE_NAME
+
+
+def read_key_file(path: Path) -> bytes:
+    tighten_file_mode(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise StoreError(f"cannot read the storage key file {path} ({exc.strerror})") from None
+    return parse_key(text, f"key file {path}")
+
+
+def write_new_key_file(path: Path, key: bytes) -> bool:
+    """Create ``path`` holding ``key`` (0600, in a 0700 folder it creates) unless it exists.
+
+    Returns ``False`` when another process created it first: its key is then the one to use.
+    The file appears complete or not at all (written aside, then hard-linked into place).
+    """
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
+    atomic_write(tmp, (encode_key(key) + "\n").encode(), mode=PRIVATE_FILE)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _keyring_entry(spec: str) -> tuple[str, str]:
+    service, sep, user = spec.partition("/")
+    if not sep or not service or not user:
+        raise ConfigError(f"key_keyring = {spec!r}: write 'service/username'", key="storage.key_keyring")
+    return service, user
+
+
+def read_keyring_key(spec: str, *, create: bool) -> bytes:
+    """The key in the keychain entry ``spec`` ("service/username"), created when missing."""
+    service, user = _keyring_entry(spec)
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:
+        raise StoreError(
+            "key_keyring needs the keyring package: pip install mcpconnect-store-keyring"
+        ) from None
+    try:
+        text = keyring.get_password(service, user)
+        if text is None and create:
+            keyring.set_password(service, user, encode_key(generate_key()))
+            text = keyring.get_password(service, user)
+    except keyring.errors.KeyringError as exc:
+        raise StoreError(
+            f"keyring entry {spec}: the OS keychain failed ({type(exc).__name__}); use key_file or key_env"
+        ) from None
+    if text is None:
+        raise StoreError(f"keyring entry {spec} holds no storage key")
+    return parse_key(text, f"keyring entry {spec}")
+
+
+@dataclass(frozen=True)
+class EncryptionOptions:
+    """The encryption part of ``[storage]``."""
+
+    encryption: Literal["auto", "on", "off"] = "auto"
+    key_env: str = DEFAULT_KEY_ENV
+    key_file: Path | None = None
+    key_keyring: str | None = None
+
+    @classmethod
+    def pop_from(cls, options: dict[str, Any]) -> EncryptionOptions:
+        """Take the encryption options out of ``options`` (what is left goes to the backend)."""
+        raw = {name: options.pop(name) for name in OPTION_NAMES if name in options}
+        mode = raw.get("encryption", "auto")
+        if mode is True:
+            mode = "on"
+        elif mode is False:
+            mode = "off"
+        if mode not in ("auto", "on", "off"):
+            raise ConfigError(
+                f"encryption = {mode!r}: use \"auto\", \"on\" or \"off\"", key="storage.encryption"
+            )
+        key_file = raw.get("key_file")
+        return cls(
+            encryption=mode,
+            key_env=str(raw.get("key_env") or DEFAULT_KEY_ENV),
+            key_file=Path(key_file).expanduser() if key_file else None,
+            key_keyring=str(raw["key_keyring"]) if raw.get("key_keyring") else None,
+        )
+
+    def enabled_for(self, encrypt_by_default: bool) -> bool:
+        return self.encryption == "on" or (self.encryption == "auto" and encrypt_by_default)
+
+    @property
+    def key_file_path(self) -> Path:
+        return self.key_file or default_key_file()
+
+
+def resolve_key(
+    options: EncryptionOptions, *, create: bool = True, environ: Mapping[str, str] | None = None
+) -> tuple[bytes, KeySource]:
+    """The storage key and where it came from; generates the key file when it may."""
+    env = os.environ if environ is None else environ
+    if env.get(options.key_env):
+        return parse_key(env[options.key_env], f"environment variable {options.key_env}"), KeySource(
+            "env", options.key_env
+        )
+    if options.key_keyring:
+        return read_keyring_key(options.key_keyring, create=create), KeySource("keyring", options.key_keyring)
+    path = options.key_file_path
+    if not path.exists():
+        if not create:
+            raise StoreError(
+                f"no storage key: key file {path} does not exist and {options.key_env} is not set"
+            )
+        write_new_key_file(path, generate_key())
+    return read_key_file(path), KeySource("file", str(path))
+
+
+def open_cipher(options: EncryptionOptions, *, create: bool = True) -> StoreCipher:
+    """The cipher ``options`` describe, with the pending key of an unfinished rekey (if any) able
+    to decrypt too, so that a store stays readable whatever moment a rekey was stopped at."""
+    key, source = resolve_key(options, create=create)
+    keys = [key]
+    pending = pending_key_path(options)
+    if source.kind == "file" and pending.exists():
+        keys.append(read_key_file(pending))
+    return StoreCipher(keys, source=source)
+
+
+def pending_key_path(options: EncryptionOptions) -> Path:
+    """Where ``rekey`` keeps the new key until every record is re-encrypted with it."""
+    path = options.key_file_path
+    return path.with_name(path.name + ".next")

@@ -1,0 +1,114 @@
+"""What the core hands a transport plugin, and what every transport shares.
+
+A transport factory is called as ``factory(name, server, context)`` with the server's configured
+name, its :class:`~mcpconnect.config.ServerConfig` and a :class:`TransportContext`. It returns an
+async context manager that yields the ``(read_stream, write_stream)`` pair of the MCP SDK's
+``Transport`` protocol. Leaving the context closes the connection (and stops a local process).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["ServerLog", "TransportContext", "server_log_path"]
+
+#: Lines of stderr kept in memory per server (shown in errors, the tail of them).
+LOG_LINES = 500
+#: Bytes of stderr kept on disk per server; the file is cut to its newer half past this.
+LOG_BYTES = 256 * 1024
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def server_log_path(name: str) -> Path:
+    """The on-disk stderr log of server ``name`` (read by ``mcpconnect logs NAME``)."""
+    from platformdirs import user_log_path
+
+    return user_log_path("mcpconnect", appauthor=False) / "servers" / f"{_UNSAFE.sub('_', name)}.log"
+
+
+class ServerLog:
+    """A bounded log of one server's stderr: the last lines in memory, the last bytes on disk.
+
+    Bounded both ways because a chatty server runs for days; the disk copy is what
+    ``mcpconnect logs NAME`` shows from another process.
+    """
+
+    def __init__(self, name: str, *, path: Path | None = None, lines: int = LOG_LINES) -> None:
+        self.name = name
+        self.path = path if path is not None else server_log_path(name)
+        self._lines: collections.deque[str] = collections.deque(maxlen=lines)
+        self._lock = threading.Lock()
+        self._size: int | None = None
+
+    def write(self, line: str) -> None:
+        """Record one line of stderr (a trailing newline is stripped)."""
+        from mcpconnect.logs import scrub
+
+        line = scrub(line.rstrip("\r\n"))
+        with self._lock:
+            self._lines.append(line)
+            self._append_to_file(line + "\n")
+
+    def mark(self, text: str) -> None:
+        """A line of our own in the log (``--- started pid 123``), kept out of :meth:`tail`."""
+        with self._lock:
+            self._append_to_file(f"--- {text}\n")
+
+    def tail(self, n: int = 20) -> list[str]:
+        """The last ``n`` lines of stderr seen by this process."""
+        with self._lock:
+            return list(self._lines)[-n:]
+
+    def clear_tail(self) -> None:
+        with self._lock:
+            self._lines.clear()
+
+    def _append_to_file(self, text: str) -> None:
+        try:
+            if self._size is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._size = self.path.stat().st_size if self.path.exists() else 0
+            data = text.encode("utf-8", "replace")
+            with open(self.path, "ab") as fh:
+                fh.write(data)
+            self._size += len(data)
+            if self._size > LOG_BYTES:
+                kept = self.path.read_bytes()[-LOG_BYTES // 2 :]
+                kept = kept[kept.find(b"\n") + 1 :]
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_bytes(kept)
+                os.replace(tmp, self.path)
+                self._size = len(kept)
+        except OSError:
+            # The log is a diagnostic aid: a read-only home must not stop the server.
+            self._size = 0
+
+
+@dataclass
+class TransportContext:
+    """What the core gives a transport factory besides the server's configuration.
+
+    :ivar auth: the :class:`httpx.Auth` of an HTTP server (OAuth or API token), or ``None``.
+    :ivar log: where a local process's stderr goes.
+    :ivar on_lost: call it when the connection ends on its own (a process exited, a stream
+        dropped); the server's owner then reconnects. Called at most once per connection.
+    :ivar environ: the environment a local process inherits (``os.environ`` by default).
+    """
+
+    name: str
+    auth: httpx.Auth | None = None
+    log: ServerLog | None = None
+    on_lost: Callable[[str], None] = field(default=lambda _reason: None)
+    environ: dict[str, str] | None = None
+    options: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,117 @@
+"""The HTTP client of the remote transports: httpx underneath the MCP SDK's protocol logic.
+
+The SDK's streamable HTTP and SSE clients are written against ``httpx2`` (a fork of httpx with
+SSE support), while mcpconnect's OAuth engine is an :class:`httpx.Auth`. Rather than re-write the
+SDK's session handling (Mcp-Session-Id, SSE resumption, cancellation, redirects), the SDK gets an
+``httpx2.AsyncClient`` whose transport hands every request to an :class:`httpx.AsyncClient`: httpx
+sends it (running the auth flow, 401 retries included) and its response streams back unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
+    from mcpconnect.config import ServerConfig
+    from mcpconnect.transport import TransportContext
+
+__all__ = ["sdk_http_client"]
+
+#: How long a server-sent event stream may stay silent before it counts as dropped.
+SSE_READ_TIMEOUT = 300.0
+
+
+def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> httpx.AsyncClient:
+    """The httpx client for server ``name``: its headers, its auth, its timeout."""
+    import httpx
+
+    from mcpconnect.logs import register_secret
+
+    headers = server.resolved_headers(name, context.environ)
+    for key, value in headers.items():
+        if key.lower() in {"authorization", "x-api-key", "cookie"}:
+            register_secret(value.split(" ", 1)[-1])
+    return httpx.AsyncClient(
+        auth=context.auth,
+        headers=headers,
+        timeout=httpx.Timeout(server.timeout, read=SSE_READ_TIMEOUT),
+        follow_redirects=False,  # the SDK decides which redirects to follow
+    )
+
+
+def sdk_http_client(client: httpx.AsyncClient, **kwargs: Any) -> httpx2.AsyncClient:
+    """An ``httpx2.AsyncClient`` (what the SDK's transports take) that sends through ``client``.
+
+    ``kwargs`` are passed to ``httpx2.AsyncClient`` (the SDK's ``headers``/``timeout``); the
+    httpx client's own headers and auth still apply.
+    """
+    import httpx2
+
+    kwargs.pop("auth", None)  # auth is the httpx client's business
+    return httpx2.AsyncClient(transport=_Bridge(client), **kwargs)
+
+
+def _bridge_class() -> type[Any]:
+    import httpx
+    import httpx2
+
+    class _Body(httpx2.AsyncByteStream):
+        def __init__(self, response: httpx.Response) -> None:
+            self._response = response
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in self._response.aiter_raw():
+                    yield chunk
+            except httpx.TransportError as exc:
+                raise _as_httpx2(exc) from exc
+
+        async def aclose(self) -> None:
+            await self._response.aclose()
+
+    def _as_httpx2(exc: httpx.TransportError) -> Exception:
+        # Same class names in both libraries; the SDK catches httpx2's.
+        cls = getattr(httpx2, type(exc).__name__, httpx2.TransportError)
+        return cls(str(exc))  # type: ignore[no-any-return]
+
+    class Bridge(httpx2.AsyncBaseTransport):
+        def __init__(self, client: httpx.AsyncClient) -> None:
+            self._client = client
+
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            body = await request.aread()
+            out = self._client.build_request(
+                request.method, str(request.url), headers=request.headers.multi_items(), content=body
+            )
+            timeout = request.extensions.get("timeout")
+            if timeout:
+                out.extensions["timeout"] = timeout
+            try:
+                response = await self._client.send(out, stream=True)
+            except httpx.TransportError as exc:
+                raise _as_httpx2(exc) from exc
+            return httpx2.Response(
+                response.status_code,
+                headers=response.headers.multi_items(),
+                stream=_Body(response),
+                request=request,
+            )
+
+        async def aclose(self) -> None:
+            await self._client.aclose()
+
+    return Bridge
+
+
+_bridge: type[Any] | None = None
+
+
+def _Bridge(client: httpx.AsyncClient) -> Any:  # noqa: N802 - a class, built on first use
+    global _bridge
+    if _bridge is None:
+        _bridge = _bridge_class()
+    return _bridge(client)

@@ -1,0 +1,184 @@
+"""The server process: spawn, pipe JSON-RPC lines both ways, collect stderr, stop it cleanly.
+
+Written here rather than taken from ``mcp.client.stdio`` because mcpconnect needs what that one
+does not expose: stderr captured into a bounded per-server log (the SDK wants a real file), a cap
+on the size of one stdout line, the full environment passed through (``inherit_env``), and a
+signal to the owner when the process exits on its own so that it can restart it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import anyio
+import anyio.abc
+import mcp_types as types
+from mcp.client.stdio import get_default_environment
+from mcp.shared.message import SessionMessage
+
+from mcpconnect.errors import TransportError
+from mcpconnect.transport import ServerLog, TransportContext
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+STOP_TIMEOUT = 2.0
+_STDERR_LINE = 4096
+_POLL = 0.02
+
+
+def _environment(name: str, server: Any, context: TransportContext) -> dict[str, str]:
+    base = dict(os.environ if context.environ is None else context.environ)
+    env = base if server.inherit_env else get_default_environment()
+    return {**env, **server.resolved_env(name, base)}
+
+
+def _executable(name: str, command: str, env: dict[str, str], cwd: str | None) -> str:
+    if os.sep in command:
+        path = command if os.path.isabs(command) or cwd is None else os.path.join(cwd, command)
+        if os.access(path, os.X_OK):
+            return command
+        raise TransportError(f"server '{name}': {command} does not exist or is not executable; fix command")
+    found = shutil.which(command, path=env.get("PATH"))
+    if found is None:
+        raise TransportError(f"server '{name}': command '{command}' was not found on PATH; install it or fix command")
+    return found
+
+
+async def _wait_exit(process: anyio.abc.Process, timeout: float) -> bool:
+    # Polls returncode: process.wait() also waits for pipe EOF, which a grandchild may hold open.
+    with anyio.move_on_after(timeout):
+        while process.returncode is None:
+            await anyio.sleep(_POLL)
+    return process.returncode is not None
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def _stop(process: anyio.abc.Process, pgid: int, stop_timeout: float, log: ServerLog | None) -> None:
+    """Close stdin, then SIGTERM the process group, then SIGKILL it; reap the process."""
+    if process.stdin is not None:
+        with suppress(Exception):
+            await process.stdin.aclose()
+    if not await _wait_exit(process, stop_timeout):
+        _signal_group(pgid, signal.SIGTERM)
+        if not await _wait_exit(process, stop_timeout):
+            _signal_group(pgid, signal.SIGKILL)
+            await _wait_exit(process, stop_timeout)
+    # Whatever the server left running in its group (a shell's children) goes with it.
+    _signal_group(pgid, signal.SIGKILL)
+    if log is not None:
+        log.mark(f"stopped pid {process.pid} (exit code {process.returncode})")
+    with anyio.move_on_after(stop_timeout):
+        await process.aclose()
+
+
+@asynccontextmanager
+async def open_stdio(name: str, server: Any, context: TransportContext) -> AsyncIterator[Any]:
+    options = {**server.options, **context.options}
+    max_bytes = int(options.get("max_message_bytes", MAX_MESSAGE_BYTES))
+    stop_timeout = float(options.get("stop_timeout", STOP_TIMEOUT))
+    env = _environment(name, server, context)
+    cwd = str(server.cwd) if server.cwd else None
+    command = _executable(name, server.command, env, cwd)
+    log = context.log
+    try:
+        process = await anyio.open_process([command, *server.args], env=env, cwd=cwd, start_new_session=True)
+    except OSError as exc:
+        raise TransportError(f"server '{name}': could not start {server.command}: {exc.strerror or exc}") from None
+    pgid = process.pid  # start_new_session: the process leads its own group
+    if log is not None:
+        log.clear_tail()
+        log.mark(f"started pid {process.pid}: {server.command} {' '.join(server.args)}")
+
+    read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
+    stderr_done = anyio.Event()
+    stopping = False
+
+    def lost(reason: str) -> None:
+        if not stopping:
+            context.on_lost(reason)
+
+    async def read_stderr() -> None:
+        assert process.stderr is not None
+        buffer = b""
+        try:
+            async for chunk in process.stderr:
+                lines = (buffer + chunk).split(b"\n")
+                buffer = lines.pop()[-_STDERR_LINE:]
+                for line in lines:
+                    if log is not None:
+                        log.write(line[:_STDERR_LINE].decode("utf-8", "replace"))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            pass
+        finally:
+            if buffer and log is not None:
+                log.write(buffer.decode("utf-8", "replace"))
+            stderr_done.set()
+
+    async def read_stdout() -> None:
+        assert process.stdout is not None
+        buffer = bytearray()
+        reason = "closed its stdout"
+        try:
+            async with read_writer:
+                async for chunk in process.stdout:
+                    buffer += chunk
+                    while (end := buffer.find(b"\n")) >= 0:
+                        line = bytes(buffer[:end])
+                        del buffer[: end + 1]
+                        if line.strip():
+                            await _deliver(line)
+                    if len(buffer) > max_bytes:
+                        reason = f"wrote a message longer than {max_bytes} bytes (options.max_message_bytes)"
+                        return
+                # EOF: give stderr and the exit status a moment, so the error can show both.
+                with anyio.move_on_after(1.0):
+                    await stderr_done.wait()
+                if await _wait_exit(process, 1.0):
+                    reason = f"exited with code {process.returncode}"
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            return
+        finally:
+            lost(reason)
+
+    async def _deliver(line: bytes) -> None:
+        try:
+            message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+        except ValueError:
+            # A stray print on stdout: record it where the user will look, and carry on.
+            if log is not None:
+                log.write(f"[mcpconnect] stdout line is not JSON-RPC, ignored: {line[:200]!r}")
+            return
+        await read_writer.send(SessionMessage(message))
+
+    async def write_stdin() -> None:
+        assert process.stdin is not None
+        try:
+            async with write_reader:
+                async for message in write_reader:
+                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
+                    await process.stdin.send(data.encode("utf-8"))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            await read_writer.aclose()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read_stderr)
+        tg.start_soon(read_stdout)
+        tg.start_soon(write_stdin)
+        try:
+            yield read_stream, write_stream
+        finally:
+            stopping = True
+            with anyio.CancelScope(shield=True):
+                await write_stream.aclose()
+                await read_stream.aclose()
+                await _stop(process, pgid, stop_timeout, log)
+            tg.cancel_scope.cancel()

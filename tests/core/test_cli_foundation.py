@@ -1,0 +1,194 @@
+"""The CLI skeleton: plugins list, config show/validate/import, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcpconnect.cli import main
+
+from .fakedist import STORE_MODULE, FakeSite
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import mcpconnect
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and mcpconnect.__version__ in out
+
+
+def test_plugins_list_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plugins", "list", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert isinstance(rows, list) and rows
+    for row in rows:
+        assert {"name", "kind", "distribution", "version", "status"} <= set(row)
+    memory = next(r for r in rows if r["name"] == "memory")
+    assert memory["kind"] == "store" and memory["distribution"] == "mcpconnect" and memory["status"] == "ok"
+
+
+def test_plugins_list_reports_a_broken_plugin_and_still_lists_the_rest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = FakeSite(tmp_path / "site", monkeypatch)
+    site.module("explodes_on_import", "raise RuntimeError('kaboom at import')\n")
+    site.dist("mcpconnect-store-explodes", "0.1", {"mcpconnect.store": {"explodes": "explodes_on_import"}})
+    site.module("fine_store", STORE_MODULE.format(cls="Fine", name="fine"))
+    site.dist("mcpconnect-store-fine", "0.1", {"mcpconnect.store": {"fine": "fine_store"}})
+    code, out, err = run(capsys, "plugins", "list", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["explodes"]["status"] == "error" and "kaboom at import" in rows["explodes"]["error"]
+    assert rows["fine"]["status"] == "ok"
+    assert "mcpconnect-store-explodes" in err and "Traceback" not in err
+
+
+def test_a_command_that_needs_a_broken_plugin_exits_2_with_one_clear_line(
+    capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = FakeSite(project / "site", monkeypatch)
+    site.module("explodes_on_import2", "raise RuntimeError('kaboom at import')\n")
+    site.dist("mcpconnect-store-explodes2", "0.1", {"mcpconnect.store": {"explodes2": "explodes_on_import2"}})
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "explodes2"\n')
+    code, _, err = run(capsys, "config", "validate")
+    assert code == 2
+    assert "storage.backend" in err and "mcpconnect-store-explodes2" in err and "kaboom at import" in err
+    assert "MCPCONNECT_DISABLE_PLUGINS" in err and "Traceback" not in err
+
+
+def test_config_show_redacts_and_names_sources(capsys: pytest.CaptureFixture[str], project: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    write(
+        project / "mcpconnect.toml",
+        '[storage]\nbackend = "memory"\n'
+        '[providers.gh]\ntype = "github"\nclient_id = "id-1"\nclient_secret = "inline-secret-value-xyz"\n'
+        '[servers.docs]\nurl = "https://user:hunter2pass@docs.example/mcp"\n'
+        'headers = { Authorization = "Bearer literal-token-abcdef" }\n'
+        '[servers.local]\ncommand = "srv"\nenv = { API_KEY = "key-literal-0987", MODE = "fast" }\n',
+    )
+    monkeypatch.setenv("MCPCONNECT_SERVERS__LOCAL__TIMEOUT", "12")
+    code, out, _ = run(capsys, "config", "show", "--json")
+    assert code == 0
+    for secret in ("inline-secret-value-xyz", "hunter2pass", "literal-token-abcdef", "key-literal-0987"):
+        assert secret not in out
+    shown = json.loads(out)
+    assert shown["config"]["servers"]["local"]["env"]["MODE"] == "fast"
+    assert shown["config"]["servers"]["local"]["timeout"] == 12.0
+    assert shown["sources"]["servers.local.timeout"] == "env MCPCONNECT_SERVERS__LOCAL__TIMEOUT"
+    assert shown["sources"]["servers.docs.url"].endswith("mcpconnect.toml")
+    assert shown["sources"]["refresh_margin"] == "default"
+    code, table, _ = run(capsys, "config", "show")
+    assert code == 0 and "inline-secret-value-xyz" not in table and "servers.local.timeout" in table
+
+
+def test_set_flag_is_the_top_layer(capsys: pytest.CaptureFixture[str], project: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "sqlite"\n')
+    monkeypatch.setenv("MCPCONNECT_STORAGE__BACKEND", "file")
+    code, out, _ = run(capsys, "--set", "storage.backend=memory", "config", "show", "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["config"]["storage"]["backend"] == "memory" and shown["sources"]["storage.backend"] == "--set"
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("[servers.a\n", "not valid TOML"),
+        ('[servers.a]\ntransport = "stdio"\n', 'needs command = "..."'),
+        ('[servers.a]\ntransport = "streamable-http"\n', 'needs url = "https://..."'),
+        ('[storage]\nbackend = "memory"\n[servers.a]\ncommand = "x"\ntransport = "nope"\n', "no transport named 'nope'"),
+        ('[storage]\nbackend = "memory"\n[providers.p]\ntype = "nope"\n', "no auth provider named 'nope'"),
+        (
+            '[storage]\nbackend = "memory"\n[providers.p]\ntype = "nope"\nclient_secret_file = "/nonexistent/s"\n',
+            "/nonexistent/s does not exist",
+        ),
+    ],
+)
+def test_bad_config_exits_2_naming_the_file(capsys: pytest.CaptureFixture[str], project: Path, toml: str,
+                                            expected: str) -> None:
+    path = write(project / "mcpconnect.toml", toml)
+    code, _, err = run(capsys, "config", "validate")
+    assert code == 2
+    assert expected in err and str(path) in err
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    write(project / "mcpconnect.toml", "[servers.a\n")
+    code, _, err = run(capsys, "--debug", "config", "validate")
+    assert code == 2 and "Traceback" in err
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "memory"\n')
+    code, out, _ = run(capsys, "config", "validate", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+
+
+def test_config_import_writes_toml_atomically_and_privately(capsys: pytest.CaptureFixture[str], project: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_TOKEN", "x" * 24)
+    src = project / "claude.json"
+    src.write_text(json.dumps({"mcpServers": {"a": {"command": "srv", "env": {"T": "${SOME_TOKEN}"}}}}))
+    out_file = project / "imported.toml"
+    code, _, err = run(capsys, "config", "import", str(src), "-o", str(out_file))
+    assert code == 0 and "wrote 1 servers" in err
+    assert out_file.stat().st_mode & 0o777 == 0o600
+    assert "x" * 24 not in out_file.read_text()
+    code, _, err = run(capsys, "config", "import", str(src), "-o", str(out_file))
+    assert code == 2 and "--force" in err
+    code, out, _ = run(capsys, "--config", str(out_file), "config", "show", "--json")
+    assert code == 0 and json.loads(out)["config"]["servers"]["a"]["command"] == "srv"
+
+
+def test_config_import_of_malformed_json_exits_2(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    src = project / "broken.json"
+    src.write_text("{nope")
+    code, _, err = run(capsys, "config", "import", str(src))
+    assert code == 2 and str(src) in err and "not valid JSON" in err and "Traceback" not in err
+
+
+def test_config_import_of_unresolved_variable_exits_2(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+    src = project / "c.json"
+    src.write_text(json.dumps({"mcpServers": {"a": {"url": "https://${UNSET_HOST_VAR}/mcp"}}}))
+    code, _, err = run(capsys, "config", "import", str(src))
+    assert code == 2 and "${UNSET_HOST_VAR} is not set" in err and "mcpServers.a.url" in err
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "config", "show", "--bogus")
+    assert code == 2 and "--bogus" in err
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name("mcpconnect")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0 and "plugins" in result.stdout and "config" in result.stdout

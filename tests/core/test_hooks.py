@@ -1,0 +1,237 @@
+"""Every hook is documented and tested: the meta tests at the bottom fail otherwise."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpconnect import hookimpl, hookspecs
+from mcpconnect.plugins import PluginHost
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOKS = sorted(
+    name for name, fn in vars(hookspecs).items() if inspect.isfunction(fn) and hasattr(fn, "mcpconnect_spec")
+)
+
+
+class Recorder:
+    """Implements every event hook and records the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    @hookimpl
+    def on_token_obtained(self, provider: str, account: str, token: Any) -> None:
+        self.calls.append(("on_token_obtained", {"provider": provider, "account": account, "token": token}))
+
+    @hookimpl
+    def on_token_refreshed(self, provider: str, account: str, token: Any) -> None:
+        self.calls.append(("on_token_refreshed", {"provider": provider, "account": account, "token": token}))
+
+    @hookimpl
+    def on_token_refresh_failed(self, provider: str, account: str, error: BaseException, will_retry: bool) -> None:
+        self.calls.append(("on_token_refresh_failed", {"provider": provider, "error": error, "retry": will_retry}))
+
+    @hookimpl
+    def on_token_revoked(self, provider: str, account: str, remote: bool) -> None:
+        self.calls.append(("on_token_revoked", {"provider": provider, "account": account, "remote": remote}))
+
+    @hookimpl
+    def on_server_connected(self, server: str, transport: str, protocol_version: str | None) -> None:
+        self.calls.append(("on_server_connected", {"server": server, "transport": transport,
+                                                   "protocol_version": protocol_version}))
+
+    @hookimpl
+    def on_server_failed(self, server: str, error: BaseException) -> None:
+        self.calls.append(("on_server_failed", {"server": server, "error": error}))
+
+    @hookimpl
+    def on_server_restarted(self, server: str, attempt: int) -> None:
+        self.calls.append(("on_server_restarted", {"server": server, "attempt": attempt}))
+
+
+@pytest.fixture
+def recorder(mcpconnect_host: PluginHost) -> Recorder:
+    rec = Recorder()
+    mcpconnect_host.register_plugin(rec, kind="plugin", name="recorder")
+    return rec
+
+
+def _token() -> Any:
+    from mcpconnect.tokens import Token
+
+    return Token(provider="gh", account="1", access_token="gho_" + "s" * 36)
+
+
+# -- registration hooks ---------------------------------------------------------------------------
+
+
+def test_hook_register_token_stores(mcpconnect_host: PluginHost) -> None:
+    class Plugin:
+        @hookimpl
+        def register_token_stores(self, register: Any) -> None:
+            register("box", dict, description="a box")
+
+    regs = mcpconnect_host.register_plugin(Plugin(), kind="store", name="box")
+    assert [(r.kind, r.name, r.factory, r.description) for r in regs] == [("store", "box", dict, "a box")]
+    assert mcpconnect_host.load("store", "box").factory is dict
+
+
+def test_hook_register_transports(mcpconnect_host: PluginHost) -> None:
+    class Plugin:
+        @hookimpl
+        def register_transports(self, register: Any) -> None:
+            register("pigeon", list, requires="url")
+
+    mcpconnect_host.register_plugin(Plugin(), kind="transport", name="pigeon")
+    assert mcpconnect_host.requirement("transport", "pigeon") == "url"
+
+
+def test_hook_register_auth_providers(mcpconnect_host: PluginHost) -> None:
+    class Plugin:
+        @hookimpl
+        def register_auth_providers(self, register: Any) -> None:
+            register("acme", tuple, description="Acme ID")
+
+    mcpconnect_host.register_plugin(Plugin(), kind="auth", name="acme")
+    assert mcpconnect_host.load("auth", "acme").description == "Acme ID"
+    assert "acme" in mcpconnect_host.names("auth")
+
+
+def test_register_hook_accepts_a_subset_of_arguments(mcpconnect_host: PluginHost) -> None:
+    # Hooks may grow arguments; an implementation taking none of them still works.
+    seen: list[bool] = []
+
+    class Plugin:
+        @hookimpl
+        def on_server_failed(self) -> None:
+            seen.append(True)
+
+    mcpconnect_host.register_plugin(Plugin(), kind="plugin", name="p")
+    mcpconnect_host.server_failed("a", RuntimeError())
+    assert seen == [True]
+
+
+def test_two_plugins_registering_one_name_conflict(mcpconnect_host: PluginHost) -> None:
+    from mcpconnect.errors import PluginConflictError
+
+    class A:
+        @hookimpl
+        def register_token_stores(self, register: Any) -> None:
+            register("same", dict)
+
+    class B:
+        @hookimpl
+        def register_token_stores(self, register: Any) -> None:
+            register("same", list)
+
+    mcpconnect_host.register_plugin(A(), kind="store", name="a")
+    with pytest.raises(PluginConflictError, match="two plugins register the token store 'same'"):
+        mcpconnect_host.register_plugin(B(), kind="store", name="b")
+
+
+# -- event hooks ----------------------------------------------------------------------------------
+
+
+def test_hook_on_token_obtained(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
+    token = _token()
+    mcpconnect_host.token_obtained("gh", "1", token)
+    assert recorder.calls == [("on_token_obtained", {"provider": "gh", "account": "1", "token": token})]
+
+
+def test_hook_on_token_refreshed(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
+    token = _token()
+    mcpconnect_host.token_refreshed("gh", "1", token)
+    assert recorder.calls == [("on_token_refreshed", {"provider": "gh", "account": "1", "token": token})]
+
+
+def test_hook_on_token_refresh_failed(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
+    error = RuntimeError("503")
+    mcpconnect_host.token_refresh_failed("gh", "1", error, True)
+    assert recorder.calls == [("on_token_refresh_failed", {"provider": "gh", "error": error, "retry": True})]
+
+
+def test_hook_on_token_revoked(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
+    mcpconnect_host.token_revoked("gh", "1", False)
+    assert recorder.calls == [("on_token_revoked", {"provider": "gh", "account": "1", "remote": False})]
+
+
+def test_hook_on_server_connected(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
+    mcpconnect_host.server_connected("docs", "streamable-http", "2025-06-18")
+    assert recorder.calls == [
+        ("on_server_connected", {"server": "docs", "transport": "streamable-http", "protocol_version": "2025-06-18"})
+    ]
+
+
+def test_hook_on_server_failed(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
+    error = RuntimeError("refused")
+    mcpconnect_host.server_failed("docs", error)
+    assert recorder.calls == [("on_server_failed", {"server": "docs", "error": error})]
+
+
+def test_hook_on_server_restarted(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
+    mcpconnect_host.server_restarted("docs", 2)
+    assert recorder.calls == [("on_server_restarted", {"server": "docs", "attempt": 2})]
+
+
+def test_token_passed_to_observers_has_a_redacted_repr(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
+    token = _token()
+    mcpconnect_host.token_obtained("gh", "1", token)
+    assert "s" * 36 not in repr(recorder.calls)
+
+
+# -- meta: documented and tested by construction --------------------------------------------------
+
+
+def test_every_hook_has_a_docstring() -> None:
+    for name in HOOKS:
+        doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+        assert len(doc) > 40, f"hook {name} has no reference docstring in hookspecs.py"
+
+
+def test_every_hook_is_in_the_hook_reference() -> None:
+    reference = (ROOT / "docs" / "hooks.md").read_text()
+    documented = set(re.findall(r"^#+ `?([a-z_]+)\(", reference, flags=re.M))
+    missing = [h for h in HOOKS if h not in documented]
+    assert not missing, f"hooks missing from docs/hooks.md: {missing}"
+    stale = documented - set(HOOKS)
+    assert not stale, f"docs/hooks.md documents hooks that do not exist: {sorted(stale)}"
+
+
+def test_every_hook_has_a_test() -> None:
+    module = sys.modules[__name__]
+    missing = [h for h in HOOKS if not hasattr(module, f"test_hook_{h}")]
+    assert not missing, f"hooks without a test_hook_<name> in {__file__}: {missing}"
+
+
+def test_the_hook_list_is_what_the_docs_promise() -> None:
+    assert HOOKS == sorted(
+        [
+            "register_auth_providers",
+            "register_token_stores",
+            "register_transports",
+            "on_token_obtained",
+            "on_token_refreshed",
+            "on_token_refresh_failed",
+            "on_token_revoked",
+            "on_server_connected",
+            "on_server_failed",
+            "on_server_restarted",
+        ]
+    )
+
+
+def test_hook_reference_is_generated_from_the_specs() -> None:
+    import runpy
+
+    generator = runpy.run_path(str(ROOT / "scripts" / "gen_hook_docs.py"))
+    assert (ROOT / "docs" / "hooks.md").read_text() == generator["render"](), (
+        "docs/hooks.md is stale: run 'python scripts/gen_hook_docs.py'"
+    )
+    for name in HOOKS:
+        assert name in generator["EXAMPLES"], f"scripts/gen_hook_docs.py has no example for {name}"
