@@ -103,7 +103,16 @@ def render() -> str:
         for name in names:
             fn = getattr(hookspecs, name)
             sig = str(inspect.signature(fn)).replace("'", "").replace(" -> None", "")
-            out += [f"### `{name}{sig}`", "", _markdown(inspect.getdoc(fn) or ""), "", "```python", EXAMPLES[name], "```", ""]
+            out += [
+                f"### `{name}{sig}`",
+                "",
+                _markdown(inspect.getdoc(fn) or ""),
+                "",
+                "```python",
+                EXAMPLES[name],
+                "```",
+                "",
+            ]
     return "\n".join(out)
 
 

@@ -18,7 +18,11 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     ):
         (home / sub).mkdir()
         monkeypatch.setenv(var, str(home / sub))
-    for var in ("MCPCONNECT_CONFIG", "MCPCONNECT_LOAD_PLUGINS", "MCPCONNECT_DISABLE_PLUGINS",
-                "MCPCONNECT_TRACE_PLUGINS"):
+    for var in (
+        "MCPCONNECT_CONFIG",
+        "MCPCONNECT_LOAD_PLUGINS",
+        "MCPCONNECT_DISABLE_PLUGINS",
+        "MCPCONNECT_TRACE_PLUGINS",
+    ):
         monkeypatch.delenv(var, raising=False)
     return home

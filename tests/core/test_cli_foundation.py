@@ -83,8 +83,9 @@ def test_a_command_that_needs_a_broken_plugin_exits_2_with_one_clear_line(
     assert "MCPCONNECT_DISABLE_PLUGINS" in err and "Traceback" not in err
 
 
-def test_config_show_redacts_and_names_sources(capsys: pytest.CaptureFixture[str], project: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_show_redacts_and_names_sources(
+    capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(
         project / "mcpconnect.toml",
         '[storage]\nbackend = "memory"\n'
@@ -108,8 +109,9 @@ def test_config_show_redacts_and_names_sources(capsys: pytest.CaptureFixture[str
     assert code == 0 and "inline-secret-value-xyz" not in table and "servers.local.timeout" in table
 
 
-def test_set_flag_is_the_top_layer(capsys: pytest.CaptureFixture[str], project: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_set_flag_is_the_top_layer(
+    capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(project / "mcpconnect.toml", '[storage]\nbackend = "sqlite"\n')
     monkeypatch.setenv("MCPCONNECT_STORAGE__BACKEND", "file")
     code, out, _ = run(capsys, "--set", "storage.backend=memory", "config", "show", "--json")
@@ -124,7 +126,10 @@ def test_set_flag_is_the_top_layer(capsys: pytest.CaptureFixture[str], project: 
         ("[servers.a\n", "not valid TOML"),
         ('[servers.a]\ntransport = "stdio"\n', 'needs command = "..."'),
         ('[servers.a]\ntransport = "streamable-http"\n', 'needs url = "https://..."'),
-        ('[storage]\nbackend = "memory"\n[servers.a]\ncommand = "x"\ntransport = "nope"\n', "no transport named 'nope'"),
+        (
+            '[storage]\nbackend = "memory"\n[servers.a]\ncommand = "x"\ntransport = "nope"\n',
+            "no transport named 'nope'",
+        ),
         ('[storage]\nbackend = "memory"\n[providers.p]\ntype = "nope"\n', "no auth provider named 'nope'"),
         (
             '[storage]\nbackend = "memory"\n[providers.p]\ntype = "nope"\nclient_secret_file = "/nonexistent/s"\n',
@@ -132,8 +137,9 @@ def test_set_flag_is_the_top_layer(capsys: pytest.CaptureFixture[str], project: 
         ),
     ],
 )
-def test_bad_config_exits_2_naming_the_file(capsys: pytest.CaptureFixture[str], project: Path, toml: str,
-                                            expected: str) -> None:
+def test_bad_config_exits_2_naming_the_file(
+    capsys: pytest.CaptureFixture[str], project: Path, toml: str, expected: str
+) -> None:
     path = write(project / "mcpconnect.toml", toml)
     code, _, err = run(capsys, "config", "validate")
     assert code == 2
@@ -153,8 +159,9 @@ def test_validate_ok(capsys: pytest.CaptureFixture[str], project: Path) -> None:
     assert code == 0 and json.loads(out)["ok"] is True
 
 
-def test_config_import_writes_toml_atomically_and_privately(capsys: pytest.CaptureFixture[str], project: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_import_writes_toml_atomically_and_privately(
+    capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOME_TOKEN", "x" * 24)
     src = project / "claude.json"
     src.write_text(json.dumps({"mcpServers": {"a": {"command": "srv", "env": {"T": "${SOME_TOKEN}"}}}}))

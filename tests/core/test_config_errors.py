@@ -81,7 +81,9 @@ def test_error_names_the_layer_that_set_the_bad_value(tmp_path: Path, monkeypatc
 
 
 def test_unknown_transport_lists_installed_ones(tmp_path: Path) -> None:
-    path = project(tmp_path, '[storage]\nbackend = "memory"\n[servers.a]\ncommand = "x"\ntransport = "carrier-pigeon"\n')
+    path = project(
+        tmp_path, '[storage]\nbackend = "memory"\n[servers.a]\ncommand = "x"\ntransport = "carrier-pigeon"\n'
+    )
     (message,) = check_errors(path)
     assert str(path) in message and "servers.a.transport" in message
     assert "no transport named 'carrier-pigeon'" in message

@@ -57,8 +57,9 @@ def test_each_layer_overrides_the_one_below(cwd: Path, monkeypatch: pytest.Monke
     assert loaded.files == [user, project]
 
 
-def test_explicit_file_beats_env_variable_beats_working_directory(cwd: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explicit_file_beats_env_variable_beats_working_directory(
+    cwd: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(cwd / "mcpconnect.toml", '[storage]\nbackend = "cwd"\n')
     via_env = write(tmp_path / "env.toml", '[storage]\nbackend = "envfile"\n')
     explicit = write(tmp_path / "explicit.toml", '[storage]\nbackend = "explicit"\n')
@@ -96,8 +97,7 @@ def test_inline_secret_in_a_world_readable_file_warns(cwd: Path) -> None:
     assert load_config().warnings == []
 
 
-def test_env_references_in_env_and_headers_expand_only_when_used(cwd: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_references_in_env_and_headers_expand_only_when_used(cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(
         cwd / "mcpconnect.toml",
         '[servers.s]\nurl = "https://s"\nheaders = { "X-Key" = "${S_KEY}", "X-Mode" = "${S_MODE:-fast}" }\n',

@@ -43,8 +43,9 @@ class Recorder:
 
     @hookimpl
     def on_server_connected(self, server: str, transport: str, protocol_version: str | None) -> None:
-        self.calls.append(("on_server_connected", {"server": server, "transport": transport,
-                                                   "protocol_version": protocol_version}))
+        self.calls.append(
+            ("on_server_connected", {"server": server, "transport": transport, "protocol_version": protocol_version})
+        )
 
     @hookimpl
     def on_server_failed(self, server: str, error: BaseException) -> None:
@@ -210,19 +211,22 @@ def test_every_hook_has_a_test() -> None:
 
 
 def test_the_hook_list_is_what_the_docs_promise() -> None:
-    assert HOOKS == sorted(
-        [
-            "register_auth_providers",
-            "register_token_stores",
-            "register_transports",
-            "on_token_obtained",
-            "on_token_refreshed",
-            "on_token_refresh_failed",
-            "on_token_revoked",
-            "on_server_connected",
-            "on_server_failed",
-            "on_server_restarted",
-        ]
+    assert (
+        sorted(
+            [
+                "register_auth_providers",
+                "register_token_stores",
+                "register_transports",
+                "on_token_obtained",
+                "on_token_refreshed",
+                "on_token_refresh_failed",
+                "on_token_revoked",
+                "on_server_connected",
+                "on_server_failed",
+                "on_server_restarted",
+            ]
+        )
+        == HOOKS
     )
 
 

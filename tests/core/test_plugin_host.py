@@ -67,8 +67,9 @@ def test_two_distributions_claiming_one_name_is_an_error_naming_both(site: FakeS
     assert rows["dup"].status == "conflict"
 
 
-def test_the_same_entry_point_seen_twice_is_not_a_conflict(site: FakeSite, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_same_entry_point_seen_twice_is_not_a_conflict(
+    site: FakeSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # An editable install plus a stray copy of its metadata on another path entry.
     add_store(site, "acme-store", "acme", "acme_store_plugin")
     again = FakeSite(tmp_path / "site2", monkeypatch)
@@ -190,8 +191,9 @@ def test_generic_observer_plugins_load_and_receive_events(site: FakeSite) -> Non
     assert observer_plugin.SEEN == [("docs", "2025-06-18")]
 
 
-def test_an_observer_that_raises_does_not_break_the_caller(mcpconnect_host: PluginHost,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_an_observer_that_raises_does_not_break_the_caller(
+    mcpconnect_host: PluginHost, caplog: pytest.LogCaptureFixture
+) -> None:
     class Boom:
         from mcpconnect import hookimpl
 

@@ -19,7 +19,9 @@ FIXTURE = ROOT / "tests" / "fixtures" / "mcpconnect-store-notebook"
 pytestmark = pytest.mark.slow
 
 
-def sh(*cmd: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sh(
+    *cmd: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
     )

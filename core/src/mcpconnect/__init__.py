@@ -32,12 +32,15 @@ __all__ = [
     "StoreError",
     "TransportError",
     "__version__",
+    "Hub",
+    "connect",
     "hookimpl",
     "load_config",
 ]
 
 if TYPE_CHECKING:
     from mcpconnect.config import load_config
+    from mcpconnect.hub import Hub, connect
 
 
 def __getattr__(name: str) -> Any:
@@ -46,4 +49,8 @@ def __getattr__(name: str) -> Any:
         from mcpconnect.config import load_config
 
         return load_config
+    if name in {"connect", "Hub"}:
+        from mcpconnect import hub
+
+        return getattr(hub, name)
     raise AttributeError(f"module 'mcpconnect' has no attribute {name!r}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Literal, TextIO
@@ -187,8 +187,8 @@ class PluginHost:
 
         This is how tests and embedding applications add a plugin that is not installed.
         """
-        label = name or getattr(plugin, "__name__", type(plugin).__name__)
-        info = PluginInfo(kind, label, getattr(plugin, "__name__", repr(plugin)))
+        label = str(name or getattr(plugin, "__name__", type(plugin).__name__))
+        info = PluginInfo(kind, label, str(getattr(plugin, "__name__", repr(plugin))))
         return self._register(plugin, info)
 
     def _register(self, plugin: object, info: PluginInfo) -> list[Registration]:
@@ -306,9 +306,7 @@ class PluginHost:
         # since (tests, long-lived hosts) is found. Its on-disk scan cache still applies.
         DriverManager.ENTRY_POINT_CACHE.pop(info.group, None)
 
-        driver: DriverManager[Any] = DriverManager(
-            info.group, info.name, on_load_failure_callback=reraise
-        )
+        driver: DriverManager[Any] = DriverManager(info.group, info.name, on_load_failure_callback=reraise)
         return driver.driver
 
     def _load_error(self, info: PluginInfo, exc: BaseException) -> PluginLoadError:
@@ -346,9 +344,7 @@ class PluginHost:
 
     def _status_after_load(self, info: PluginInfo) -> PluginStatus:
         def row(status: str, error: str | None = None, provides: Sequence[str] = ()) -> PluginStatus:
-            return PluginStatus(
-                info.name, info.kind, info.distribution, info.version, status, error, tuple(provides)
-            )
+            return PluginStatus(info.name, info.kind, info.distribution, info.version, status, error, tuple(provides))
 
         if not self.is_enabled(info):
             return row("disabled")
@@ -376,7 +372,7 @@ class PluginHost:
         rows = [self._status_after_load(info) for info in self.discover()]
         listed = {(r.kind, r.name) for r in rows}
         for kind, regs in self._registrations.items():
-            for reg_name, reg in regs.items():
+            for reg_name in regs:
                 if (kind, reg_name) not in listed:
                     rows.append(PluginStatus(reg_name, kind, None, None, "ok", None, (reg_name,)))
         return rows
@@ -414,20 +410,14 @@ class PluginHost:
     def token_refreshed(self, provider: str, account: str, token: Any) -> None:
         self._notify("on_token_refreshed", provider=provider, account=account, token=token)
 
-    def token_refresh_failed(
-        self, provider: str, account: str, error: BaseException, will_retry: bool
-    ) -> None:
-        self._notify(
-            "on_token_refresh_failed", provider=provider, account=account, error=error, will_retry=will_retry
-        )
+    def token_refresh_failed(self, provider: str, account: str, error: BaseException, will_retry: bool) -> None:
+        self._notify("on_token_refresh_failed", provider=provider, account=account, error=error, will_retry=will_retry)
 
     def token_revoked(self, provider: str, account: str, remote: bool) -> None:
         self._notify("on_token_revoked", provider=provider, account=account, remote=remote)
 
     def server_connected(self, server: str, transport: str, protocol_version: str | None) -> None:
-        self._notify(
-            "on_server_connected", server=server, transport=transport, protocol_version=protocol_version
-        )
+        self._notify("on_server_connected", server=server, transport=transport, protocol_version=protocol_version)
 
     def server_failed(self, server: str, error: BaseException) -> None:
         self._notify("on_server_failed", server=server, error=error)
@@ -438,13 +428,15 @@ class PluginHost:
     # -- tracing --------------------------------------------------------------------------------
 
     def _enable_trace(self, stream: TextIO) -> None:
-        def before(hook_name: str, hook_impls: Sequence[Any], kwargs: dict[str, Any]) -> None:
+        def before(hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
             plugins = ", ".join(impl.plugin_name for impl in hook_impls) or "no plugin"
             # Argument names only: values may be tokens, and traces end up in bug reports.
             args = ", ".join(sorted(kwargs))
             print(f"mcpconnect trace: {hook_name}({args}) -> {plugins}", file=stream, flush=True)
 
-        def after(outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: dict[str, Any]) -> None:
+        def after(
+            outcome: pluggy.Result[Any], hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+        ) -> None:
             exc = outcome.exception
             if exc is not None:
                 print(f"mcpconnect trace: {hook_name} raised {type(exc).__name__}", file=stream, flush=True)

@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> Any:
         if "--debug" in (argv if argv is not None else sys.argv):
             raise
         click.echo(
-            f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback, "
-            "and report it)",
+            f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback, and report it)",
             err=True,
         )
         sys.exit(1)

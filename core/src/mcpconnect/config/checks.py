@@ -82,13 +82,23 @@ def check_config(
             needs = host.requirement("transport", transport)
             if needs == "command" and not srv.command:
                 errors.append(
-                    _err(loaded, f"the {transport} transport starts a process: set command = \"...\"",
-                         "servers", name, "command")
+                    _err(
+                        loaded,
+                        f'the {transport} transport starts a process: set command = "..."',
+                        "servers",
+                        name,
+                        "command",
+                    )
                 )
             if needs == "url" and not srv.url:
                 errors.append(
-                    _err(loaded, f"the {transport} transport connects to a URL: set url = \"https://...\"",
-                         "servers", name, "url")
+                    _err(
+                        loaded,
+                        f'the {transport} transport connects to a URL: set url = "https://..."',
+                        "servers",
+                        name,
+                        "url",
+                    )
                 )
         provider = srv.auth_provider
         if provider is not None and provider not in cfg.providers:
@@ -120,7 +130,6 @@ def check_config(
                     expand_vars(value, dict(env))
                 except ConfigError as exc:
                     warnings.append(
-                        f"{loaded.source_of('servers', name, table, key)}: servers.{name}.{table}.{key}: "
-                        f"{exc.problem}"
+                        f"{loaded.source_of('servers', name, table, key)}: servers.{name}.{table}.{key}: {exc.problem}"
                     )
     return errors, warnings

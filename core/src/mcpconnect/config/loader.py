@@ -79,9 +79,7 @@ class LoadedConfig:
         """The layer that set ``key`` (a file path, ``env MCPCONNECT_...``, ``--set``, ``default``)."""
         for n in range(len(key), 0, -1):
             prefix = tuple(key[:n])
-            found = self.sources.get(prefix) or next(
-                (s for p, s in self.sources.items() if p[:n] == prefix), None
-            )
+            found = self.sources.get(prefix) or next((s for p, s in self.sources.items() if p[:n] == prefix), None)
             if found:
                 return found
         return DEFAULTS
@@ -252,9 +250,7 @@ def _config_error(exc: ValidationError, sources: dict[KeyPath, str]) -> ConfigEr
         key = ".".join(loc)
         source = None
         for n in range(len(loc), 0, -1):
-            source = sources.get(loc[:n]) or next(
-                (s for p, s in sources.items() if p[:n] == loc[:n]), None
-            )
+            source = sources.get(loc[:n]) or next((s for p, s in sources.items() if p[:n] == loc[:n]), None)
             if source:
                 break
         message = err["msg"].removeprefix("Value error, ")

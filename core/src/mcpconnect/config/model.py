@@ -170,12 +170,12 @@ class ServerConfig(_Section):
             raise ValueError("give either command (a local stdio server) or url (a remote server), not both")
         if not self.command and not self.url:
             if self.transport == "stdio":
-                raise ValueError("a stdio server needs command = \"...\" (the program to start)")
+                raise ValueError('a stdio server needs command = "..." (the program to start)')
             if self.transport is not None:
-                raise ValueError(f"a {self.transport} server needs url = \"https://...\"")
-            raise ValueError("needs command = \"...\" (a local stdio server) or url = \"...\" (a remote one)")
+                raise ValueError(f'a {self.transport} server needs url = "https://..."')
+            raise ValueError('needs command = "..." (a local stdio server) or url = "..." (a remote one)')
         if self.auth == "token" and not (self.token_env or self.token_file or self.token):
-            raise ValueError("auth = \"token\" needs token_env = \"VAR\" or token_file = \"PATH\"")
+            raise ValueError('auth = "token" needs token_env = "VAR" or token_file = "PATH"')
         return self
 
     @property

@@ -20,6 +20,17 @@ def _root(exc: BaseException) -> BaseException:
     return leaves[0]
 
 
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _is_cancel(exc: BaseException) -> bool:
     import anyio
 
@@ -39,6 +50,8 @@ def describe(exc: BaseException) -> str:
     if module in {"httpx", "httpx2"}:
         lower = text.lower()
         if name == "ConnectError":
+            if _caused_by(err, ConnectionRefusedError) or "refused" in lower:
+                return "connection refused (is the server running, and is the URL right?)"
             if "name or service not known" in lower or "nodename nor servname" in lower or "resolution" in lower:
                 return f"the host name cannot be resolved ({text})"
             if "refused" in lower:

@@ -19,6 +19,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from mcpconnect.errors import VersionConflict
 from mcpconnect.storage.base import ANY_VERSION, StorageBackend
@@ -128,7 +129,7 @@ class StorageBackendContract:
 
     async def test_token_store_round_trip(self, backend: StorageBackend) -> None:
         store = TokenStore(backend)
-        token = Token(provider="github", account="42", access_token="gho_" + "x" * 36, scopes=("repo",))
+        token = Token(provider="github", account="42", access_token=SecretStr("gho_" + "x" * 36), scopes=("repo",))
         version = await store.put(token)
         got = await store.get("github", "42")
         assert got is not None and got.version == version

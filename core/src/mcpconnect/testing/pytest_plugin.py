@@ -3,7 +3,6 @@ every project that has mcpconnect installed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,7 @@ def mcpconnect_host() -> PluginHost:
 
 
 @pytest.fixture
-def mcpconnect_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def mcpconnect_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A home of its own: XDG config, data, cache and state folders under ``tmp_path``, no
     ``MCPCONNECT_*`` variables, and the working directory moved there."""
     home = tmp_path / "home"
@@ -44,4 +43,4 @@ def mcpconnect_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    yield work
+    return work

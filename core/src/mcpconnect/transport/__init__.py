@@ -104,6 +104,8 @@ class TransportContext:
     :ivar on_lost: call it when the connection ends on its own (a process exited, a stream
         dropped); the server's owner then reconnects. Called at most once per connection.
     :ivar environ: the environment a local process inherits (``os.environ`` by default).
+    :ivar notes: what a transport observed that explains a failure (``HTTP 401 from POST ...``);
+        the owner adds them to its error messages.
     """
 
     name: str
@@ -112,3 +114,10 @@ class TransportContext:
     on_lost: Callable[[str], None] = field(default=lambda _reason: None)
     environ: dict[str, str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """Record one observation (the last few are kept)."""
+        if text not in self.notes:
+            self.notes.append(text)
+            del self.notes[:-3]

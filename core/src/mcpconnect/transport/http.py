@@ -35,8 +35,17 @@ def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> 
     for key, value in headers.items():
         if key.lower() in {"authorization", "x-api-key", "cookie"}:
             register_secret(value.split(" ", 1)[-1])
+
+    async def on_response(response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            request = response.request
+            port = f":{request.url.port}" if request.url.port else ""
+            url = f"{request.url.scheme}://{request.url.host}{port}{request.url.path}"  # no userinfo, no query
+            context.note(f"HTTP {response.status_code} {response.reason_phrase} from {request.method} {url}")
+
     return httpx.AsyncClient(
         auth=context.auth,
+        event_hooks={"response": [on_response]},
         headers=headers,
         timeout=httpx.Timeout(server.timeout, read=SSE_READ_TIMEOUT),
         follow_redirects=False,  # the SDK decides which redirects to follow
@@ -110,7 +119,7 @@ def _bridge_class() -> type[Any]:
 _bridge: type[Any] | None = None
 
 
-def _Bridge(client: httpx.AsyncClient) -> Any:  # noqa: N802 - a class, built on first use
+def _Bridge(client: httpx.AsyncClient) -> Any:
     global _bridge
     if _bridge is None:
         _bridge = _bridge_class()

@@ -1,0 +1,225 @@
+"""The library API: connect to every configured server at once and use them as one.
+
+::
+
+    import mcpconnect
+
+    async with mcpconnect.connect("mcpconnect.toml") as hub:
+        for name, status in hub.servers.items():
+            print(name, status.state.value, status.error or "")
+        for tool in await hub.list_tools():
+            print(tool.qualified_name)           # "notes__add_note"
+        result = await hub.call_tool("notes", "add_note", {"text": "hello"})
+
+Tool names are namespaced as ``SERVER__TOOL`` (two underscores). When two servers' namespaced
+names collide (possible only when names themselves contain ``__``), the server listed first in the
+configuration keeps the name and the later tool is left out of :meth:`Hub.list_tools` with a
+warning; it stays reachable as ``hub.call_tool(server, tool, ...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from mcpconnect.errors import ConfigError, TransportError
+from mcpconnect.servers.connection import ConnectOptions, ServerConnection, ServerStatus
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp_types import CallToolResult, GetPromptResult, ReadResourceResult, Tool
+
+    from mcpconnect.config import Config, LoadedConfig
+    from mcpconnect.plugins import PluginHost
+    from mcpconnect.runtime import Runtime
+
+__all__ = ["SEPARATOR", "Hub", "HubTool", "connect"]
+
+log = logging.getLogger(__name__)
+
+#: Between a server's name and its tool's name in a namespaced tool name.
+SEPARATOR = "__"
+
+
+@dataclass(frozen=True)
+class HubTool:
+    """A tool of one server, with its namespaced name."""
+
+    server: str
+    name: str
+    qualified_name: str
+    tool: Tool
+
+    @property
+    def description(self) -> str | None:
+        return self.tool.description
+
+
+class Hub:
+    """Connections to a set of servers, each owned by its own task (see :func:`connect`)."""
+
+    def __init__(self, runtime: Runtime, connections: Mapping[str, ServerConnection]) -> None:
+        self.runtime = runtime
+        self._connections = dict(connections)
+
+    @property
+    def servers(self) -> dict[str, ServerStatus]:
+        """A snapshot of every server's state, in configuration order."""
+        return {name: conn.status() for name, conn in self._connections.items()}
+
+    def connection(self, server: str) -> ServerConnection:
+        try:
+            return self._connections[server]
+        except KeyError:
+            known = ", ".join(self._connections) or "none"
+            raise TransportError(f"no server named '{server}' is connected (servers: {known})") from None
+
+    async def client(self, server: str) -> Client:
+        """The SDK's :class:`mcp.Client` of ``server`` for anything this API does not cover."""
+        return await self.connection(server).ready_client()
+
+    async def list_tools(self, server: str | None = None, *, refresh: bool = False) -> list[HubTool]:
+        """The tools of every ready server (or of ``server``), namespaced ``SERVER__TOOL``.
+
+        Servers that are not ready are skipped (their state says why) unless named.
+        """
+        names = [server] if server is not None else list(self._connections)
+        found: dict[str, HubTool] = {}
+        for name in names:
+            conn = self.connection(name)
+            if server is None and conn.client is None:
+                continue
+            for tool in await conn.tools(refresh=refresh):
+                qualified = f"{name}{SEPARATOR}{tool.name}"
+                if qualified in found:
+                    log.warning(
+                        "tool %s of server %s collides with one of server %s; call it as "
+                        "call_tool(%r, %r, ...)",
+                        tool.name,
+                        name,
+                        found[qualified].server,
+                        name,
+                        tool.name,
+                    )
+                    continue
+                found[qualified] = HubTool(name, tool.name, qualified, tool)
+        return list(found.values())
+
+    def resolve(self, qualified_name: str) -> tuple[str, str]:
+        """``("server", "tool")`` for ``"server__tool"``: the longest configured server name wins."""
+        for name in sorted(self._connections, key=len, reverse=True):
+            prefix = f"{name}{SEPARATOR}"
+            if qualified_name.startswith(prefix) and len(qualified_name) > len(prefix):
+                return name, qualified_name[len(prefix) :]
+        raise TransportError(f"'{qualified_name}' names no tool of a connected server; write SERVER__TOOL")
+
+    async def call_tool(
+        self,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        progress_callback: Any = None,
+        timeout: float | None = None,
+    ) -> CallToolResult:
+        """Call ``tool`` of ``server``. A tool's own failure comes back as ``result.is_error``;
+        a failure to reach the server raises :class:`~mcpconnect.errors.TransportError`."""
+        conn = self.connection(server)
+
+        async def call(client: Client) -> CallToolResult:
+            return await client.call_tool(
+                tool,
+                arguments or {},
+                read_timeout_seconds=timeout if timeout is not None else conn.server.timeout,
+                progress_callback=progress_callback,
+            )
+
+        return await conn.request(f"tools/call '{tool}'", call)
+
+    async def read_resource(self, server: str, uri: str) -> ReadResourceResult:
+        """Read resource ``uri`` of ``server``."""
+        return await self.connection(server).request(
+            f"resources/read '{uri}'", lambda c: c.read_resource(uri, cache_mode="bypass")
+        )
+
+    async def get_prompt(self, server: str, prompt: str, arguments: dict[str, str] | None = None) -> GetPromptResult:
+        """Get prompt ``prompt`` of ``server``."""
+        return await self.connection(server).request(
+            f"prompts/get '{prompt}'", lambda c: c.get_prompt(prompt, arguments)
+        )
+
+
+@asynccontextmanager
+async def connect(
+    config: str | os.PathLike[str] | Config | LoadedConfig | dict[str, Any] | Runtime | None = None,
+    *,
+    servers: Iterable[str] | None = None,
+    host: PluginHost | None = None,
+    health_interval: float | None = 30.0,
+    reconnect: bool = True,
+    refresh: bool = False,
+    cache: bool = True,
+    sampling_callback: Any = None,
+    elicitation_callback: Any = None,
+    logging_callback: Any = None,
+    list_roots_callback: Any = None,
+    message_handler: Any = None,
+    client_info: Any = None,
+    on_state: Any = None,
+) -> AsyncIterator[Hub]:
+    """Connect to the configured servers (all enabled ones, or ``servers``) concurrently.
+
+    Entering waits until each server has connected or failed (each within its own ``timeout``);
+    a failed server never fails the others, and its ``hub.servers[name].error`` says why. The
+    callbacks are the MCP SDK's (``mcp.client.session``) and are given to every server's session;
+    progress is per call (``call_tool(..., progress_callback=...)``). ``refresh=True`` bypasses
+    the discovery cache; ``cache=False`` turns it off. ``on_state`` is called with a
+    :class:`ServerStatus` each time a server's state changes.
+    """
+    from mcpconnect.runtime import Runtime
+    from mcpconnect.servers.cache import DiscoveryCache
+
+    runtime = config if isinstance(config, Runtime) else Runtime.build(config, host=host)
+    configured = runtime.config.servers
+    if servers is None:
+        names = [n for n, s in configured.items() if s.enabled]
+    else:
+        names = list(servers)
+        unknown = [n for n in names if n not in configured]
+        if unknown:
+            known = ", ".join(configured) or "none"
+            raise ConfigError(f"no server named {', '.join(unknown)} in the configuration (configured: {known})")
+    options = ConnectOptions(
+        health_interval=health_interval,
+        reconnect=reconnect,
+        use_cache=not refresh,
+        cache=DiscoveryCache() if cache else None,
+        sampling_callback=sampling_callback,
+        elicitation_callback=elicitation_callback,
+        logging_callback=logging_callback,
+        list_roots_callback=list_roots_callback,
+        message_handler=message_handler,
+        client_info=client_info,
+        on_state=on_state,
+    )
+    connections = {n: ServerConnection(n, configured[n], runtime, options) for n in names}
+    try:
+        async with anyio.create_task_group() as tg:
+            for conn in connections.values():
+                tg.start_soon(conn.run, name=f"mcpconnect server {conn.name}")
+            for conn in connections.values():
+                await conn.wait_settled()
+            try:
+                yield Hub(runtime, connections)
+            finally:
+                for conn in connections.values():
+                    conn.stop()
+    finally:
+        if not isinstance(config, Runtime):
+            await runtime.aclose()

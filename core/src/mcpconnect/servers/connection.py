@@ -1,0 +1,450 @@
+"""One server's connection, owned by one long-lived task from start to shutdown.
+
+The owner task opens the transport, runs the MCP handshake (or 2026-07-28 discovery), publishes
+the ready client, health-checks it, and when the connection is lost reconnects with exponential
+backoff, jitter and a cap. Callers in any task borrow the ready client through :meth:`request`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+
+from mcpconnect.errors import MCPConnectError, TransportError
+from mcpconnect.servers.errors import describe
+from mcpconnect.transport import ServerLog, TransportContext
+
+if TYPE_CHECKING:
+    from mcp import Client
+
+    from mcpconnect.config import ServerConfig
+    from mcpconnect.runtime import Runtime
+    from mcpconnect.servers.cache import DiscoveryCache
+
+__all__ = ["ConnectOptions", "ServerConnection", "ServerState", "ServerStatus"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: The transports ``transport = "auto"`` tries, in order.
+AUTO_ORDER = ("streamable-http", "sse")
+
+
+class ServerState(str, Enum):
+    """Where a server's connection stands."""
+
+    STARTING = "starting"
+    READY = "ready"
+    RESTARTING = "restarting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass
+class ConnectOptions:
+    """How the hub connects: shared by every server."""
+
+    health_interval: float | None = 30.0
+    reconnect: bool = True
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    use_cache: bool = True
+    cache: DiscoveryCache | None = None
+    sampling_callback: Any = None
+    elicitation_callback: Any = None
+    logging_callback: Any = None
+    list_roots_callback: Any = None
+    message_handler: Any = None
+    client_info: Any = None
+    mode: str = "auto"
+    on_state: Any = None  # called with each ServerStatus as it changes (live progress)
+
+
+@dataclass
+class ServerStatus:
+    """A snapshot of one server, as ``hub.servers[name]`` and ``mcpconnect check`` show it."""
+
+    name: str
+    transport: str
+    state: ServerState
+    protocol_version: str | None = None
+    server_name: str | None = None
+    server_version: str | None = None
+    tools: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    restarts: int = 0
+    stderr_tail: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state is ServerState.READY
+
+
+class _ConnectFailed(Exception):
+    def __init__(self, transport: str, message: str) -> None:
+        super().__init__(message)
+        self.transport = transport
+        self.message = message
+
+
+class ServerConnection:
+    """The connection to server ``name``; :meth:`run` is its owner task."""
+
+    def __init__(self, name: str, server: ServerConfig, runtime: Runtime, options: ConnectOptions) -> None:
+        self.name = name
+        self.server = server
+        self.runtime = runtime
+        self.options = options
+        self.configured_transport = server.transport_name
+        self.transport = self.configured_transport
+        self.state = ServerState.STARTING
+        self.error: str | None = None
+        self.protocol_version: str | None = None
+        self.server_name: str | None = None
+        self.server_version: str | None = None
+        self.latency_ms: float | None = None
+        self.restarts = 0
+        self.log = ServerLog(name)
+        self.client: Client | None = None
+        self._tools: list[Any] | None = None
+        self._changed = anyio.Event()  # set on every state change, then replaced
+        self._lost = anyio.Event()
+        self._lost_reason = ""
+        self._stop = anyio.Event()
+        self._first_done = anyio.Event()
+        self._context: TransportContext | None = None
+        from mcpconnect.servers.cache import cache_key
+
+        self._cache_key = cache_key(name, server)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def status(self) -> ServerStatus:
+        tail = self.log.tail(10) if self.state is ServerState.FAILED else []
+        return ServerStatus(
+            name=self.name,
+            transport=self.transport,
+            state=self.state,
+            protocol_version=self.protocol_version,
+            server_name=self.server_name,
+            server_version=self.server_version,
+            tools=len(self._tools) if self._tools is not None else None,
+            latency_ms=self.latency_ms,
+            error=self.error,
+            restarts=self.restarts,
+            stderr_tail=tail,
+        )
+
+    def _set(self, state: ServerState, error: str | None = None) -> None:
+        self.state = state
+        self.error = error
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
+        if self.options.on_state is not None:
+            try:
+                self.options.on_state(self.status())
+            except Exception:
+                log.exception("on_state callback raised for server %s", self.name)
+
+    async def wait_settled(self) -> None:
+        """Until the first connection attempt has succeeded or failed."""
+        await self._first_done.wait()
+
+    # -- the owner task ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect on loss; return when :meth:`stop` is called."""
+        attempt = 0
+        connected_before = False
+        while not self._stop.is_set():
+            try:
+                await self._connect_and_serve(restart_attempt=attempt if connected_before else 0)
+                connected_before = True
+                attempt = 0
+                if self._stop.is_set():
+                    break
+                reason = self._lost_reason or "the connection was lost"
+                error = TransportError(self._message(reason))
+                self._set(ServerState.RESTARTING, str(error))
+                self.runtime.host.server_failed(self.name, error)
+            except _ConnectFailed as exc:
+                error = TransportError(exc.message)
+                self._set(ServerState.FAILED, exc.message)
+                self.runtime.host.server_failed(self.name, error)
+            finally:
+                self.client = None
+                self._first_done.set()
+            if not self.options.reconnect or self._stop.is_set():
+                break
+            attempt += 1
+            delay = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
+            delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+            with anyio.move_on_after(delay):
+                await self._stop.wait()
+        if self.state is not ServerState.FAILED:
+            self._set(ServerState.STOPPED, self.error if self.state is ServerState.RESTARTING else None)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _message(self, reason: str) -> str:
+        """``server 'x': <reason>`` plus the transport's notes and the stderr tail."""
+        text = f"server '{self.name}': {reason}"
+        notes = self._context.notes if self._context else []
+        extra = [n for n in notes if n not in text]
+        if extra:
+            text += f" ({'; '.join(extra)})"
+        tail = self.log.tail(10)
+        if tail:
+            text += "\n  stderr (last lines):\n" + "\n".join(f"    {line}" for line in tail)
+        return text
+
+    def _candidates(self) -> tuple[str, ...]:
+        if self.transport == "auto":
+            return AUTO_ORDER
+        return (self.transport,)
+
+    async def _connect_and_serve(self, *, restart_attempt: int) -> None:
+        if restart_attempt:
+            self._set(ServerState.RESTARTING, self.error)
+        else:
+            self._set(ServerState.STARTING)
+        auth = None
+        if self.server.url:
+            from mcpconnect.serverauth import server_auth
+
+            try:
+                auth = await server_auth(self.name, self.server, self.runtime)
+            except MCPConnectError as exc:
+                raise _ConnectFailed(self.transport, str(exc)) from None
+        failures: list[_ConnectFailed] = []
+        for transport in self._candidates():
+            try:
+                await self._session(transport, auth, restart_attempt)
+                return
+            except _ConnectFailed as exc:
+                failures.append(exc)
+        if len(failures) == 1:
+            raise failures[0]
+        both = "; ".join(f"{f.transport}: {f.message.removeprefix(f'server {self.name!r}: ')}" for f in failures)
+        raise _ConnectFailed(
+            "auto",
+            f"server '{self.name}': neither streamable HTTP nor SSE worked at {self.server.url} ({both}); "
+            "check the URL, or set transport explicitly",
+        )
+
+    async def _session(self, transport: str, auth: Any, restart_attempt: int) -> None:
+        """Connect over ``transport`` and serve until lost or stopped.
+
+        Raises :class:`_ConnectFailed` when the connection never became ready.
+        """
+        from mcp import Client
+
+        try:
+            registration = self.runtime.host.load("transport", transport)
+        except MCPConnectError as exc:
+            raise _ConnectFailed(transport, f"server '{self.name}': {exc}") from None
+        self._lost = anyio.Event()
+        self._lost_reason = ""
+        context = TransportContext(name=self.name, auth=auth, log=self.log, on_lost=self._on_lost)
+        self._context = context
+        ready = False
+        started = time.perf_counter()
+        try:
+            with anyio.CancelScope(deadline=anyio.current_time() + self.server.timeout) as scope:
+                client = Client(
+                    registration.factory(self.name, self.server, context),
+                    mode=self.options.mode,
+                    read_timeout_seconds=self.server.timeout,
+                    sampling_callback=self.options.sampling_callback,
+                    elicitation_callback=self.options.elicitation_callback,
+                    logging_callback=self.options.logging_callback,
+                    list_roots_callback=self.options.list_roots_callback,
+                    message_handler=self._handle_message,
+                    client_info=self.options.client_info,
+                    cache=None,
+                )
+                async with client:
+                    await self._discover(client)
+                    scope.deadline = math.inf
+                    self.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+                    self.transport = transport
+                    self.client = client
+                    ready = True
+                    self._set(ServerState.READY)
+                    self._first_done.set()
+                    self.runtime.host.server_connected(self.name, transport, self.protocol_version)
+                    if restart_attempt:
+                        self.restarts += 1
+                        self.runtime.host.server_restarted(self.name, restart_attempt)
+                    async with anyio.create_task_group() as tg:
+                        if self.options.health_interval:
+                            tg.start_soon(self._health_loop, client)
+                        await _first_of(self._stop.wait, self._lost.wait)
+                        tg.cancel_scope.cancel()
+                    self.client = None
+        except Exception as exc:
+            if ready:
+                self._on_lost(describe(exc))
+                return
+            raise _ConnectFailed(transport, self._message(self._lost_reason or describe(exc))) from None
+        if not ready:
+            if self._lost_reason:
+                raise _ConnectFailed(transport, self._message(self._lost_reason))
+            raise _ConnectFailed(
+                transport,
+                self._message(f"did not answer the MCP handshake within {self.server.timeout:g} s (timeout)"),
+            )
+
+    def _on_lost(self, reason: str) -> None:
+        if not self._lost.is_set():
+            self._lost_reason = reason
+            self._lost.set()
+
+    async def _discover(self, client: Client) -> None:
+        self.protocol_version = client.protocol_version
+        info = client.server_info
+        self.server_name = info.name if info else None
+        self.server_version = info.version if info else None
+        cache = self.options.cache
+        if cache is not None and self.options.use_cache:
+            entry = cache.get(self._cache_key)
+            if entry is not None and entry.get("protocol_version") == self.protocol_version:
+                from mcp_types import Tool
+
+                self._tools = [Tool.model_validate(t) for t in entry.get("tools", [])]
+                return
+        await self._fetch_tools(client)
+
+    async def _fetch_tools(self, client: Client) -> list[Any]:
+        tools: list[Any] = []
+        if client.server_capabilities.tools is not None:
+            cursor: str | None = None
+            for _ in range(100):  # a paginator that never ends must not hang us
+                page = await client.list_tools(cursor=cursor, cache_mode="bypass")
+                tools.extend(page.tools)
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+        self._tools = tools
+        if self.options.cache is not None:
+            self.options.cache.put(
+                self._cache_key,
+                {
+                    "server": self.name,
+                    "protocol_version": self.protocol_version,
+                    "server_info": {"name": self.server_name, "version": self.server_version},
+                    "capabilities": client.server_capabilities.model_dump(mode="json", by_alias=True),
+                    "tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools],
+                },
+            )
+        return tools
+
+    async def _handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
+        if method == "notifications/tools/list_changed":
+            self._tools = None
+            if self.options.cache is not None:
+                self.options.cache.invalidate(self._cache_key)
+        if self.options.message_handler is not None:
+            await self.options.message_handler(message)
+
+    async def _health_loop(self, client: Client) -> None:
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        assert self.options.health_interval
+        while True:
+            await anyio.sleep(self.options.health_interval)
+            try:
+                with anyio.fail_after(self.server.timeout):
+                    if self.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                        await client.list_tools(cache_mode="bypass")  # ping is gone at 2026-07-28
+                    else:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            await client.send_ping()
+            except Exception as exc:
+                self._on_lost(f"failed its health check ({describe(exc)})")
+                return
+
+    # -- borrowing the client ------------------------------------------------------------------
+
+    async def ready_client(self, timeout: float | None = None) -> Client:
+        """The connected client; waits while the server is starting or restarting."""
+        with anyio.move_on_after(timeout if timeout is not None else self.server.timeout):
+            while True:
+                if self.client is not None and self.state is ServerState.READY:
+                    return self.client
+                if self.state in (ServerState.FAILED, ServerState.STOPPED) and self._first_done.is_set():
+                    raise TransportError(self.error or f"server '{self.name}' is not connected")
+                await self._changed.wait()
+        raise TransportError(
+            f"server '{self.name}' did not become ready in time ({self.state.value}: {self.error or 'no error'})"
+        )
+
+    async def request(self, what: str, call: Callable[[Client], Awaitable[T]]) -> T:
+        """Run ``call`` with the ready client, translating failures into :class:`TransportError`.
+
+        A ``404 session terminated`` answer re-initializes the session once and retries.
+        """
+        from mcp.shared.exceptions import MCPError
+        from mcp_types import CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT
+
+        for retry in (False, True):
+            client = await self.ready_client()
+            try:
+                return await call(client)
+            except MCPError as exc:
+                if exc.code == INVALID_REQUEST and "session terminated" in str(exc).lower() and not retry:
+                    self._on_lost("the server ended the session (HTTP 404); re-initializing")
+                    with contextlib.suppress(anyio.WouldBlock):
+                        await anyio.sleep(0)
+                    await self._wait_not_ready(client)
+                    continue
+                if exc.code == CONNECTION_CLOSED:
+                    await self._wait_not_ready(client, limit=2.0)
+                    reason = self._lost_reason or "the connection closed"
+                    raise TransportError(
+                        self._message(f"{reason} during {what}; it is being reconnected, call again")
+                    ) from None
+                if exc.code == REQUEST_TIMEOUT:
+                    raise TransportError(
+                        self._message(f"{what} timed out after {self.server.timeout:g} s (timeout)")
+                    ) from None
+                raise TransportError(f"server '{self.name}': {what} failed: {exc}") from None
+            except TimeoutError:
+                raise TransportError(self._message(f"{what} timed out (timeout)")) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _wait_not_ready(self, client: Client, limit: float = 5.0) -> None:
+        """Until the owner has dropped ``client`` (so the next borrow gets a new one)."""
+        with anyio.move_on_after(limit):
+            while self.client is client:
+                await self._changed.wait()
+
+    async def tools(self, *, refresh: bool = False) -> list[Any]:
+        if self._tools is None or refresh:
+            return await self.request("tools/list", self._fetch_tools)
+        return list(self._tools)
+
+
+async def _first_of(*waits: Callable[[], Awaitable[Any]]) -> None:
+    async with anyio.create_task_group() as tg:
+
+        async def one(wait: Callable[[], Awaitable[Any]]) -> None:
+            await wait()
+            tg.cancel_scope.cancel()
+
+        for wait in waits:
+            tg.start_soon(one, wait)
