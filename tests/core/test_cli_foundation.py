@@ -199,3 +199,21 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("mcpconnect")
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0 and "plugins" in result.stdout and "config" in result.stdout
+
+
+def test_config_show_redacts_store_passwords_but_not_where_secrets_live(
+    capsys: pytest.CaptureFixture[str], project: Path
+) -> None:
+    write(
+        project / "mcpconnect.toml",
+        '[storage]\nbackend = "postgres"\nurl = "postgresql://app:pg-pass-123@db/tokens"\npassword = "pw-456789"\n'
+        'key_env = "MCPCONNECT_KEY"\n'
+        '[servers.a]\nurl = "https://a"\nauth = "token"\ntoken_env = "A_TOKEN"\n',
+    )
+    code, out, _ = run(capsys, "config", "show", "--json")
+    assert code == 0
+    assert "pg-pass-123" not in out and "pw-456789" not in out
+    shown = json.loads(out)["config"]
+    assert shown["storage"]["key_env"] == "MCPCONNECT_KEY"
+    assert shown["servers"]["a"]["token_env"] == "A_TOKEN"
+    assert shown["storage"]["url"] == "postgresql://app:***@db/tokens"

@@ -17,6 +17,7 @@ const state = {
   tokenRequests: 0,
   revocations: 0,
   slowDown: 0, // the next N POST /token answer slow_down
+  failToken: 0, // the next N POST /token answer 503
   deny: false, // the interaction answers access_denied
   skew: 0, // seconds added to the server's clock
 };
@@ -109,14 +110,17 @@ server.listen(port, '127.0.0.1', () => {
   provider.on('grant.error', (ctx) => {
     if (ctx.oidc?.params?.grant_type === 'refresh_token') state.refreshGrants += 1;
   });
-  provider.on('revocation.success', () => {
-    state.revocations += 1;
-  });
 
   // Device authorization: a short polling interval so tests do not wait 5 seconds.
   provider.use(async (ctx, next) => {
     if (ctx.method === 'POST' && ctx.path === '/token') {
       state.tokenRequests += 1;
+      if (state.failToken > 0) {
+        state.failToken -= 1;
+        ctx.status = 503;
+        ctx.body = { error: 'temporarily_unavailable', error_description: 'try later' };
+        return;
+      }
       if (state.slowDown > 0) {
         state.slowDown -= 1;
         ctx.status = 400;
@@ -125,6 +129,7 @@ server.listen(port, '127.0.0.1', () => {
       }
     }
     await next();
+    if (ctx.method === 'POST' && ctx.path === '/token/revocation' && ctx.status === 200) state.revocations += 1;
     if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
       ctx.body.interval = 1;
     }
@@ -228,7 +233,7 @@ server.listen(port, '127.0.0.1', () => {
           json(res, 200, state);
           return;
         case '/test/set':
-          for (const key of ['slowDown', 'skew']) {
+          for (const key of ['slowDown', 'skew', 'failToken']) {
             if (url.searchParams.has(key)) state[key] = Number(url.searchParams.get(key));
           }
           if (url.searchParams.has('deny')) state.deny = url.searchParams.get('deny') === '1';

@@ -41,9 +41,27 @@ def register_auth_providers(register: Register) -> None:
 
     Call ``register(name, factory, description="...")`` once per provider. ``name`` is what users
     write as ``type`` in ``[providers.NAME]`` (``"github"``); it must equal the entry point's name
-    in the ``mcpconnect.auth`` group. ``factory`` is called with the provider's validated
-    configuration (:class:`mcpconnect.config.ProviderConfig`) and returns the provider object the
-    OAuth engine drives.
+    in the ``mcpconnect.auth`` group. ``factory`` is called as ``factory(name, config)``: ``name``
+    is the configured provider name (the ``NAME`` of ``[providers.NAME]``; one type may be
+    configured several times), ``config`` its validated
+    :class:`mcpconnect.config.ProviderConfig`. It returns a
+    :class:`mcpconnect.auth.OAuthProvider`, usually an instance of the plugin's subclass, so the
+    subclass itself is the factory::
+
+        from mcpconnect import hookimpl
+        from mcpconnect.auth import OAuthProvider
+
+        class ExampleProvider(OAuthProvider):
+            authorize_url = "https://example.com/oauth/authorize"
+            token_url = "https://example.com/oauth/token"
+            default_scopes = ("read",)
+
+        @hookimpl
+        def register_auth_providers(register):
+            register("example", ExampleProvider, description="Example.com")
+
+    Import ``mcpconnect.auth`` inside the entry module freely (it is part of the core); import
+    provider SDKs inside methods. See ``docs/oauth.md`` for the whole contract.
 
     :param register: the registration callback, ``register(name, factory, *, description="")``.
     """

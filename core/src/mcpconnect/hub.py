@@ -172,6 +172,7 @@ async def connect(
     message_handler: Any = None,
     client_info: Any = None,
     on_state: Any = None,
+    protocol: str = "auto",
 ) -> AsyncIterator[Hub]:
     """Connect to the configured servers (all enabled ones, or ``servers``) concurrently.
 
@@ -180,7 +181,9 @@ async def connect(
     callbacks are the MCP SDK's (``mcp.client.session``) and are given to every server's session;
     progress is per call (``call_tool(..., progress_callback=...)``). ``refresh=True`` bypasses
     the discovery cache; ``cache=False`` turns it off. ``on_state`` is called with a
-    :class:`ServerStatus` each time a server's state changes.
+    :class:`ServerStatus` each time a server's state changes. ``protocol`` is the SDK's
+    ``mode``: ``"auto"`` (2026-07-28 discovery, falling back to the initialize handshake),
+    ``"legacy"`` (the initialize handshake only) or a modern version to adopt directly.
     """
     from mcpconnect.runtime import Runtime
     from mcpconnect.servers.cache import DiscoveryCache
@@ -207,6 +210,7 @@ async def connect(
         message_handler=message_handler,
         client_info=client_info,
         on_state=on_state,
+        mode=protocol,
     )
     connections = {n: ServerConnection(n, configured[n], runtime, options) for n in names}
     try:

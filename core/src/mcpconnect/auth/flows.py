@@ -95,14 +95,13 @@ class AuthorizationAttempt:
         if now > self.expires_at:
             raise AuthError(f"{who}: the login took too long and its state expired; {again}")
         iss = params.get("iss")
-        if iss is not None or self.iss_required:
-            # RFC 9207: an authorization response from another server is a mix-up attack.
-            if not self.issuer or iss != self.issuer:
-                shown = "missing" if iss is None else repr(iss[:100])
-                raise AuthError(
-                    f"{who}: the login callback's issuer (iss) is {shown}, not {self.issuer!r} (possible mix-up "
-                    f"attack); check issuer in [providers.{self.provider}] and {again}"
-                )
+        # RFC 9207: an authorization response from another server is a mix-up attack.
+        if (iss is not None or self.iss_required) and (not self.issuer or iss != self.issuer):
+            shown = "missing" if iss is None else repr(iss[:100])
+            raise AuthError(
+                f"{who}: the login callback's issuer (iss) is {shown}, not {self.issuer!r} (possible mix-up "
+                f"attack); check issuer in [providers.{self.provider}] and {again}"
+            )
         if "error" in params:
             error = params["error"][:60]
             desc = params.get("error_description")
@@ -137,12 +136,12 @@ async def authorization_code_flow(
     *,
     scopes: tuple[str, ...],
     on_url: UrlHandler,
-    timeout: float = 300.0,
+    wait: float = 300.0,
 ) -> TokenResponse:
     """Authorization code with PKCE S256, a one-time ``state`` and the RFC 9207 ``iss`` check.
 
     Opens the loopback listener, passes the authorization URL to ``on_url`` (which opens a
-    browser, prints the URL or follows it) and waits up to ``timeout`` seconds for the callback.
+    browser, prints the URL or follows it) and waits up to ``wait`` seconds for the callback.
     The listener is closed when this returns or raises.
     """
     endpoints = await provider.endpoints(http)
@@ -156,7 +155,7 @@ async def authorization_code_flow(
         attempt = AuthorizationAttempt(
             provider=provider.name,
             redirect_uri=listener.redirect_uri,
-            expires_at=time.monotonic() + timeout,
+            expires_at=time.monotonic() + wait,
             issuer=endpoints.issuer,
             iss_required=endpoints.iss_parameter_supported,
         )
@@ -172,14 +171,14 @@ async def authorization_code_flow(
         waiter = asyncio.ensure_future(listener.wait())
         handler = asyncio.ensure_future(_call(on_url, url))
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(wait):
                 done, _ = await asyncio.wait({waiter, handler}, return_when=asyncio.FIRST_COMPLETED)
                 if waiter not in done:
                     handler.result()  # re-raise what the URL handler failed with
                     await waiter
         except TimeoutError:
             raise AuthError(
-                f"provider '{provider.name}': no login callback arrived within {int(timeout)} s; "
+                f"provider '{provider.name}': no login callback arrived within {int(wait)} s; "
                 f"run 'mcpconnect login {provider.name}' again"
             ) from None
         finally:
@@ -191,7 +190,9 @@ async def authorization_code_flow(
         raise attempt.error
     if attempt.code is None:  # pragma: no cover - the listener sets one or the other
         raise AuthError(f"provider '{provider.name}': the login ended without a code; run the login again")
-    return await provider.exchange_code(http, attempt.code, redirect_uri=attempt.redirect_uri, verifier=attempt.verifier)
+    return await provider.exchange_code(
+        http, attempt.code, redirect_uri=attempt.redirect_uri, verifier=attempt.verifier
+    )
 
 
 async def device_flow(

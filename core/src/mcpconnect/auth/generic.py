@@ -80,7 +80,7 @@ class OIDCProvider(OAuthProvider):
         if doc is None:
             raise AuthError(
                 f"{self.label}: {issuer} publishes no discovery document (.well-known/openid-configuration); "
-                f"use type = \"oauth2\" with explicit endpoints in [providers.{self.name}]"
+                f'use type = "oauth2" with explicit endpoints in [providers.{self.name}]'
             )
         if str(doc.get("issuer", "")).rstrip("/") != issuer:
             raise AuthError(

@@ -17,6 +17,7 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -61,8 +62,9 @@ class CircuitBreaker:
     """Per provider: opens after ``threshold`` consecutive transient failures, lets one probe
     through (half-open) after ``cooldown`` seconds, closes on a success."""
 
-    def __init__(self, name: str, *, threshold: int = 5, cooldown: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, name: str, *, threshold: int = 5, cooldown: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self.threshold = threshold
         self.cooldown = cooldown
@@ -171,7 +173,7 @@ class TokenManager:
                 known = ", ".join(sorted(self.runtime.config.providers)) or "none"
                 raise ConfigError(
                     f"no provider named '{name}' is configured (configured: {known}); add [providers.{name}] "
-                    "with type = \"...\" to mcpconnect.toml",
+                    'with type = "..." to mcpconnect.toml',
                     key=f"providers.{name}",
                 )
             registration = self.runtime.host.load("auth", cfg.type)
@@ -215,7 +217,9 @@ class TokenManager:
             refresh_expires_at = previous.refresh_expires_at
         else:
             refresh_expires_at = (
-                now + timedelta(seconds=response.refresh_expires_in) if response.refresh_expires_in is not None else None
+                now + timedelta(seconds=response.refresh_expires_in)
+                if response.refresh_expires_in is not None
+                else None
             )
         scopes = response.scopes if response.scopes is not None else (previous.scopes if previous else requested)
         return Token(
@@ -244,7 +248,7 @@ class TokenManager:
         scopes: tuple[str, ...] | list[str] | None = None,
         on_url: UrlHandler | None = None,
         on_device_code: DeviceHandler | None = None,
-        timeout: float = 300.0,
+        wait: float = 300.0,
         device_sleep: Callable[[float], Any] | None = None,
     ) -> Token:
         """Log in to provider ``name`` and store the token; returns it.
@@ -260,9 +264,7 @@ class TokenManager:
             if method == "browser":
                 if on_url is None:
                     raise AuthError("login: on_url is required for the browser flow")
-                response = await authorization_code_flow(
-                    provider, http, scopes=wanted, on_url=on_url, timeout=timeout
-                )
+                response = await authorization_code_flow(provider, http, scopes=wanted, on_url=on_url, wait=wait)
             elif method == "device":
                 if on_device_code is None:
                     raise AuthError("login: on_device_code is required for the device flow")
@@ -371,8 +373,9 @@ class TokenManager:
                     raise self._needs_login(name, account)
                 return current.token  # another task refreshed while this one waited
             try:
-                lock = self.store.refresh_lock(name, account, lease=self.http_timeout * self.retries + 5,
-                                               wait=self.lock_wait)
+                lock = self.store.refresh_lock(
+                    name, account, lease=self.http_timeout * self.retries + 5, wait=self.lock_wait
+                )
                 async with lock:
                     # Another process may have refreshed while this one waited for the lock.
                     current = await self.store.get(name, account)
@@ -443,10 +446,9 @@ class TokenManager:
 
     async def _mark_needs_login(self, current: StoredToken) -> None:
         marked = current.token.model_copy(update={"needs_login": True})
-        try:
+        # Someone may have stored a newer token meanwhile: theirs stands.
+        with contextlib.suppress(VersionConflict):
             await self.store.put(marked, expected_version=current.version)
-        except VersionConflict:
-            pass  # someone stored a newer token meanwhile: theirs stands
 
     # -- logout -----------------------------------------------------------------------------------
 

@@ -349,7 +349,9 @@ class OAuthProvider:
         auth = self._client_credentials(body)
         try:
             return await http.post(
-                url, data=body, auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+                url,
+                data=body,
+                auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
                 headers={"Accept": "application/json"},
             )
         except httpx.TimeoutException:
@@ -517,9 +519,7 @@ class OAuthProvider:
             data["resource"] = str(self.config.options["resource"])
         return await self.token_request(http, data)
 
-    async def start_device_authorization(
-        self, http: httpx.AsyncClient, scopes: tuple[str, ...]
-    ) -> DeviceAuthorization:
+    async def start_device_authorization(self, http: httpx.AsyncClient, scopes: tuple[str, ...]) -> DeviceAuthorization:
         """RFC 8628 3.1: ask for a device code and a user code."""
         url = await self.require(http, "device")
         data: dict[str, str] = {}

@@ -76,7 +76,7 @@ def _missing(name: str, server: ServerConfig, provider: str | None) -> AuthError
     elif server.token_file:
         alternative = f"write the token to {server.token_file}"
     else:
-        alternative = f"set token_env = \"{(provider or name).upper().replace('-', '_')}_TOKEN\" in [servers.{name}]"
+        alternative = f'set token_env = "{(provider or name).upper().replace("-", "_")}_TOKEN" in [servers.{name}]'
     if provider is None:
         return AuthError(
             f"server '{name}' uses auth = \"mcp\" (MCP authorization), which this version of mcpconnect cannot "

@@ -22,6 +22,13 @@ COMMANDS = {
     "plugins": "mcpconnect.cli.plugins_cmd:plugins",
     "config": "mcpconnect.cli.config_cmd:config",
     "tokens": "mcpconnect.cli.tokens_cmd:tokens",
+    "login": "mcpconnect.cli.login_cmd:login",
+    "logout": "mcpconnect.cli.login_cmd:logout",
+    "whoami": "mcpconnect.cli.login_cmd:whoami",
+    "check": "mcpconnect.cli.check_cmd:check",
+    "tools": "mcpconnect.cli.tools_cmd:tools",
+    "call": "mcpconnect.cli.call_cmd:call",
+    "logs": "mcpconnect.cli.logs_cmd:logs",
 }
 
 

@@ -23,10 +23,11 @@ def _redact_value(path: tuple[str, ...], value: Any) -> Any:
     if isinstance(value, str) and "${" in value:
         return value
     last = path[-1] if path else ""
-    in_map = len(path) >= 2 and path[-2] in {"env", "headers", "options"}
-    if isinstance(value, str) and value and in_map and _SECRET_NAME.search(last):
+    # Names like token_env or client_secret_file say where a secret is, not what it is.
+    names_a_place = last.endswith(("_env", "_file", "_type", "_url", "_header"))
+    if isinstance(value, str) and value and not names_a_place and _SECRET_NAME.search(last):
         return "***"
-    if isinstance(value, str) and last in {"url", "api_url", "base_url"}:
+    if isinstance(value, str) and (last == "url" or last.endswith("_url")):
         return re.sub(r"://([^:/@]+):([^@]+)@", r"://\1:***@", value)
     return value
 

@@ -220,6 +220,10 @@ class ServerConnection:
             self._set(ServerState.RESTARTING, self.error)
         else:
             self._set(ServerState.STARTING)
+        try:
+            effective = self._effective()
+        except MCPConnectError as exc:
+            raise _ConnectFailed(self.transport, f"server '{self.name}': {exc}") from None
         auth = None
         if self.server.url:
             from mcpconnect.serverauth import server_auth
@@ -231,7 +235,7 @@ class ServerConnection:
         failures: list[_ConnectFailed] = []
         for transport in self._candidates():
             try:
-                await self._session(transport, auth, restart_attempt)
+                await self._session(transport, effective, auth, restart_attempt)
                 return
             except _ConnectFailed as exc:
                 failures.append(exc)
@@ -244,7 +248,23 @@ class ServerConnection:
             "check the URL, or set transport explicitly",
         )
 
-    async def _session(self, transport: str, auth: Any, restart_attempt: int) -> None:
+    def _effective(self) -> ServerConfig:
+        """The configuration with ``${VAR}`` expanded in command, args and url, and a relative
+        ``cwd`` resolved against the project file's folder."""
+        from mcpconnect.config import expand_vars
+
+        where = f"servers.{self.name}"
+        update: dict[str, Any] = {}
+        if self.server.command:
+            update["command"] = expand_vars(self.server.command, where=f"{where}.command")
+            update["args"] = [expand_vars(a, where=f"{where}.args") for a in self.server.args]
+            base = self.runtime.loaded.base_dir
+            update["cwd"] = base / self.server.cwd if self.server.cwd else base
+        if self.server.url:
+            update["url"] = expand_vars(self.server.url, where=f"{where}.url")
+        return self.server.model_copy(update=update)
+
+    async def _session(self, transport: str, server: ServerConfig, auth: Any, restart_attempt: int) -> None:
         """Connect over ``transport`` and serve until lost or stopped.
 
         Raises :class:`_ConnectFailed` when the connection never became ready.
@@ -264,7 +284,7 @@ class ServerConnection:
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.server.timeout) as scope:
                 client = Client(
-                    registration.factory(self.name, self.server, context),
+                    registration.factory(self.name, server, context),
                     mode=self.options.mode,
                     read_timeout_seconds=self.server.timeout,
                     sampling_callback=self.options.sampling_callback,

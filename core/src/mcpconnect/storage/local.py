@@ -15,15 +15,22 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mcpconnect.errors import StoreError
 from mcpconnect.storage.base import LockLease
 
-__all__ = ["FileLeaseLock", "data_dir", "ensure_private_dir", "keep_aside", "tighten_file_mode"]
+__all__ = [
+    "FileLeaseLock",
+    "data_dir",
+    "ensure_private_dir",
+    "held_flock",
+    "keep_aside",
+    "tighten_file_mode",
+]
 
 log = logging.getLogger("mcpconnect.storage")
 
@@ -80,6 +87,21 @@ def keep_aside(path: Path, *companions: str) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.replace(path.with_name(path.name + suffix), aside.with_name(aside.name + suffix))
     return aside
+
+
+@contextmanager
+def held_flock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created 0600), blocking: for short critical
+    sections such as a read-check-write. Call it from a worker thread, not the event loop."""
+    import fcntl  # POSIX only: imported here so that the rest of this module loads anywhere
+
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class FileLeaseLock:

@@ -6,6 +6,7 @@ Also the built-in plugin ``memory`` of the ``mcpconnect.store`` group.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -29,7 +30,9 @@ class MemoryBackend(StorageBackend):
         if options:
             raise TypeError(f"the memory store takes no options, got: {', '.join(sorted(options))}")
         self._data: dict[tuple[str, str], Record] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        # name -> (holder, lease expiry on the monotonic clock); and a wake-up per name.
+        self._held: dict[str, tuple[object, float]] = {}
+        self._released: dict[str, asyncio.Event] = {}
         self._fencing = itertools.count(1)
 
     def describe(self) -> str:
@@ -62,13 +65,28 @@ class MemoryBackend(StorageBackend):
 
     @asynccontextmanager
     async def lock(self, name: str, *, lease: float, wait: float) -> AsyncIterator[LockLease]:
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        async with asyncio.timeout(wait):
-            await lock.acquire()
+        me = object()
+        deadline = time.monotonic() + wait
+        while True:
+            holder = self._held.get(name)
+            now = time.monotonic()
+            if holder is None or holder[1] <= now:  # free, or its holder outlived its lease
+                break
+            if now >= deadline:
+                raise TimeoutError(f"memory store: lock '{name}' is still held after {wait:g}s")
+            event = self._released.setdefault(name, asyncio.Event())
+            # Wake on release, at the holder's lease end, or at our deadline, whichever is first.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), max(0.0, min(holder[1], deadline) - now))
+        self._held[name] = (me, time.monotonic() + lease)
         try:
             yield LockLease(name, next(self._fencing), time.time() + lease)
         finally:
-            lock.release()
+            if self._held.get(name, (None,))[0] is me:
+                del self._held[name]
+                released = self._released.pop(name, None)
+                if released is not None:
+                    released.set()
 
 
 @hookimpl

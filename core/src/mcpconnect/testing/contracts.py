@@ -32,12 +32,19 @@ __all__ = ["StorageBackendContract"]
 class StorageBackendContract:
     """What every :class:`~mcpconnect.storage.StorageBackend` must do.
 
-    Provide a ``backend`` fixture yielding a fresh, empty backend.
+    Provide a ``backend`` fixture yielding a fresh, empty backend. A backend that persists or
+    shares its records also provides ``second_backend``: another instance over the same data
+    (same file, same server and prefix), as another process would open it.
     """
 
     @pytest.fixture
     async def backend(self) -> Any:  # pragma: no cover - subclasses provide it
         raise NotImplementedError("subclass StorageBackendContract and provide a 'backend' fixture")
+
+    @pytest.fixture
+    async def second_backend(self, backend: StorageBackend) -> Any:
+        """Another instance over ``backend``'s data; ``None`` where records live in one instance."""
+        return None
 
     async def test_missing_key_reads_none(self, backend: StorageBackend) -> None:
         assert await backend.get("token", "nobody") is None
@@ -135,3 +142,61 @@ class StorageBackendContract:
         assert got is not None and got.version == version
         assert got.token.access_token.get_secret_value() == token.access_token.get_secret_value()
         assert [s.token.account for s in await store.list("github")] == ["42"]
+
+    async def test_concurrent_compare_and_swap_loses_no_update(self, backend: StorageBackend) -> None:
+        await backend.put("token", "counter", b"0")
+
+        async def increment() -> None:
+            while True:
+                record = await backend.get("token", "counter")
+                assert record is not None
+                try:
+                    await backend.put(
+                        "token", "counter", str(int(record.data) + 1).encode(), expected_version=record.version
+                    )
+                    return
+                except VersionConflict:
+                    await asyncio.sleep(0)
+
+        await asyncio.gather(*(increment() for _ in range(12)))
+        record = await backend.get("token", "counter")
+        assert record is not None
+        assert (int(record.data), record.version) == (12, 13)
+
+    async def test_expired_lease_is_taken_over(self, backend: StorageBackend) -> None:
+        async with backend.lock("refresh:lease", lease=0.2, wait=5) as hung:
+            # The first holder "hangs" past its lease: another may take the lock over.
+            async with backend.lock("refresh:lease", lease=10, wait=5) as taker:
+                assert taker.fencing_token > hung.fencing_token
+
+    async def test_lock_is_free_again_after_release(self, backend: StorageBackend) -> None:
+        async with backend.lock("refresh:again", lease=30, wait=1):
+            pass
+        async with backend.lock("refresh:again", lease=30, wait=0.5) as lease:
+            assert lease.name == "refresh:again"
+
+    async def test_a_second_instance_sees_records_and_versions(
+        self, backend: StorageBackend, second_backend: StorageBackend | None
+    ) -> None:
+        if second_backend is None:
+            pytest.skip(f"{backend.name}: records live in one instance only")
+        await backend.put("token", "shared", b"one")
+        await backend.put("registration", "https://issuer.example", b"reg")
+        record = await second_backend.get("token", "shared")
+        assert record is not None and (record.data, record.version) == (b"one", 1)
+        assert await second_backend.put("token", "shared", b"two", expected_version=1) == 2
+        with pytest.raises(VersionConflict):
+            await backend.put("token", "shared", b"stale", expected_version=1)
+        assert set(await second_backend.list("registration")) == {"https://issuer.example"}
+
+    async def test_a_second_instance_waits_for_the_lock(
+        self, backend: StorageBackend, second_backend: StorageBackend | None
+    ) -> None:
+        if second_backend is None:
+            pytest.skip(f"{backend.name}: records live in one instance only")
+        async with backend.lock("refresh:shared", lease=30, wait=1) as first:
+            with pytest.raises(TimeoutError):
+                async with second_backend.lock("refresh:shared", lease=30, wait=0.2):
+                    pass  # pragma: no cover - must not be reached
+        async with second_backend.lock("refresh:shared", lease=30, wait=1) as second:
+            assert second.fencing_token > first.fencing_token

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ from mcpconnect.storage.local import (
     PRIVATE_FILE,
     FileLeaseLock,
     data_dir,
-    ensure_private_dir,
+    held_flock,
     keep_aside,
     tighten_file_mode,
 )
@@ -103,16 +102,9 @@ class FileBackend(StorageBackend):
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        import fcntl
-
-        ensure_private_dir(self.path.parent)
         tighten_file_mode(self.path)
-        fd = os.open(self._write_lock, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with held_flock(self._write_lock):
             yield
-        finally:
-            os.close(fd)
 
     def _update(self, fn: Callable[[Records], T]) -> T:
         with self._writing():

@@ -126,7 +126,7 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
     async def read_stdout() -> None:
         assert process.stdout is not None
         buffer = bytearray()
-        reason = "closed its stdout"
+        reason: str | None = None  # stays None when we are cancelled (shutdown, timeout)
         try:
             async with read_writer:
                 async for chunk in process.stdout:
@@ -140,6 +140,7 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
                         reason = f"wrote a message longer than {max_bytes} bytes (options.max_message_bytes)"
                         return
                 # EOF: give stderr and the exit status a moment, so the error can show both.
+                reason = "closed its stdout"
                 with anyio.move_on_after(1.0):
                     await stderr_done.wait()
                 if await _wait_exit(process, 1.0):
@@ -147,7 +148,8 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             return
         finally:
-            lost(reason)
+            if reason is not None:
+                lost(reason)
 
     async def _deliver(line: bytes) -> None:
         try:

@@ -1,0 +1,156 @@
+"""``mcpconnect login``, ``logout`` and ``whoami``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from mcpconnect.cli.app import App, handle_errors, print_json, warn
+
+if TYPE_CHECKING:
+    from mcpconnect.auth.manager import TokenManager
+    from mcpconnect.auth.provider import DeviceAuthorization
+    from mcpconnect.runtime import Runtime
+
+__all__ = ["login", "logout", "whoami"]
+
+T = TypeVar("T")
+
+
+def run_with_manager(app: App, work: Callable[[TokenManager], Awaitable[T]]) -> T:
+    """Run ``work`` with the token manager of a runtime built from the CLI's configuration."""
+    from mcpconnect.auth.manager import token_manager
+    from mcpconnect.runtime import Runtime
+
+    async def main() -> T:
+        runtime: Runtime = Runtime.build(app.loaded, host=app.host)
+        try:
+            return await work(token_manager(runtime))
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(main())
+
+
+def _expires(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds <= 0:
+        return "expired"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours < 48 else f"{hours // 24}d"
+
+
+@click.command()
+@click.argument("name")
+@click.option("--no-browser", is_flag=True, help="Print the authorization URL instead of opening a browser.")
+@click.option("--device", is_flag=True, help="Device flow, for machines without a browser (RFC 8628).")
+@click.option("--client-credentials", is_flag=True, help="Client credentials: log the application itself in (no user).")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE", help="Ask for this scope (repeatable).")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the browser login.")
+@click.pass_obj
+@handle_errors
+def login(
+    app: App,
+    name: str,
+    no_browser: bool,
+    device: bool,
+    client_credentials: bool,
+    scopes: tuple[str, ...],
+    timeout: float,
+) -> None:
+    """Log in to the provider configured as [providers.NAME] and store the token."""
+    if sum((no_browser, device, client_credentials)) > 1:
+        raise click.UsageError("give at most one of --no-browser, --device and --client-credentials")
+
+    def show_url(url: str) -> None:
+        click.echo(f"Open this URL in a browser to log in to {name}:", err=True)
+        click.echo(url)  # alone on its line, on stdout, for copy and paste and for scripts
+        sys.stdout.flush()
+
+    async def open_browser(url: str) -> None:
+        import webbrowser
+
+        opened = await asyncio.to_thread(webbrowser.open, url)
+        if opened:
+            click.echo(f"Opened a browser to log in to {name}; if nothing appeared, open:", err=True)
+            click.echo(url)
+        else:
+            show_url(url)
+
+    def show_device_code(auth: DeviceAuthorization) -> None:
+        click.echo(f"To log in to {name}, open {auth.verification_uri} and enter the code:", err=True)
+        click.echo(auth.user_code)
+        if auth.verification_uri_complete:
+            click.echo(f"(or open {auth.verification_uri_complete})", err=True)
+        sys.stdout.flush()
+
+    async def work(manager: TokenManager) -> Any:
+        if device:
+            return await manager.login(name, method="device", scopes=scopes, on_device_code=show_device_code)
+        if client_credentials:
+            return await manager.login(name, method="client_credentials", scopes=scopes)
+        return await manager.login(
+            name, method="browser", scopes=scopes, on_url=show_url if no_browser else open_browser, wait=timeout
+        )
+
+    token = run_with_manager(app, work)
+    who = f"{token.account_name} ({token.account})" if token.account_name else token.account
+    left = token.expires_in()
+    click.echo(
+        f"Logged in to {name} as {who}; token expires in "
+        f"{_expires(None if left is None else left.total_seconds())}"
+        + ("" if token.refresh_token else " (no refresh token: log in again then)"),
+        err=True,
+    )
+
+
+@click.command()
+@click.argument("name")
+@click.option("--account", help="Which account, when several are logged in (default: the latest).")
+@click.pass_obj
+@handle_errors
+def logout(app: App, name: str, account: str | None) -> None:
+    """Revoke the token at the provider and delete it locally (even when the provider is down)."""
+    result = run_with_manager(app, lambda manager: manager.logout(name, account))
+    if result.warning:
+        warn(result.warning)
+    where = "revoked at the provider and deleted" if result.remote else "deleted locally"
+    click.echo(f"Logged out of {name} ({result.account}): token {where}", err=True)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--account", help="Which account, when several are logged in (default: the latest).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@handle_errors
+def whoami(app: App, name: str, account: str | None, as_json: bool) -> None:
+    """Show who is logged in at provider NAME (never a secret)."""
+
+    async def work(manager: TokenManager) -> dict[str, Any]:
+        stored = await manager.stored(name, account)
+        summary = stored.token.summary()
+        summary.pop("access_token", None)
+        summary["issuer"] = stored.token.issuer
+        return summary
+
+    info = run_with_manager(app, work)
+    if as_json:
+        print_json(info)
+        return
+    who = f"{info['account_name']} ({info['account']})" if info["account_name"] else info["account"]
+    click.echo(f"{name}: {who}")
+    click.echo(f"  scopes:      {' '.join(info['scopes']) or '-'}")
+    click.echo(f"  expires in:  {_expires(info['expires_in_seconds'])}")
+    click.echo(f"  refreshable: {'yes' if info['refreshable'] else 'no'}")
+    click.echo(f"  state:       {info['state']}")
+    if info["issuer"]:
+        click.echo(f"  issuer:      {info['issuer']}")

@@ -1,0 +1,71 @@
+"""``mcpconnect tokens list`` and ``tokens refresh``: stored logins, never a secret."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from mcpconnect.cli.app import App, console, handle_errors, print_json
+from mcpconnect.cli.login_cmd import _expires, run_with_manager
+
+if TYPE_CHECKING:
+    from mcpconnect.auth.manager import TokenManager
+
+__all__ = ["COMMANDS"]
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@handle_errors
+def list_(app: App, as_json: bool) -> None:
+    """Every stored login: provider, account, scopes, expiry, refreshable, state."""
+
+    async def work(manager: TokenManager) -> list[dict[str, Any]]:
+        rows = []
+        for stored in await manager.store.list():
+            row = stored.token.summary()
+            row.pop("access_token", None)
+            rows.append(row)
+        return rows
+
+    rows = run_with_manager(app, work)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("No stored tokens; log in with 'mcpconnect login NAME'.", err=True)
+        return
+    from rich.table import Table
+
+    table = Table("provider", "account", "scopes", "expires in", "refreshable", "state")
+    for row in rows:
+        who = f"{row['account']} ({row['account_name']})" if row["account_name"] else row["account"]
+        table.add_row(
+            row["provider"],
+            who,
+            " ".join(row["scopes"]) or "-",
+            _expires(row["expires_in_seconds"]),
+            "yes" if row["refreshable"] else "no",
+            row["state"],
+        )
+    console().print(table)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--account", help="Which account, when several are logged in (default: the latest).")
+@click.pass_obj
+@handle_errors
+def refresh(app: App, name: str, account: str | None) -> None:
+    """Refresh the token of provider NAME now."""
+    token = run_with_manager(app, lambda manager: manager.refresh(name, account))
+    left = token.expires_in()
+    click.echo(
+        f"Refreshed {name} ({token.account}); expires in {_expires(None if left is None else left.total_seconds())}",
+        err=True,
+    )
+
+
+COMMANDS = [list_, refresh]

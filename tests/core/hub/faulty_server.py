@@ -1,0 +1,81 @@
+"""A stdio MCP server that misbehaves on request: the hub's fault tests start it.
+
+faulty_server.py serve            a working server (tools: echo, crash, hang, env, spawn_child)
+faulty_server.py exit-at-start    writes to stderr and exits 3 before answering
+faulty_server.py hang-at-start    never answers
+faulty_server.py garbage          answers every line with text that is not JSON
+faulty_server.py big-line         answers the first line with a 20 MB line
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+
+def raw(mode: str) -> None:
+    if mode == "exit-at-start":
+        sys.stderr.write("faulty: cannot open database /nowhere/db.sqlite\n")
+        sys.stderr.flush()
+        sys.exit(3)
+    if mode == "hang-at-start":
+        sys.stderr.write("faulty: hanging\n")
+        sys.stderr.flush()
+        time.sleep(3600)
+    for _line in sys.stdin:
+        if mode == "garbage":
+            sys.stdout.write("this is not json {\n")
+        else:
+            sys.stdout.write('{"jsonrpc": "2.0", "id": 0, "result": "' + "x" * (20 * 1024 * 1024) + '"}\n')
+        sys.stdout.flush()
+
+
+def serve() -> None:
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("faulty")
+
+    @server.tool()
+    def echo(message: str) -> str:
+        """Echo."""
+        return message
+
+    @server.tool()
+    def crash() -> str:
+        """Die in the middle of the call."""
+        sys.stderr.write("faulty: crashing now\n")
+        sys.stderr.flush()
+        os._exit(7)
+
+    @server.tool()
+    async def hang() -> str:
+        """Never return."""
+        import anyio
+
+        await anyio.sleep(3600)
+        return "never"
+
+    @server.tool()
+    def env(name: str) -> str:
+        """The value of an environment variable, or <unset>."""
+        return os.environ.get(name, "<unset>")
+
+    @server.tool()
+    def spawn_child() -> int:
+        """Start a long-lived grandchild process; returns its pid."""
+        child = subprocess.Popen(["sleep", "300"])
+        return child.pid
+
+    @server.tool()
+    def pid() -> int:
+        """This process's pid."""
+        return os.getpid()
+
+    server.run()
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    serve() if mode == "serve" else raw(mode)
