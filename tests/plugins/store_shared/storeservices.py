@@ -206,3 +206,27 @@ def run_single_flight(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+# -- a writer killed mid-write -------------------------------------------------------------------
+
+CRASH_WRITER = Path(__file__).with_name("crash_writer.py")
+
+
+def kill_writer_mid_write(storage: dict[str, Any], *, start: int, after: float) -> None:
+    """Start a writer that rewrites ``acme/alice`` in a loop (counters above ``start``), let it
+    write for ``after`` seconds past its first write, and SIGKILL it."""
+    proc = subprocess.Popen(
+        [sys.executable, str(CRASH_WRITER), "--storage", json.dumps(storage), "--start", str(start)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.strip() == "ready", f"writer did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+        time.sleep(after)
+    finally:
+        proc.kill()
+        proc.communicate()

@@ -440,7 +440,7 @@ class ServerConnection:
                     ) from None
                 if exc.code == REQUEST_TIMEOUT:
                     raise TransportError(
-                        self._message(f"{what} timed out after {self.server.timeout:g} s (timeout)")
+                        self._message(f"{what} timed out (timeout); the server may be stuck")
                     ) from None
                 raise TransportError(f"server '{self.name}': {what} failed: {exc}") from None
             except TimeoutError:

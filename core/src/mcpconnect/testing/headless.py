@@ -49,9 +49,12 @@ async def deliver_callback(url: str) -> Callback:
     return Callback(status, body.decode("utf-8", "replace"), url)
 
 
-async def follow_authorization(url: str, *, max_hops: int = 20, client: httpx.AsyncClient | None = None) -> Callback:
+async def follow_authorization(
+    url: str, *, max_hops: int = 20, client: httpx.AsyncClient | None = None, deliver: bool = True
+) -> Callback:
     """Follow ``url``'s redirects (cookies kept) until one points at a loopback listener that is
-    not the authorization server itself, and deliver that callback.
+    not the authorization server itself, and deliver that callback (with ``deliver=False``,
+    return it undelivered, status 0, for tests that tamper with or replay it).
 
     Raises :class:`RuntimeError` when the server answers a page instead of a redirect (it wants
     a person) or the hops run out.
@@ -69,7 +72,7 @@ async def follow_authorization(url: str, *, max_hops: int = 20, client: httpx.As
                 )
             url = urljoin(url, response.headers["location"])
             if urlsplit(url).netloc != server and is_loopback(url):
-                return await deliver_callback(url)
+                return await deliver_callback(url) if deliver else Callback(0, "", url)
         raise RuntimeError(f"no redirect to the loopback listener after {max_hops} hops")
     finally:
         if own:

@@ -1,0 +1,62 @@
+"""``python -m benchmarks``: run every comparison, write the JSON result, regenerate docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import render_markdown
+from benchmarks.timing import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Section name -> module with ``run(quick: bool) -> dict``; each section measures peers side by side.
+SECTIONS = {
+    "startup": "benchmarks.startup",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions: a smoke check under a minute")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
+    parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
+    parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.md")
+    args = parser.parse_args(argv)
+
+    result: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "quick": args.quick,
+        "machine": machine(),
+        "sections": {},
+        "ratios": {},
+        "refresh_requests": {},
+    }
+    for name in args.only or list(SECTIONS):
+        print(f"benchmarks: {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            section = importlib.import_module(SECTIONS[name]).run(args.quick)
+        except Exception as exc:  # one failing section must not hide the others' numbers
+            section = {"error": f"{type(exc).__name__}: {exc}"}
+        section["elapsed_s"] = round(time.perf_counter() - started, 1)
+        result["sections"][name] = section
+        result["ratios"].update(section.get("ratios", {}))
+        result["refresh_requests"].update(section.get("refresh_requests", {}))
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"benchmarks: wrote {args.out}", file=sys.stderr)
+    if not args.no_docs:
+        (ROOT / "docs" / "benchmarks.md").write_text(render_markdown(result))
+        print("benchmarks: regenerated docs/benchmarks.md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

