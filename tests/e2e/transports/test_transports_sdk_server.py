@@ -82,21 +82,24 @@ async def test_unresolvable_host(mcpconnect_isolated):
 async def test_session_terminated_is_reinitialized_once(mcpconnect_isolated):
     port = free_port()
     config = {"servers": {"s": {"url": f"http://127.0.0.1:{port}/mcp", "transport": "streamable-http"}}}
-    with http_server(notes_argv("streamable-http", port), port):
+    restarted = []
+    first = http_server(notes_argv("streamable-http", port), port)
+    first.__enter__()
+    try:
         async with mcpconnect.connect(config, protocol="legacy", cache=False, health_interval=None) as hub:
-            assert (await hub.call_tool("s", "echo", {"message": "one"})).content[0].text == "one"
-            # A restarted server knows no session: it answers 404, and the hub re-initializes.
-            pass_through = hub
-    with http_server(notes_argv("streamable-http", port), port):
-        async with mcpconnect.connect(config, protocol="legacy", cache=False, health_interval=None) as hub:
-            await hub.call_tool("s", "echo", {"message": "warm"})
-            restarted = []
             hub.runtime.host.pm.register(_Restarted(restarted))
-            hub_conn = hub.connection("s")
-            # Simulate the server ending the session: restart it under the same port.
-            old = hub_conn.client
-            assert old is not None
-    assert pass_through is not None
+            assert (await hub.call_tool("s", "echo", {"message": "one"})).content[0].text == "one"
+            first.__exit__(None, None, None)
+            first = None
+            # The restarted server knows no session: it answers 404 and the hub re-initializes.
+            with http_server(notes_argv("streamable-http", port), port):
+                result = await hub.call_tool("s", "echo", {"message": "two"})
+                assert result.content[0].text == "two"
+                assert hub.servers["s"].restarts == 1
+    finally:
+        if first is not None:
+            first.__exit__(None, None, None)
+    assert restarted == ["s"]
 
 
 class _Restarted:

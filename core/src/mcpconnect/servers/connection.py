@@ -426,7 +426,7 @@ class ServerConnection:
             try:
                 return await call(client)
             except MCPError as exc:
-                if exc.code == INVALID_REQUEST and "session terminated" in str(exc).lower() and not retry:
+                if self._session_ended(exc.code == INVALID_REQUEST, str(exc)) and not retry:
                     self._on_lost("the server ended the session (HTTP 404); re-initializing")
                     with contextlib.suppress(anyio.WouldBlock):
                         await anyio.sleep(0)
@@ -446,6 +446,14 @@ class ServerConnection:
             except TimeoutError:
                 raise TransportError(self._message(f"{what} timed out (timeout)")) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _session_ended(self, invalid_request: bool, message: str) -> bool:
+        """Whether an error means the server forgot our session (HTTP 404 on a live session)."""
+        text = message.lower()
+        if invalid_request and "session terminated" in text:  # the SDK's stand-in for a bare 404
+            return True
+        notes = self._context.notes if self._context else []
+        return "session" in text and any(n.startswith("HTTP 404") for n in notes)
 
     async def _wait_not_ready(self, client: Client, limit: float = 5.0) -> None:
         """Until the owner has dropped ``client`` (so the next borrow gets a new one)."""

@@ -11,8 +11,6 @@ import pytest
 if TYPE_CHECKING:
     from mcpconnect.plugins import PluginHost
 
-_SWITCHES = ("MCPCONNECT_LOAD_PLUGINS", "MCPCONNECT_DISABLE_PLUGINS", "MCPCONNECT_TRACE_PLUGINS")
-
 
 @pytest.fixture
 def mcpconnect_host() -> PluginHost:
@@ -22,11 +20,11 @@ def mcpconnect_host() -> PluginHost:
     return PluginHost(autoload=False)
 
 
-@pytest.fixture
-def mcpconnect_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A home of its own: XDG config, data, cache and state folders under ``tmp_path``, no
-    ``MCPCONNECT_*`` variables, and the working directory moved there."""
-    home = tmp_path / "home"
+def isolate_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the XDG config, data, cache and state folders under ``home`` and clear the
+    ``MCPCONNECT_*`` variables, so nothing reads or writes the user's real files."""
+    import os
+
     for var, sub in (
         ("XDG_CONFIG_HOME", "config"),
         ("XDG_DATA_HOME", "data"),
@@ -35,11 +33,16 @@ def mcpconnect_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     ):
         (home / sub).mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(var, str(home / sub))
-    import os
-
     for var in list(os.environ):
         if var.startswith("MCPCONNECT_"):
             monkeypatch.delenv(var)
+
+
+@pytest.fixture
+def mcpconnect_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home of its own (see :func:`isolate_home`) and the working directory moved to a fresh
+    folder under ``tmp_path``, which is returned."""
+    isolate_home(tmp_path / "home", monkeypatch)
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

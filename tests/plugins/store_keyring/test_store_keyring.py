@@ -1,0 +1,64 @@
+"""The keyring store, on keyrings.alt's file keyring (a real keyring backend that runs here),
+and the error where a system has no keychain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcpconnect_store_keyring import KeyringBackend
+
+from mcpconnect.config.model import StorageConfig
+from mcpconnect.errors import StoreError
+from mcpconnect.plugins import PluginHost
+from mcpconnect.storage.factory import open_store
+from mcpconnect.testing import StorageBackendContract
+from mcpconnect.tokens import Token
+
+FILE_KEYRING = "keyrings.alt.file.PlaintextKeyring"
+
+
+class TestKeyringContract(StorageBackendContract):
+    @pytest.fixture
+    async def backend(self) -> Any:
+        return KeyringBackend(keyring_backend=FILE_KEYRING)
+
+    @pytest.fixture
+    async def second_backend(self) -> Any:
+        return KeyringBackend(keyring_backend=FILE_KEYRING)
+
+
+async def test_tokens_land_in_the_keyring_not_encrypted_twice(_isolated_home: Path) -> None:
+    store = open_store(
+        StorageConfig.model_validate({"backend": "keyring", "keyring_backend": FILE_KEYRING}), PluginHost()
+    )
+    assert store.cipher is None  # the keychain protects its entries
+    await store.put(Token(provider="acme", account="a", access_token="access-token-abcdefgh"))
+    got = await store.get("acme", "a")
+    assert got is not None and got.token.access_token.get_secret_value() == "access-token-abcdefgh"
+    files = [p for p in _isolated_home.rglob("*.cfg")]
+    assert files and any("token:acme/a" in p.read_text() for p in files)
+
+
+async def test_services_keep_stores_apart() -> None:
+    one = KeyringBackend(service="mcpconnect-one", keyring_backend=FILE_KEYRING)
+    two = KeyringBackend(service="mcpconnect-two", keyring_backend=FILE_KEYRING)
+    await one.put("token", "k", b"x")
+    assert await two.get("token", "k") is None
+    assert list(await two.list("token")) == []
+
+
+async def test_no_keychain_names_the_alternatives() -> None:
+    backend = KeyringBackend(keyring_backend="keyring.backends.fail.Keyring")
+    with pytest.raises(StoreError) as info:
+        await backend.get("token", "k")
+    message = str(info.value)
+    assert "no usable OS keychain" in message
+    assert 'backend = "sqlite"' in message and "keyrings.alt" in message
+
+
+async def test_an_unknown_keyring_backend_is_named() -> None:
+    backend = KeyringBackend(keyring_backend="no.such.Keyring")
+    with pytest.raises(StoreError, match=r"cannot load keyring backend 'no.such.Keyring'"):
+        await backend.list("token")
