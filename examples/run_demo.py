@@ -40,16 +40,29 @@ def main() -> int:
     port = free_port()
     env = {**os.environ, "PYTHON": sys.executable, "NOTES_PORT": str(port)}
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "servers" / "notes_server.py"), "--transport", "streamable-http",
-         "--port", str(port)],
+        [
+            sys.executable,
+            str(HERE / "servers" / "notes_server.py"),
+            "--transport",
+            "streamable-http",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_listening(port, server)
-        check = [sys.executable, "-c", "from mcpconnect.cli import main; main()",
-                 "--config", str(HERE / "mcpconnect.toml"), "check", *sys.argv[1:]]
+        check = [
+            sys.executable,
+            "-c",
+            "from mcpconnect.cli import main; main()",
+            "--config",
+            str(HERE / "mcpconnect.toml"),
+            "check",
+            *sys.argv[1:],
+        ]
         return subprocess.call(check, env=env)
     finally:
         server.terminate()

@@ -97,7 +97,7 @@ server.listen(port, '127.0.0.1', () => {
       DeviceCode: 600,
       Grant: 86400,
       IdToken: 3600,
-      Interaction: 600,
+      Interaction: 3600,
       RefreshToken: 86400,
       Session: 86400,
     },
@@ -163,10 +163,12 @@ server.listen(port, '127.0.0.1', () => {
     const normalized = userCode.replace(/[^A-Za-z]/g, '').toUpperCase();
     const code = await provider.DeviceCode.findByUserCode(normalized, { ignoreExpiration: true });
     if (!code) return false;
+    const scope = code.params?.scope || 'openid';
     const grant = new provider.Grant({ accountId, clientId: code.clientId });
-    grant.addOIDCScope(code.scope || 'openid');
+    grant.addOIDCScope(scope);
     Object.assign(code, {
       accountId,
+      scope,
       grantId: await grant.save(),
       authTime: Math.floor(Date.now() / 1000),
     });

@@ -27,12 +27,12 @@ __version__ = "0.1.0"
 __all__ = [
     "AuthError",
     "ConfigError",
+    "Hub",
     "MCPConnectError",
     "PluginError",
     "StoreError",
     "TransportError",
     "__version__",
-    "Hub",
     "connect",
     "hookimpl",
     "load_config",

@@ -99,8 +99,7 @@ class Hub:
                 qualified = f"{name}{SEPARATOR}{tool.name}"
                 if qualified in found:
                     log.warning(
-                        "tool %s of server %s collides with one of server %s; call it as "
-                        "call_tool(%r, %r, ...)",
+                        "tool %s of server %s collides with one of server %s; call it as call_tool(%r, %r, ...)",
                         tool.name,
                         name,
                         found[qualified].server,
@@ -126,17 +125,18 @@ class Hub:
         arguments: dict[str, Any] | None = None,
         *,
         progress_callback: Any = None,
-        timeout: float | None = None,
+        read_timeout: float | None = None,
     ) -> CallToolResult:
         """Call ``tool`` of ``server``. A tool's own failure comes back as ``result.is_error``;
-        a failure to reach the server raises :class:`~mcpconnect.errors.TransportError`."""
+        a failure to reach the server raises :class:`~mcpconnect.errors.TransportError`.
+        ``read_timeout`` (seconds) defaults to the server's ``timeout``."""
         conn = self.connection(server)
 
         async def call(client: Client) -> CallToolResult:
             return await client.call_tool(
                 tool,
                 arguments or {},
-                read_timeout_seconds=timeout if timeout is not None else conn.server.timeout,
+                read_timeout_seconds=read_timeout if read_timeout is not None else conn.server.timeout,
                 progress_callback=progress_callback,
             )
 

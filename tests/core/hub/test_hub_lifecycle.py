@@ -71,7 +71,7 @@ async def test_a_hanging_call_times_out_and_others_work(hub_env, helpers):
     config = {"servers": {"s": helpers.stdio(), "other": helpers.stdio()}}
     async with mcpconnect.connect(config, cache=False) as hub:
         with pytest.raises(TransportError, match="timed out"):
-            await hub.call_tool("s", "hang", timeout=1.0)
+            await hub.call_tool("s", "hang", read_timeout=1.0)
         assert (await hub.call_tool("s", "echo", {"message": "ok"})).content[0].text == "ok"
         assert (await hub.call_tool("other", "echo", {"message": "ok"})).content[0].text == "ok"
 

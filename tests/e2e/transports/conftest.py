@@ -10,21 +10,32 @@ from mcpconnect.testing.transport_contract import free_port, http_server
 NOTES = str(Path(__file__).resolve().parents[3] / "examples" / "servers" / "notes_server.py")
 
 
-def notes_argv(transport: str, port: int, *extra: str) -> list[str]:
+def _notes_argv(transport: str, port: int, *extra: str) -> list[str]:
     return [sys.executable, NOTES, "--transport", transport, "--port", str(port), *extra]
+
+
+@pytest.fixture
+def notes_argv():
+    """``notes_argv(transport, port, *extra)``: the example server's command line."""
+    return _notes_argv
+
+
+@pytest.fixture
+def notes_path():
+    return NOTES
 
 
 @pytest.fixture(scope="module")
 def streamable_url():
     port = free_port()
-    with http_server(notes_argv("streamable-http", port), port):
+    with http_server(_notes_argv("streamable-http", port), port):
         yield f"http://127.0.0.1:{port}/mcp"
 
 
 @pytest.fixture(scope="module")
 def sse_url():
     port = free_port()
-    with http_server(notes_argv("sse", port), port):
+    with http_server(_notes_argv("sse", port), port):
         yield f"http://127.0.0.1:{port}/sse"
 
 

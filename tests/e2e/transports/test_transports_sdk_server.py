@@ -8,13 +8,11 @@ import mcpconnect
 from mcpconnect.errors import TransportError
 from mcpconnect.testing.transport_contract import free_port, http_server
 
-from .conftest import NOTES, notes_argv  # noqa: TID252
-
 
 @pytest.fixture
-def servers(streamable_url, sse_url):
+def servers(streamable_url, sse_url, notes_path):
     return {
-        "stdio": {"command": sys.executable, "args": [NOTES]},
+        "stdio": {"command": sys.executable, "args": [notes_path]},
         "http": {"url": streamable_url, "transport": "streamable-http"},
         "sse": {"url": sse_url, "transport": "sse"},
     }
@@ -79,7 +77,7 @@ async def test_unresolvable_host(mcpconnect_isolated):
         assert "cannot be resolved" in hub.servers["s"].error
 
 
-async def test_session_terminated_is_reinitialized_once(mcpconnect_isolated):
+async def test_session_terminated_is_reinitialized_once(mcpconnect_isolated, notes_argv):
     port = free_port()
     config = {"servers": {"s": {"url": f"http://127.0.0.1:{port}/mcp", "transport": "streamable-http"}}}
     restarted = []

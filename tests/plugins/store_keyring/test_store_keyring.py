@@ -3,7 +3,6 @@ and the error where a system has no keychain."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,9 @@ class TestKeyringContract(StorageBackendContract):
         return KeyringBackend(keyring_backend=FILE_KEYRING)
 
 
-async def test_tokens_land_in_the_keyring_not_encrypted_twice(_isolated_home: Path) -> None:
+async def test_tokens_land_in_the_keyring_not_encrypted_twice() -> None:
+    import keyring.core
+
     store = open_store(
         StorageConfig.model_validate({"backend": "keyring", "keyring_backend": FILE_KEYRING}), PluginHost()
     )
@@ -37,8 +38,8 @@ async def test_tokens_land_in_the_keyring_not_encrypted_twice(_isolated_home: Pa
     await store.put(Token(provider="acme", account="a", access_token="access-token-abcdefgh"))
     got = await store.get("acme", "a")
     assert got is not None and got.token.access_token.get_secret_value() == "access-token-abcdefgh"
-    files = [p for p in _isolated_home.rglob("*.cfg")]
-    assert files and any("token:acme/a" in p.read_text() for p in files)
+    entry = keyring.core.load_keyring(FILE_KEYRING).get_password("mcpconnect", "token:acme/a")
+    assert entry is not None and "access-token-abcdefgh" not in entry  # base64 of the token JSON
 
 
 async def test_services_keep_stores_apart() -> None:

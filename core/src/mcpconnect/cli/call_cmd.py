@@ -40,9 +40,9 @@ def call(app: App, name: str, tool: str, raw_args: str, as_json: bool) -> None:
     try:
         arguments = json.loads(raw_args)
     except ValueError as exc:
-        fail(f"--args is not valid JSON ({exc}); write e.g. --args '{{\"query\": \"oauth\"}}'")
+        fail(f'--args is not valid JSON ({exc}); write e.g. --args \'{{"query": "oauth"}}\'')
     if not isinstance(arguments, dict):
-        fail("--args must be a JSON object, e.g. --args '{\"query\": \"oauth\"}'")
+        fail('--args must be a JSON object, e.g. --args \'{"query": "oauth"}\'')
     if name not in app.loaded.config.servers:
         known = ", ".join(app.loaded.config.servers) or "none"
         raise ConfigError(f"no server named '{name}' (configured: {known})")

@@ -7,6 +7,7 @@ server sends ``notifications/tools/list_changed`` and ignored once older than ``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -72,7 +73,5 @@ class DiscoveryCache:
 
     def invalidate(self, key: str) -> None:
         """Drop the entry of ``key`` (a ``tools/list_changed`` arrived)."""
-        try:
+        with contextlib.suppress(OSError):
             self._path(key).unlink()
-        except OSError:
-            pass

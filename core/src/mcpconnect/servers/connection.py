@@ -7,7 +7,6 @@ backoff, jitter and a cap. Callers in any task borrow the ready client through :
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import random
@@ -15,7 +14,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -40,7 +39,7 @@ T = TypeVar("T")
 AUTO_ORDER = ("streamable-http", "sse")
 
 
-class ServerState(str, Enum):
+class ServerState(StrEnum):
     """Where a server's connection stands."""
 
     STARTING = "starting"
@@ -400,9 +399,10 @@ class ServerConnection:
 
     # -- borrowing the client ------------------------------------------------------------------
 
-    async def ready_client(self, timeout: float | None = None) -> Client:
-        """The connected client; waits while the server is starting or restarting."""
-        with anyio.move_on_after(timeout if timeout is not None else self.server.timeout):
+    async def ready_client(self) -> Client:
+        """The connected client; waits (up to the server's timeout) while it is starting or
+        restarting."""
+        with anyio.move_on_after(self.server.timeout):
             while True:
                 if self.client is not None and self.state is ServerState.READY:
                     return self.client
@@ -428,8 +428,6 @@ class ServerConnection:
             except MCPError as exc:
                 if self._session_ended(exc.code == INVALID_REQUEST, str(exc)) and not retry:
                     self._on_lost("the server ended the session (HTTP 404); re-initializing")
-                    with contextlib.suppress(anyio.WouldBlock):
-                        await anyio.sleep(0)
                     await self._wait_not_ready(client)
                     continue
                 if exc.code == CONNECTION_CLOSED:

@@ -29,6 +29,7 @@ from typing import Any, Final, Literal
 
 from mcpconnect.errors import ConfigError, StoreError
 from mcpconnect.fsutil import atomic_write
+from mcpconnect.storage.base import Record, StorageBackend
 from mcpconnect.storage.local import PRIVATE_FILE, data_dir, ensure_private_dir, tighten_file_mode
 
 __all__ = [
@@ -40,7 +41,9 @@ __all__ = [
     "key_id",
     "looks_encrypted",
     "open_cipher",
+    "reencrypt",
     "resolve_key",
+    "rotate_key",
     "write_new_key_file",
 ]
 
@@ -296,9 +299,10 @@ def open_cipher(options: EncryptionOptions, *, create: bool = True) -> StoreCiph
     to decrypt too, so that a store stays readable whatever moment a rekey was stopped at."""
     key, source = resolve_key(options, create=create)
     keys = [key]
-    pending = pending_key_path(options)
-    if source.kind == "file" and pending.exists():
-        keys.append(read_key_file(pending))
+    if source.kind != "env":
+        pending = _PendingKey(source, options).read()
+        if pending is not None:
+            keys.append(pending)
     return StoreCipher(keys, source=source)
 
 
@@ -306,3 +310,181 @@ def pending_key_path(options: EncryptionOptions) -> Path:
     """Where ``rekey`` keeps the new key until every record is re-encrypted with it."""
     path = options.key_file_path
     return path.with_name(path.name + ".next")
+
+
+# -- rotating the key ----------------------------------------------------------------------------
+
+
+def sealed_key_id(data: bytes) -> str | None:
+    """The id of the key ``data`` was sealed with, or ``None`` for plaintext."""
+    if not looks_encrypted(data):
+        return None
+    return data[len(MAGIC) : len(MAGIC) + _KEY_ID_LEN].hex()
+
+
+@dataclass(frozen=True)
+class RekeyReport:
+    """What :func:`rotate_key` did."""
+
+    old_key_id: str
+    new_key_id: str
+    reencrypted: int
+    records: int
+    source: KeySource
+    #: For an environment key: the variable that now holds the key the store is encrypted with.
+    new_key_env: str | None = None
+
+
+async def reencrypt(backend: StorageBackend, reader: StoreCipher, writer: StoreCipher) -> tuple[int, int]:
+    """Re-encrypt every record not sealed by ``writer``'s key; compare-and-swap, so a record
+    written meanwhile is read again rather than overwritten. Returns (re-encrypted, records)."""
+    from mcpconnect.errors import VersionConflict
+    from mcpconnect.storage.store import NAMESPACES
+
+    changed = total = 0
+    for namespace in NAMESPACES:
+        for key, record in (await backend.list(namespace)).items():
+            total += 1
+            current: Record | None = record
+            while current is not None and sealed_key_id(current.data) != writer.key_id:
+                try:
+                    plain = reader.decrypt(current.data)
+                except StoreError as exc:
+                    raise StoreError(f"{backend.describe()}: {namespace} '{key}': {exc}") from None
+                try:
+                    await backend.put(namespace, key, writer.encrypt(plain), expected_version=current.version)
+                    changed += 1
+                    break
+                except VersionConflict:
+                    current = await backend.get(namespace, key)
+    return changed, total
+
+
+async def verify_sealed(backend: StorageBackend, cipher: StoreCipher) -> int:
+    """Decrypt every record with ``cipher`` alone; raises on the first that fails."""
+    from mcpconnect.storage.store import NAMESPACES
+
+    count = 0
+    for namespace in NAMESPACES:
+        for key, record in (await backend.list(namespace)).items():
+            try:
+                cipher.decrypt(record.data)
+            except StoreError as exc:
+                raise StoreError(f"{backend.describe()}: {namespace} '{key}' did not verify: {exc}") from None
+            count += 1
+    return count
+
+
+async def rotate_key(
+    backend: StorageBackend,
+    options: EncryptionOptions,
+    *,
+    new_key_env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RekeyReport:
+    """Re-encrypt every record of ``backend`` with a new key, losing nothing wherever it stops.
+
+    For a key file (or keyring entry), the new key is first saved beside the old one as pending
+    (``storage.key.next``); every record is re-encrypted with compare-and-swap; all are checked
+    to decrypt with the new key alone; only then does the new key replace the old one, and a last
+    pass catches records that another process wrote with the old key meanwhile. Until then the
+    store opens with both keys (see :func:`open_cipher`), and running ``rekey`` again resumes
+    with the same pending key. For a key in an environment variable, the new key is read from
+    ``new_key_env``; the user then points ``key_env`` at it.
+    """
+    env = os.environ if environ is None else environ
+    old_key, source = resolve_key(options, create=False, environ=env)
+    old_keys = [old_key]
+    if source.kind == "env":
+        if not new_key_env or not env.get(new_key_env):
+            raise StoreError(
+                f"the storage key comes from {source.describe()}: put a new key in another variable "
+                "and run 'mcpconnect tokens rekey --new-key-env THAT_VARIABLE'"
+            )
+        new_key = parse_key(env[new_key_env], f"environment variable {new_key_env}")
+        if new_key == old_key:
+            raise StoreError(f"{new_key_env} holds the same key as {options.key_env}; generate a new one")
+        holder: _PendingKey | None = None
+    else:
+        holder = _PendingKey.for_source(source, options)
+        pending = holder.read()
+        if pending is not None and pending == old_key:  # a rekey stopped after promoting its key
+            holder.clear()
+            pending = None
+        if pending is None:
+            holder.write(generate_key())
+            pending = holder.read()
+            assert pending is not None
+        new_key = pending
+    reader = StoreCipher([new_key, *old_keys], source=source, accept_plaintext=True)
+    writer = StoreCipher([new_key], source=source)
+    changed, total = await reencrypt(backend, reader, writer)
+    await verify_sealed(backend, writer)
+    if holder is not None:
+        holder.promote(new_key)
+        more, total = await reencrypt(backend, reader, writer)  # late writers with the old key
+        changed += more
+        await verify_sealed(backend, writer)
+        holder.clear()
+    return RekeyReport(
+        old_key_id=key_id(old_key),
+        new_key_id=key_id(new_key),
+        reencrypted=changed,
+        records=total,
+        source=source,
+        new_key_env=new_key_env if source.kind == "env" else None,
+    )
+
+
+class _PendingKey:
+    """The new key of an unfinished rekey, kept where the current key is."""
+
+    def __init__(self, source: KeySource, options: EncryptionOptions) -> None:
+        self.source = source
+        self.options = options
+
+    @classmethod
+    def for_source(cls, source: KeySource, options: EncryptionOptions) -> _PendingKey:
+        return cls(source, options)
+
+    def _keyring_entry(self) -> tuple[str, str]:
+        service, user = _keyring_entry(self.source.where)
+        return service, user + ".next"
+
+    def read(self) -> bytes | None:
+        if self.source.kind == "keyring":
+            import keyring
+
+            service, user = self._keyring_entry()
+            text = keyring.get_password(service, user)
+            return parse_key(text, f"keyring entry {service}/{user}") if text else None
+        path = pending_key_path(self.options)
+        return read_key_file(path) if path.exists() else None
+
+    def write(self, key: bytes) -> None:
+        if self.source.kind == "keyring":
+            import keyring
+
+            keyring.set_password(*self._keyring_entry(), encode_key(key))
+        else:
+            write_new_key_file(pending_key_path(self.options), key)
+
+    def promote(self, key: bytes) -> None:
+        if self.source.kind == "keyring":
+            import keyring
+
+            service, user = _keyring_entry(self.source.where)
+            keyring.set_password(service, user, encode_key(key))
+        else:
+            atomic_write(Path(self.source.where), (encode_key(key) + "\n").encode(), mode=PRIVATE_FILE)
+
+    def clear(self) -> None:
+        if self.source.kind == "keyring":
+            import keyring
+            import keyring.errors
+
+            with contextlib.suppress(keyring.errors.PasswordDeleteError):
+                keyring.delete_password(*self._keyring_entry())
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                pending_key_path(self.options).unlink()

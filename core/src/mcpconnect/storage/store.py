@@ -15,6 +15,8 @@ __all__ = ["Cipher", "StoredToken", "TokenStore"]
 
 TOKENS = "token"
 REGISTRATIONS = "registration"
+#: Every namespace a token store writes (what migrate and rekey walk).
+NAMESPACES = (TOKENS, REGISTRATIONS)
 
 
 class Cipher(Protocol):

@@ -85,7 +85,7 @@ def _bridge_class() -> type[Any]:
     def _as_httpx2(exc: httpx.TransportError) -> Exception:
         # Same class names in both libraries; the SDK catches httpx2's.
         cls = getattr(httpx2, type(exc).__name__, httpx2.TransportError)
-        return cls(str(exc))  # type: ignore[no-any-return]
+        return cls(str(exc))
 
     class Bridge(httpx2.AsyncBaseTransport):
         def __init__(self, client: httpx.AsyncClient) -> None:

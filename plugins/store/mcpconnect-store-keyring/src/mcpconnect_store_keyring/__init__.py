@@ -4,8 +4,8 @@ macOS Keychain, Windows Credential Locker, the freedesktop Secret Service (GNOME
 KWallet), or any backend of the ``keyring`` package (``keyring_backend`` names one). Each record
 is the entry ``NAMESPACE:KEY`` of the service ``service`` (default ``mcpconnect``); keychains
 cannot list their entries, so an index entry per namespace names the keys. Keychains have no
-compare-and-swap either: writers on this machine serialize through a file lock in mcpconnect's
-data folder, as do refresh locks. Records are not encrypted again by default: the keychain
+compare-and-swap either: readers and writers on this machine serialize through a file lock in
+mcpconnect's data folder, as do refresh locks. Records are not encrypted again by default: the keychain
 already encrypts them.
 """
 
@@ -120,7 +120,12 @@ class KeyringBackend(StorageBackend):
         return version
 
     async def get(self, namespace: str, key: str) -> Record | None:
-        return await asyncio.to_thread(self._call, lambda kr: self._read(kr, namespace, key))
+        def op(kr: Any) -> Record | None:
+            # Readers take the lock too: some backends (keyrings.alt's files) rewrite in place.
+            with held_flock(self._write_lock):
+                return self._read(kr, namespace, key)
+
+        return await asyncio.to_thread(self._call, op)
 
     async def put(self, namespace: str, key: str, data: bytes, *, expected_version: int = ANY_VERSION) -> int:
         def op(kr: Any) -> int:
@@ -159,8 +164,10 @@ class KeyringBackend(StorageBackend):
     async def list(self, namespace: str) -> dict[str, Record]:
         def op(kr: Any) -> dict[str, Record]:
             out = {}
-            for key in self._index(kr, namespace):
-                record = self._read(kr, namespace, key)
+            with held_flock(self._write_lock):
+                keys = self._index(kr, namespace)
+                records = [(key, self._read(kr, namespace, key)) for key in keys]
+            for key, record in records:
                 if record is not None:
                     out[key] = record
             return out

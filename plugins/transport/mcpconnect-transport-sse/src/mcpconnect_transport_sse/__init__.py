@@ -38,8 +38,10 @@ async def sse_transport(name: str, server: Any, context: Any) -> AsyncIterator[A
     def factory(headers: Any = None, timeout: Any = None, auth: Any = None) -> httpx2.AsyncClient:
         return sdk_http_client(client, headers=headers, timeout=timeout)
 
-    async with client:
-        async with sse_client(
+    async with (
+        client,
+        sse_client(
             server.url, timeout=server.timeout, sse_read_timeout=SSE_READ_TIMEOUT, httpx_client_factory=factory
-        ) as streams:
-            yield streams
+        ) as streams,
+    ):
+        yield streams

@@ -48,10 +48,10 @@ def _executable(name: str, command: str, env: dict[str, str], cwd: str | None) -
     return found
 
 
-async def _wait_exit(process: anyio.abc.Process, timeout: float) -> bool:
+async def _wait_exit(process: anyio.abc.Process, within: float) -> bool:
     # Polls returncode: process.wait() also waits for pipe EOF, which a grandchild may hold open.
-    with anyio.move_on_after(timeout):
-        while process.returncode is None:
+    with anyio.move_on_after(within):
+        while process.returncode is None:  # noqa: ASYNC110 - no event tells us; the OS reaps it
             await anyio.sleep(_POLL)
     return process.returncode is not None
 

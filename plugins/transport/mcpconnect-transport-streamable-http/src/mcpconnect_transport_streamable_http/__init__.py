@@ -35,6 +35,9 @@ async def streamable_http_transport(name: str, server: Any, context: Any) -> Asy
 
     client = httpx_client(name, server, context)
     timeout = httpx2.Timeout(server.timeout, read=SSE_READ_TIMEOUT)
-    async with client, sdk_http_client(client, timeout=timeout) as sdk_client:
-        async with streamable_http_client(server.url, http_client=sdk_client) as streams:
-            yield streams
+    async with (
+        client,
+        sdk_http_client(client, timeout=timeout) as sdk_client,
+        streamable_http_client(server.url, http_client=sdk_client) as streams,
+    ):
+        yield streams
