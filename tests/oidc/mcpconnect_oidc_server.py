@@ -54,7 +54,9 @@ class OIDCServer:
     def deny_device(self, user_code: str) -> bool:
         return bool(self._get(f"/test/device/deny?user_code={user_code}")["denied"])
 
-    def introspect(self, token: str, client_id: str = "confidential", secret: str = CONFIDENTIAL_SECRET) -> dict[str, Any]:
+    def introspect(
+        self, token: str, client_id: str = "confidential", secret: str = CONFIDENTIAL_SECRET
+    ) -> dict[str, Any]:
         import base64
         import urllib.parse
 

@@ -213,6 +213,7 @@ async def connect(
         mode=protocol,
     )
     connections = {n: ServerConnection(n, configured[n], runtime, options) for n in names}
+    body_error: Exception | None = None
     try:
         async with anyio.create_task_group() as tg:
             for conn in connections.values():
@@ -221,9 +222,15 @@ async def connect(
                 await conn.wait_settled()
             try:
                 yield Hub(runtime, connections)
+            except Exception as exc:
+                # Raised below, outside the task group, so that the caller's own error reaches
+                # it as itself and not wrapped in an ExceptionGroup.
+                body_error = exc
             finally:
                 for conn in connections.values():
                     conn.stop()
+        if body_error is not None:
+            raise body_error
     finally:
         if not isinstance(config, Runtime):
             await runtime.aclose()

@@ -1,7 +1,8 @@
 """How each server's requests are authenticated: OAuth token first, then the API token.
 
 ``server_auth`` returns the :class:`httpx.Auth` an HTTP transport attaches to every request, or
-``None`` for ``auth = "none"``.
+``None`` for ``auth = "none"``. ``server_env_token`` returns the variables a stdio server with
+``token_to_env`` receives its token in.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from mcpconnect.config.model import ServerConfig
     from mcpconnect.runtime import Runtime
 
-__all__ = ["BearerAuth", "server_auth"]
+__all__ = ["BearerAuth", "server_auth", "server_env_token"]
 
 
 class BearerAuth(httpx.Auth):
@@ -67,3 +68,12 @@ async def server_auth(name: str, server: ServerConfig, runtime: Runtime) -> http
             "serve yet; set token_env or token_file to use an API token"
         ) from None
     return await oauth_server_auth(name, server, runtime)
+
+
+async def server_env_token(name: str, server: ServerConfig, runtime: Runtime) -> dict[str, str]:
+    """``{VAR: token}`` for a stdio server with ``token_to_env = "VAR"`` (OAuth token first, then
+    the API token), ``{}`` without ``token_to_env``. Raises :class:`AuthError` saying what to run
+    when no credential is available."""
+    from mcpconnect.auth.serverauth import server_env_token as oauth_env_token
+
+    return await oauth_env_token(name, server, runtime)

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "oidc"))
 
-from mcpconnect_oidc_server import OIDCServer, running_server  # noqa: E402
+from mcpconnect_oidc_server import OIDCServer, running_server
 
 
 @pytest.fixture(scope="session")

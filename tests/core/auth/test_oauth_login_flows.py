@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET, POST_SECRET
 
-from mcpconnect.auth import NeedsLoginError, OAuthError, TransientAuthError, TokenManager
+from mcpconnect.auth import NeedsLoginError, OAuthError, TokenManager, TransientAuthError
 from mcpconnect.auth.flows import AuthorizationAttempt
 from mcpconnect.errors import AuthError
 from mcpconnect.testing.headless import deliver_callback, follow_authorization
@@ -266,8 +266,9 @@ async def test_device_flow_expires(oidc_server, make_runtime):
 
     async with manager.http() as http:
         with pytest.raises(AuthError, match="device code expired"):
-            await flows.device_flow(provider, http, scopes=("openid",), on_code=lambda a: None, sleep=sleep,
-                                    clock=lambda: now[0])
+            await flows.device_flow(
+                provider, http, scopes=("openid",), on_code=lambda a: None, sleep=sleep, clock=lambda: now[0]
+            )
 
 
 # -- client credentials -------------------------------------------------------------------------------
@@ -286,9 +287,10 @@ async def test_client_credentials_basic_and_post(oidc_server, make_runtime):
 async def test_client_credentials_with_a_wrong_secret_is_a_clear_error(oidc_server, make_runtime):
     cfg = confidential(oidc_server) | {"client_secret": "wrong-secret-value-000000000"}
     manager = TokenManager(make_runtime({"conf": cfg}))
-    with pytest.raises(NeedsLoginError, match="invalid_client") as info:
+    with pytest.raises(OAuthError, match=r"invalid_client.*check client_id and the client secret") as info:
         await manager.login("conf", method="client_credentials")
     assert "wrong-secret-value" not in str(info.value)
+    assert not isinstance(info.value, NeedsLoginError)  # a login would not help: the client is wrong
 
 
 # -- broken servers ------------------------------------------------------------------------------------
@@ -312,3 +314,47 @@ async def test_clock_skew_of_minutes_does_not_break_login_or_expiry(oidc_server,
     refreshed = await manager.refresh("local")
     assert refreshed.access_token != token.access_token
     assert (await manager.get_token("local")).access_token == refreshed.access_token
+
+
+async def test_listener_ignores_other_paths_and_methods_and_closes_after():
+    import asyncio
+
+    from mcpconnect.auth.loopback import LoopbackListener
+
+    seen: list[dict[str, str]] = []
+
+    def on_callback(params: dict[str, str]) -> None:
+        seen.append(params)
+
+    async with LoopbackListener(on_callback) as listener:
+        base = f"http://127.0.0.1:{listener.port}"
+        assert listener.redirect_uri == f"{base}/callback"
+        assert (await deliver_callback(f"{base}/favicon.ico")).status == 404
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(b"POST /callback HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        assert b" 405 " in (await reader.read()).split(b"\r\n", 1)[0]
+        writer.close()
+        assert seen == []  # none of these ended the wait
+        page = await deliver_callback(f"{base}/callback?code=secret-code-value-99&state=s")
+        assert page.status == 200 and "secret-code-value-99" not in page.body
+        assert await listener.wait() is None and seen == [{"code": "secret-code-value-99", "state": "s"}]
+        assert (await deliver_callback(f"{base}/callback?code=again")).status == 400
+    with pytest.raises(OSError):
+        await deliver_callback(f"{base}/callback?code=late")
+
+
+async def test_concurrent_logins_do_not_share_state(oidc_server, make_runtime):
+    import asyncio
+
+    manager = TokenManager(make_runtime({"local": public(oidc_server)}))
+    urls: list[str] = []
+
+    async def browser(url: str) -> None:
+        urls.append(url)
+        await follow_authorization(url)
+
+    a, b = await asyncio.gather(manager.login("local", on_url=browser), manager.login("local", on_url=browser))
+    assert a.account == b.account == "alice" and a.access_token != b.access_token
+    states = {parse_qs(urlsplit(u).query)["state"][0] for u in urls}
+    assert len(states) == 2

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
+from pydantic import SecretStr
 
 from mcpconnect.auth import NeedsLoginError, TokenManager, TransientAuthError
 from mcpconnect.auth.serverauth import OAuthBearerAuth
@@ -202,7 +202,10 @@ async def test_circuit_breaker_opens_then_probes_half_open(oidc_server, oidc_ser
 async def test_half_open_probe_failure_reopens(oidc_server, make_runtime):
     now = [0.0]
     manager = TokenManager(
-        make_runtime({"local": confidential(oidc_server)}), backoff=0.0, retries=1, breaker_threshold=2,
+        make_runtime({"local": confidential(oidc_server)}),
+        backoff=0.0,
+        retries=1,
+        breaker_threshold=2,
         clock=lambda: now[0],
     )
     await manager.login("local", on_url=follow_authorization)
@@ -234,10 +237,12 @@ async def test_a_401_from_a_server_refreshes_once_then_retries(oidc_server, logg
 async def test_a_401_without_a_refresh_token_asks_for_a_login(oidc_server, logged_in):
     manager, _ = logged_in
     stored = await manager.store.get("local", "alice")
-    broken = stored.token.model_copy(update={"access_token": SecretStr("no-longer-valid-access-token-0000"), "refresh_token": None})
+    broken = stored.token.model_copy(
+        update={"access_token": SecretStr("no-longer-valid-access-token-0000"), "refresh_token": None}
+    )
     await manager.store.put(broken, expected_version=stored.version)
     async with httpx.AsyncClient(auth=OAuthBearerAuth(manager, "local", "alice")) as http:
-        with pytest.raises(NeedsLoginError, match="rejected the token .* run 'mcpconnect login local'"):
+        with pytest.raises(NeedsLoginError, match=r"rejected the token .* run 'mcpconnect login local'"):
             await http.get(f"{oidc_server.issuer}/me")
 
 
@@ -276,3 +281,40 @@ async def test_not_logged_in_says_what_to_run(make_runtime, oidc_server):
         await manager.get_token("local")
     with pytest.raises(Exception, match="no provider named 'nope' is configured"):
         manager.provider("nope")
+
+
+async def test_health_reports_reachability_login_and_expiry(oidc_server, logged_in, make_runtime):
+    manager, _ = logged_in
+    report = await manager.health("local")
+    assert report["reachable"] is True and report["logged_in"] is True and report["problem"] is None
+    (account,) = report["accounts"]
+    assert account["account"] == "alice" and account["expires_in_seconds"] > 3000
+    assert account["access_token"] is None
+    down = TokenManager(make_runtime({"down": {"type": "oidc", "issuer": "http://127.0.0.1:9", "client_id": "x"}}))
+    report = await down.health("down")
+    assert report["logged_in"] is False and "cannot reach the issuer" in report["problem"]
+
+
+async def test_two_stores_on_one_sqlite_file_refresh_once(oidc_server, tmp_path):
+    """Two runtimes, each with its own sqlite connection to one file, stand for two processes."""
+    pytest.importorskip("mcpconnect_store_sqlite", reason="needs the sqlite store plugin installed")
+    from mcpconnect.plugins import PluginHost
+    from mcpconnect.runtime import Runtime
+
+    config = {
+        "storage": {"backend": "sqlite", "path": str(tmp_path / "tokens.db")},
+        "providers": {"local": confidential(oidc_server)},
+    }
+    first = Runtime.build(config, host=PluginHost(load=["sqlite"]))
+    second = Runtime.build(config, host=PluginHost(load=["sqlite"]))
+    try:
+        one, two = TokenManager(first), TokenManager(second)
+        await one.login("local", on_url=follow_authorization)
+        await expire(one)
+        oidc_server.set(reset=1)
+        results = await asyncio.gather(*(m.get_token("local") for m in (one, two) for _ in range(50)))
+        assert len({t.access_token.get_secret_value() for t in results}) == 1
+        assert oidc_server.stats()["refreshGrants"] == 1
+    finally:
+        await first.aclose()
+        await second.aclose()

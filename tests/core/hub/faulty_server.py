@@ -7,7 +7,6 @@ faulty_server.py garbage          answers every line with text that is not JSON
 faulty_server.py big-line         answers the first line with a 20 MB line
 """
 
-from __future__ import annotations
 
 import os
 import subprocess
@@ -33,7 +32,7 @@ def raw(mode: str) -> None:
 
 
 def serve() -> None:
-    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver import Context, MCPServer
 
     server = MCPServer("faulty")
 
@@ -67,6 +66,18 @@ def serve() -> None:
         """Start a long-lived grandchild process; returns its pid."""
         child = subprocess.Popen(["sleep", "300"])
         return child.pid
+
+    @server.tool()
+    async def grow(ctx: Context) -> str:
+        """Add a tool named extra_N and tell the client its tool list changed."""
+        name = f"extra_{len(server._tool_manager.list_tools())}"
+
+        def extra() -> str:
+            return name
+
+        server.add_tool(extra, name=name, description="added at run time")
+        await ctx.session.send_tool_list_changed()
+        return name
 
     @server.tool()
     def pid() -> int:

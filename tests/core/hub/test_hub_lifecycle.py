@@ -25,7 +25,7 @@ async def test_failures_are_isolated_and_explained(hub_env, helpers):
     async with mcpconnect.connect(config, reconnect=False, cache=False) as hub:
         servers = hub.servers
         assert servers["good"].state is ServerState.READY
-        assert servers["good"].tools == 6
+        assert servers["good"].tools == 7
         assert "exited with code 3" in servers["exits"].error
         assert "cannot open database /nowhere/db.sqlite" in servers["exits"].error
         assert "timeout" in servers["hangs"].error

@@ -38,6 +38,8 @@ def encoded(key: bytes) -> str:
 
 
 class TestMemoryContract(StorageBackendContract):
+    takes_over_expired_leases = True
+
     @pytest.fixture
     async def backend(self) -> MemoryBackend:
         return MemoryBackend()

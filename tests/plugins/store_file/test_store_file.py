@@ -28,6 +28,8 @@ def mode(path: Path) -> int:
 
 
 class TestFileContract(StorageBackendContract):
+    takes_over_expired_leases = True
+
     @pytest.fixture
     async def backend(self, tmp_path: Path) -> Any:
         return FileBackend(path=tmp_path / "store" / "tokens.json")

@@ -19,6 +19,8 @@ FILE_KEYRING = "keyrings.alt.file.PlaintextKeyring"
 
 
 class TestKeyringContract(StorageBackendContract):
+    takes_over_expired_leases = True
+
     @pytest.fixture
     async def backend(self) -> Any:
         return KeyringBackend(keyring_backend=FILE_KEYRING)
@@ -63,3 +65,45 @@ async def test_an_unknown_keyring_backend_is_named() -> None:
     backend = KeyringBackend(keyring_backend="no.such.Keyring")
     with pytest.raises(StoreError, match=r"cannot load keyring backend 'no.such.Keyring'"):
         await backend.list("token")
+
+
+@pytest.fixture
+def file_keyring() -> Any:
+    """keyrings.alt's file keyring as the process-wide keyring, as an OS keychain would be."""
+    import keyring
+    import keyring.core
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.core.load_keyring(FILE_KEYRING))
+    yield keyring.get_keyring()
+    keyring.set_keyring(previous)
+
+
+async def test_the_storage_key_can_live_in_the_keyring_and_be_rotated(file_keyring: Any, tmp_path: Any) -> None:
+    from mcpconnect.storage.crypto import EncryptionOptions, key_id, parse_key, resolve_key, rotate_key
+    from mcpconnect.storage.factory import open_backend
+
+    storage = {
+        "backend": "sqlite",
+        "path": str(tmp_path / "tokens.db"),
+        "key_keyring": "mcpconnect-test/storage-key",
+    }
+    config = StorageConfig.model_validate(storage)
+    store = open_store(config, PluginHost())
+    assert store.cipher is not None and store.cipher.source is not None
+    assert store.cipher.source.kind == "keyring"
+    await store.put(Token(provider="acme", account="a", access_token="access-token-abcdefgh"))
+    await store.close()
+    old = parse_key(file_keyring.get_password("mcpconnect-test", "storage-key"), "test")
+    assert resolve_key(EncryptionOptions(key_keyring="mcpconnect-test/storage-key"), environ={})[0] == old
+
+    backend = open_backend(config, PluginHost())
+    report = await rotate_key(backend, EncryptionOptions(key_keyring="mcpconnect-test/storage-key"), environ={})
+    await backend.close()
+    new = parse_key(file_keyring.get_password("mcpconnect-test", "storage-key"), "test")
+    assert new != old and report.new_key_id == key_id(new) and report.reencrypted == 1
+    assert file_keyring.get_password("mcpconnect-test", "storage-key.next") is None
+    store = open_store(config, PluginHost())
+    got = await store.get("acme", "a")
+    assert got is not None and got.token.access_token.get_secret_value() == "access-token-abcdefgh"
+    await store.close()

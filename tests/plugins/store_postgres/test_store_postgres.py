@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 from mcpconnect_store_postgres import SCHEMA_VERSION, PostgresBackend
+from psycopg import sql
 from pydantic import SecretStr
 
 from mcpconnect.config.model import StorageConfig
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.postgres
 
 
 class TestPostgresContract(StorageBackendContract):
+    takes_over_expired_leases = True
+
     @pytest.fixture
     async def backend(self, postgres_storage: dict[str, Any]) -> Any:
         backend = PostgresBackend(**backend_options(postgres_storage))
@@ -41,7 +44,8 @@ async def test_schema_is_created_at_the_current_version(postgres_storage: dict[s
     async with PostgresBackend(**backend_options(postgres_storage)) as backend:
         await backend.put("token", "k", b"x")
     with psycopg.connect(postgres_storage["url"]) as conn:
-        row = conn.execute(f'SELECT version FROM "{postgres_storage["schema"]}".schema_version').fetchall()
+        query = sql.SQL("SELECT version FROM {}.schema_version").format(sql.Identifier(postgres_storage["schema"]))
+        row = conn.execute(query).fetchall()
     assert row == [(SCHEMA_VERSION,)]
 
 
@@ -49,7 +53,8 @@ async def test_a_newer_schema_is_refused(postgres_storage: dict[str, Any]) -> No
     async with PostgresBackend(**backend_options(postgres_storage)) as backend:
         await backend.put("token", "k", b"x")
     with psycopg.connect(postgres_storage["url"], autocommit=True) as conn:
-        conn.execute(f'UPDATE "{postgres_storage["schema"]}".schema_version SET version = {SCHEMA_VERSION + 1}')
+        query = sql.SQL("UPDATE {}.schema_version SET version = %s").format(sql.Identifier(postgres_storage["schema"]))
+        conn.execute(query, (SCHEMA_VERSION + 1,))
     backend = PostgresBackend(**backend_options(postgres_storage))
     with pytest.raises(StoreError, match=r"schema has version 2, from a newer mcpconnect-store-postgres"):
         await backend.get("token", "k")

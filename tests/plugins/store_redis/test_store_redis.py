@@ -22,6 +22,8 @@ pytestmark = pytest.mark.redis
 
 
 class TestRedisContract(StorageBackendContract):
+    takes_over_expired_leases = True
+
     @pytest.fixture
     async def backend(self, redis_storage: dict[str, Any]) -> Any:
         backend = RedisBackend(**backend_options(redis_storage))
@@ -37,7 +39,8 @@ class TestRedisContract(StorageBackendContract):
 
 async def test_prefixes_keep_stores_apart(redis_storage: dict[str, Any]) -> None:
     options = backend_options(redis_storage)
-    async with RedisBackend(**options) as one, RedisBackend(**{**options, "prefix": options["prefix"] + "other:"}) as two:
+    other = {**options, "prefix": options["prefix"] + "other:"}
+    async with RedisBackend(**options) as one, RedisBackend(**other) as two:
         await one.put("token", "k", b"one")
         assert await two.get("token", "k") is None
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import random
 import sqlite3
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcpconnect_store_sqlite import SCHEMA_VERSION, SqliteBackend
+from pydantic import SecretStr
 
 from mcpconnect.config.model import StorageConfig
 from mcpconnect.errors import StoreError
@@ -20,7 +22,7 @@ from mcpconnect.storage.local import data_dir
 from mcpconnect.testing import StorageBackendContract
 from mcpconnect.tokens import Token
 
-from ..store_shared.storeservices import kill_writer_mid_write
+from ..store_shared.storeservices import CountingTokenServer, kill_writer_mid_write, run_single_flight
 
 
 def mode(path: Path) -> int:
@@ -28,6 +30,8 @@ def mode(path: Path) -> int:
 
 
 class TestSqliteContract(StorageBackendContract):
+    takes_over_expired_leases = True
+
     @pytest.fixture
     async def backend(self, tmp_path: Path) -> Any:
         backend = SqliteBackend(path=tmp_path / "db" / "tokens.db")
@@ -120,3 +124,23 @@ async def test_writer_killed_mid_write_leaves_a_complete_token(tmp_path: Path) -
         await store.close()
         last = n
     assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+async def test_eight_processes_on_one_machine_refresh_once(tmp_path: Path) -> None:
+    storage = {"backend": "sqlite", "path": str(tmp_path / "tokens.db")}
+    store = open_store(StorageConfig.model_validate(storage), PluginHost())
+    await store.put(
+        Token(
+            provider="acme",
+            account="alice",
+            access_token="expired-access-token-0000",
+            refresh_token=SecretStr("refresh-token-of-alice-0000"),
+            expires_at=datetime.now(UTC) - timedelta(minutes=5),
+        )
+    )
+    await store.close()
+    with CountingTokenServer() as server:
+        results = run_single_flight(storage, processes=8, refresh_url=server.url)
+    assert server.refreshes == 1
+    assert sum(r["refreshed"] for r in results) == 1
+    assert len({r["access_sha256"] for r in results}) == 1 and all(r["version"] == 2 for r in results)

@@ -95,8 +95,9 @@ class AuthorizationAttempt:
         if now > self.expires_at:
             raise AuthError(f"{who}: the login took too long and its state expired; {again}")
         iss = params.get("iss")
-        # RFC 9207: an authorization response from another server is a mix-up attack.
-        if (iss is not None or self.iss_required) and (not self.issuer or iss != self.issuer):
+        # RFC 9207: an authorization response from another server is a mix-up attack. Without a
+        # known issuer (an oauth2 provider with no `issuer` set) there is nothing to compare to.
+        if self.issuer and (iss is not None or self.iss_required) and iss != self.issuer:
             shown = "missing" if iss is None else repr(iss[:100])
             raise AuthError(
                 f"{who}: the login callback's issuer (iss) is {shown}, not {self.issuer!r} (possible mix-up "

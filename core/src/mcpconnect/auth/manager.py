@@ -293,11 +293,14 @@ class TokenManager:
                     f"provider '{name}': account '{account}' is not logged in; run 'mcpconnect login {name}'",
                     provider=name,
                 )
+            register_token(found.token)
             return found
         tokens = await self.store.list(name)
         if not tokens:
             raise NeedsLoginError(f"provider '{name}': not logged in; run 'mcpconnect login {name}'", provider=name)
-        return max(tokens, key=lambda s: s.token.obtained_at)
+        latest = max(tokens, key=lambda s: s.token.obtained_at)
+        register_token(latest.token)
+        return latest
 
     async def get_token(self, name: str, account: str | None = None) -> Token:
         """A valid token for ``account`` at ``name``, refreshed first when it expires within
@@ -400,7 +403,7 @@ class TokenManager:
 
     async def _refresh_locked(self, name: str, current: StoredToken) -> Token:
         provider = self.provider(name)
-        token = current.token
+        token = register_token(current.token)
         breaker = self.breaker(name)
         last: TransientAuthError | None = None
         for attempt in range(self.retries):
@@ -506,6 +509,14 @@ def token_manager(runtime: Runtime) -> TokenManager:
         _by_id[id(runtime)] = manager
         weakref.finalize(runtime, _by_id.pop, id(runtime), None)
     return manager
+
+
+def register_token(token: Token) -> Token:
+    """Register every secret of ``token`` with the log redactor; returns it."""
+    for field in (token.access_token, token.refresh_token, token.id_token):
+        if field is not None:
+            register_secret(field.get_secret_value())
+    return token
 
 
 def secret_of(token: Token) -> str:

@@ -67,7 +67,9 @@ log = logging.getLogger("mcpconnect.auth")
 ClientAuth = Literal["basic", "post", "none"]
 
 #: OAuth error codes after which only a new login helps.
-_LOGIN_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client"})
+_LOGIN_ERRORS = frozenset({"invalid_grant"})
+#: OAuth error codes that point at the client's registration, not the login.
+_CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
 #: OAuth error codes a server uses for a passing problem.
 _TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 
@@ -413,6 +415,13 @@ class OAuthProvider:
         if code in _LOGIN_ERRORS:
             raise NeedsLoginError(
                 f"{self.label}: the {what} rejected the request ({detail}); run 'mcpconnect login {self.name}'",
+                provider=self.name,
+                error=code,
+            )
+        if code in _CLIENT_ERRORS:
+            raise OAuthError(
+                f"{self.label}: the {what} rejected this client ({detail}); check client_id and the client "
+                f"secret in [providers.{self.name}] against the app registered with the provider",
                 provider=self.name,
                 error=code,
             )

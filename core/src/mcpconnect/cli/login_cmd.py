@@ -78,12 +78,11 @@ def login(
     async def open_browser(url: str) -> None:
         import webbrowser
 
-        opened = await asyncio.to_thread(webbrowser.open, url)
-        if opened:
-            click.echo(f"Opened a browser to log in to {name}; if nothing appeared, open:", err=True)
-            click.echo(url)
-        else:
-            show_url(url)
+        click.echo(f"Opening a browser to log in to {name}; if none appears, open this URL:", err=True)
+        click.echo(url)
+        sys.stdout.flush()
+        if not await asyncio.to_thread(webbrowser.open, url):
+            click.echo("No browser could be opened: open the URL above; waiting for the login...", err=True)
 
     def show_device_code(auth: DeviceAuthorization) -> None:
         click.echo(f"To log in to {name}, open {auth.verification_uri} and enter the code:", err=True)

@@ -85,7 +85,7 @@ def parse_key(text: str, where: str) -> bytes:
     if len(key) != KEY_LEN:
         raise StoreError(
             f"{where} does not hold a storage key (32 bytes in URL-safe base64, 44 characters); "
-            "generate one with: python -c \"import base64,os; "
+            'generate one with: python -c "import base64,os; '
             'print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
         )
     return key
@@ -116,8 +116,13 @@ class StoreCipher:
     def __init__(
         self, keys: Sequence[bytes], *, source: KeySource | None = None, accept_plaintext: bool = False
     ) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+        try:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        except ImportError:
+            raise StoreError(
+                "encryption at rest needs the cryptography package: pip install cryptography, "
+                'or set [storage] encryption = "off"'
+            ) from None
         if not keys:
             raise ValueError("StoreCipher needs at least one key")
         self._by_id = {bytes.fromhex(key_id(k)): AESGCM(k) for k in keys}
@@ -218,9 +223,7 @@ def read_keyring_key(spec: str, *, create: bool) -> bytes:
         import keyring
         import keyring.errors
     except ImportError:
-        raise StoreError(
-            "key_keyring needs the keyring package: pip install mcpconnect-store-keyring"
-        ) from None
+        raise StoreError("key_keyring needs the keyring package: pip install mcpconnect-store-keyring") from None
     try:
         text = keyring.get_password(service, user)
         if text is None and create:
@@ -254,9 +257,7 @@ class EncryptionOptions:
         elif mode is False:
             mode = "off"
         if mode not in ("auto", "on", "off"):
-            raise ConfigError(
-                f"encryption = {mode!r}: use \"auto\", \"on\" or \"off\"", key="storage.encryption"
-            )
+            raise ConfigError(f'encryption = {mode!r}: use "auto", "on" or "off"', key="storage.encryption")
         key_file = raw.get("key_file")
         return cls(
             encryption=mode,
@@ -287,9 +288,7 @@ def resolve_key(
     path = options.key_file_path
     if not path.exists():
         if not create:
-            raise StoreError(
-                f"no storage key: key file {path} does not exist and {options.key_env} is not set"
-            )
+            raise StoreError(f"no storage key: key file {path} does not exist and {options.key_env} is not set")
         write_new_key_file(path, generate_key())
     return read_key_file(path), KeySource("file", str(path))
 
@@ -393,7 +392,7 @@ async def rotate_key(
     ``new_key_env``; the user then points ``key_env`` at it.
     """
     env = os.environ if environ is None else environ
-    old_key, source = resolve_key(options, create=False, environ=env)
+    old_key, source = resolve_key(options, create=True, environ=env)  # first-time encryption too
     old_keys = [old_key]
     if source.kind == "env":
         if not new_key_env or not env.get(new_key_env):
@@ -406,7 +405,7 @@ async def rotate_key(
             raise StoreError(f"{new_key_env} holds the same key as {options.key_env}; generate a new one")
         holder: _PendingKey | None = None
     else:
-        holder = _PendingKey.for_source(source, options)
+        holder = _PendingKey(source, options)
         pending = holder.read()
         if pending is not None and pending == old_key:  # a rekey stopped after promoting its key
             holder.clear()
@@ -442,10 +441,6 @@ class _PendingKey:
     def __init__(self, source: KeySource, options: EncryptionOptions) -> None:
         self.source = source
         self.options = options
-
-    @classmethod
-    def for_source(cls, source: KeySource, options: EncryptionOptions) -> _PendingKey:
-        return cls(source, options)
 
     def _keyring_entry(self) -> tuple[str, str]:
         service, user = _keyring_entry(self.source.where)

@@ -6,6 +6,7 @@ Also the built-in plugin ``memory`` of the ``mcpconnect.store`` group.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import time
@@ -20,9 +21,11 @@ from mcpconnect.storage.base import ANY_VERSION, LockLease, Record, StorageBacke
 
 __all__ = ["MemoryBackend"]
 
+_Waiter = tuple[object, float, "asyncio.Future[None]"]
+
 
 class MemoryBackend(StorageBackend):
-    """Records in a dict; locks are per-process asyncio locks with leases."""
+    """Records in a dict; locks are per-process, first come first served, with leases."""
 
     name = "memory"
 
@@ -30,9 +33,9 @@ class MemoryBackend(StorageBackend):
         if options:
             raise TypeError(f"the memory store takes no options, got: {', '.join(sorted(options))}")
         self._data: dict[tuple[str, str], Record] = {}
-        # name -> (holder, lease expiry on the monotonic clock); and a wake-up per name.
+        # name -> (holder, lease end on the monotonic clock); and the tasks waiting, in order.
         self._held: dict[str, tuple[object, float]] = {}
-        self._released: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, collections.deque[_Waiter]] = {}
         self._fencing = itertools.count(1)
 
     def describe(self) -> str:
@@ -67,26 +70,49 @@ class MemoryBackend(StorageBackend):
     async def lock(self, name: str, *, lease: float, wait: float) -> AsyncIterator[LockLease]:
         me = object()
         deadline = time.monotonic() + wait
+        loop = asyncio.get_running_loop()
         while True:
             holder = self._held.get(name)
             now = time.monotonic()
             if holder is None or holder[1] <= now:  # free, or its holder outlived its lease
+                self._held[name] = (me, now + lease)
                 break
             if now >= deadline:
                 raise TimeoutError(f"memory store: lock '{name}' is still held after {wait:g}s")
-            event = self._released.setdefault(name, asyncio.Event())
-            # Wake on release, at the holder's lease end, or at our deadline, whichever is first.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), max(0.0, min(holder[1], deadline) - now))
-        self._held[name] = (me, time.monotonic() + lease)
+            # Queue up: a release hands the lock to the first waiter (FIFO, one wake-up each).
+            # Wake anyway at the holder's lease end, to take over, or at our deadline.
+            entry: _Waiter = (me, lease, loop.create_future())
+            queue = self._waiters.setdefault(name, collections.deque())
+            queue.append(entry)
+            try:
+                await asyncio.wait_for(entry[2], max(0.0, min(holder[1], deadline) - now))
+            except TimeoutError:
+                pass
+            except BaseException:
+                self._release(name, me)  # handed the lock just as we were cancelled: pass it on
+                raise
+            finally:
+                with contextlib.suppress(ValueError):
+                    queue.remove(entry)
+            if self._held.get(name, (None, 0.0))[0] is me:
+                break
         try:
             yield LockLease(name, next(self._fencing), time.time() + lease)
         finally:
-            if self._held.get(name, (None,))[0] is me:
-                del self._held[name]
-                released = self._released.pop(name, None)
-                if released is not None:
-                    released.set()
+            self._release(name, me)
+
+    def _release(self, name: str, me: object) -> None:
+        if self._held.get(name, (None, 0.0))[0] is not me:
+            return  # never held, or taken over after our lease ended
+        del self._held[name]
+        queue = self._waiters.get(name)
+        while queue:
+            waiter, lease, future = queue.popleft()
+            if not future.done():
+                self._held[name] = (waiter, time.monotonic() + lease)
+                future.set_result(None)
+                return
+        self._waiters.pop(name, None)
 
 
 @hookimpl

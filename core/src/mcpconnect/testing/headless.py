@@ -2,18 +2,19 @@
 cookie jar until the loopback redirect, as a person clicking "Allow" would.
 
 It works against authorization servers configured to approve without a person (the test
-``oidc-provider`` of this repository, or a provider plugin's replica). The last hop, to the
-loopback listener, is sent on a raw socket so that the authorization code never reaches an
-httpx log line.
+``oidc-provider`` of this repository, or a provider plugin's replica). No hop goes through
+httpx, whose DEBUG logs show response headers: the redirect to the listener carries the code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
-
-import httpx
+from typing import Any
+from urllib.parse import urlsplit
 
 from mcpconnect.auth.provider import is_loopback
 
@@ -49,31 +50,52 @@ async def deliver_callback(url: str) -> Callback:
     return Callback(status, body.decode("utf-8", "replace"), url)
 
 
-async def follow_authorization(
-    url: str, *, max_hops: int = 20, client: httpx.AsyncClient | None = None, deliver: bool = True
-) -> Callback:
+class _Arrived(Exception):
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+class _StopAtLoopback(urllib.request.HTTPRedirectHandler):
+    def __init__(self, server: str) -> None:
+        self.server = server
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if urlsplit(newurl).netloc != self.server and is_loopback(newurl):
+            raise _Arrived(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _follow(url: str) -> str:
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+        _StopAtLoopback(urlsplit(url).netloc),
+    )
+    try:
+        with opener.open(url, timeout=30) as response:
+            status = response.status
+    except _Arrived as arrived:
+        return arrived.url
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    raise RuntimeError(
+        f"the authorization server answered HTTP {status} instead of redirecting to the loopback listener; "
+        "it needs a person (configure it to approve automatically)"
+    )
+
+
+async def follow_authorization(url: str, *, deliver: bool = True) -> Callback:
     """Follow ``url``'s redirects (cookies kept) until one points at a loopback listener that is
     not the authorization server itself, and deliver that callback (with ``deliver=False``,
     return it undelivered, status 0, for tests that tamper with or replay it).
 
+    Uses :mod:`urllib.request` in a thread, not httpx: httpx and httpcore log response headers at
+    DEBUG, and the redirect to the listener carries the authorization code, which a browser
+    knows but no log may show.
+
     Raises :class:`RuntimeError` when the server answers a page instead of a redirect (it wants
-    a person) or the hops run out.
+    a person) or redirects in a loop.
     """
-    server = urlsplit(url).netloc
-    own = client is None
-    http = client or httpx.AsyncClient(follow_redirects=False, timeout=30)
-    try:
-        for _ in range(max_hops):
-            response = await http.get(url)
-            if response.status_code not in (301, 302, 303, 307, 308):
-                raise RuntimeError(
-                    f"the authorization server answered HTTP {response.status_code} instead of a redirect at "
-                    f"{urlsplit(url).path}; it needs a person (configure it to approve automatically)"
-                )
-            url = urljoin(url, response.headers["location"])
-            if urlsplit(url).netloc != server and is_loopback(url):
-                return await deliver_callback(url) if deliver else Callback(0, "", url)
-        raise RuntimeError(f"no redirect to the loopback listener after {max_hops} hops")
-    finally:
-        if own:
-            await http.aclose()
+    callback_url = await asyncio.to_thread(_follow, url)
+    return await deliver_callback(callback_url) if deliver else Callback(0, "", callback_url)

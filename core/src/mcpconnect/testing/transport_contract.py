@@ -22,6 +22,7 @@ both have one). :func:`http_server` starts a local HTTP server process for such 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -44,9 +45,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(argv: Sequence[str], port: int, *, timeout: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``argv`` (a server that will listen on 127.0.0.1:``port``) until the block ends."""
-    process = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def http_server(
+    argv: Sequence[str], port: int, *, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` (a server that will listen on 127.0.0.1:``port``) until the block ends.
+
+    ``env`` is added to this process's environment for the server.
+    """
+    environ = {**os.environ, **(env or {})}
+    process = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environ)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -37,8 +37,10 @@ from mcpconnect.auth import (
     TokenResponse,
     TransientAuthError,
 )
+from mcpconnect.auth.provider import ClientAuth
 from mcpconnect.errors import AuthError
 from mcpconnect.logs import register_secret
+from mcpconnect.tokens import Token
 
 __all__ = ["GitHubProvider", "register_auth_providers"]
 
@@ -59,7 +61,7 @@ _ERRORS: dict[str, str] = {
     "unverified_user_email": "the GitHub account has no verified e-mail address; verify one, then log in again",
 }
 #: Errors after which only a new login helps.
-_LOGIN_ERRORS = frozenset({"bad_refresh_token", "bad_verification_code", "incorrect_device_code"})
+_LOGIN_ERRORS = frozenset({"bad_refresh_token", "bad_verification_code", "incorrect_device_code", "invalid_grant"})
 _DEVICE_STATES = frozenset({"authorization_pending", "slow_down", "access_denied", "expired_token"})
 
 
@@ -90,12 +92,12 @@ class GitHubProvider(OAuthProvider):
             revoke=f"{api}/applications/{{client_id}}/token",
         )
 
-    def client_auth_method(self) -> Any:
+    def client_auth_method(self) -> ClientAuth:
         # GitHub reads client_id and client_secret from the form body; a public client (device
         # flow, PKCE) sends the client id alone.
         configured = self.config.options.get("token_endpoint_auth")
         if configured in ("basic", "post", "none"):
-            return configured
+            return configured  # type: ignore[no-any-return]
         return "post" if self.client_secret() else "none"
 
     # -- answers ------------------------------------------------------------------------------
@@ -159,7 +161,11 @@ class GitHubProvider(OAuthProvider):
         body = self._decode(response, "device authorization endpoint")
         self._raise_github_error(response, body, "device authorization endpoint")
         try:
-            device_code, user_code, uri = str(body["device_code"]), str(body["user_code"]), str(body["verification_uri"])
+            device_code, user_code, uri = (
+                str(body["device_code"]),
+                str(body["user_code"]),
+                str(body["verification_uri"]),
+            )
         except KeyError as exc:
             raise AuthError(
                 f"{self.label}: the device authorization answer lacks {exc.args[0]}; check device_url in "
@@ -188,13 +194,15 @@ class GitHubProvider(OAuthProvider):
 
     def identity_from_userinfo(self, data: Mapping[str, Any]) -> Identity:
         if data.get("id") in (None, ""):
-            raise AuthError(f"{self.label}: GitHub's /user answer has no 'id'; check api_url in [providers.{self.name}]")
+            raise AuthError(
+                f"{self.label}: GitHub's /user answer has no 'id'; check api_url in [providers.{self.name}]"
+            )
         name = data.get("name") or data.get("login")
         return Identity(str(data["id"]), str(name) if name else None)
 
     # -- revocation ---------------------------------------------------------------------------
 
-    async def revoke(self, http: httpx.AsyncClient, token: Any) -> bool:
+    async def revoke(self, http: httpx.AsyncClient, token: Token) -> bool:
         template = (await self.endpoints(http)).revoke
         if not template:
             return False

@@ -60,10 +60,8 @@ class KeyringBackend(StorageBackend):
             import keyring.core
 
             try:
-                if self.keyring_backend:
-                    kr = keyring.core.load_keyring(self.keyring_backend)
-                else:
-                    kr = keyring.get_keyring()
+                name = self.keyring_backend
+                kr = keyring.core.load_keyring(name) if name else keyring.get_keyring()
             except Exception as exc:
                 raise StoreError(
                     f"keyring store: cannot load keyring backend {self.keyring_backend!r} ({exc}); "

@@ -55,7 +55,7 @@ class PostgresBackend(StorageBackend):
     def __init__(self, url: str | None = None, schema: str = "mcpconnect", connect_timeout: float = 5.0) -> None:
         if not url:
             raise StoreError(
-                "postgres store: set [storage] url, e.g. url = \"postgresql://user@db.example:5432/app\" "
+                'postgres store: set [storage] url, e.g. url = "postgresql://user@db.example:5432/app" '
                 "(the password is best given by PGPASSWORD or ~/.pgpass)"
             )
         self.url = url
@@ -116,9 +116,7 @@ class PostgresBackend(StorageBackend):
 
         try:
             async with conn.transaction():
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mcpconnect-migrate:{self.schema}",)
-                )
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mcpconnect-migrate:{self.schema}",))
                 await conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {s}"))
                 await conn.execute(self._sql("CREATE TABLE IF NOT EXISTS {s}.schema_version (version int NOT NULL)"))
                 row = await (await conn.execute(self._sql("SELECT max(version) FROM {s}.schema_version"))).fetchone()
@@ -164,8 +162,7 @@ class PostgresBackend(StorageBackend):
         current = await self.get(namespace, key)
         version = current.version if current else 0
         return VersionConflict(
-            f"{self.describe()}: {namespace} '{key}' is at version {version}, not {expected}; "
-            "read it again and retry"
+            f"{self.describe()}: {namespace} '{key}' is at version {version}, not {expected}; read it again and retry"
         )
 
     async def put(self, namespace: str, key: str, data: bytes, *, expected_version: int = ANY_VERSION) -> int:

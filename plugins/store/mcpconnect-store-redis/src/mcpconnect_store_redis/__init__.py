@@ -154,8 +154,7 @@ class RedisBackend(StorageBackend):
 
     def _conflict(self, namespace: str, key: str, version: int, expected: int) -> None:
         raise VersionConflict(
-            f"{self.describe()}: {namespace} '{key}' is at version {version}, not {expected}; "
-            "read it again and retry"
+            f"{self.describe()}: {namespace} '{key}' is at version {version}, not {expected}; read it again and retry"
         )
 
     async def list(self, namespace: str) -> dict[str, Record]:

@@ -88,9 +88,7 @@ class SqliteBackend(StorageBackend):
             self.path.touch(mode=PRIVATE_FILE, exist_ok=True)
         tighten_file_mode(self.path)
         try:
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.describe()}: cannot open it ({exc}); check the path and its folder") from None
         try:
@@ -172,9 +170,7 @@ class SqliteBackend(StorageBackend):
         return await self._call(op)
 
     def _check(self, conn: sqlite3.Connection, namespace: str, key: str, expected: int) -> int:
-        row = conn.execute(
-            "SELECT version FROM records WHERE namespace = ? AND key = ?", (namespace, key)
-        ).fetchone()
+        row = conn.execute("SELECT version FROM records WHERE namespace = ? AND key = ?", (namespace, key)).fetchone()
         version: int = row[0] if row else 0
         if expected != ANY_VERSION and expected != version:
             raise VersionConflict(
@@ -189,8 +185,7 @@ class SqliteBackend(StorageBackend):
             try:
                 version = self._check(conn, namespace, key, expected_version) + 1
                 conn.execute(
-                    "INSERT OR REPLACE INTO records (namespace, key, version, data, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO records (namespace, key, version, data, updated_at) VALUES (?, ?, ?, ?, ?)",
                     (namespace, key, version, bytes(data), time.time()),
                 )
                 conn.execute("COMMIT")
@@ -206,9 +201,7 @@ class SqliteBackend(StorageBackend):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._check(conn, namespace, key, expected_version)
-                gone = conn.execute(
-                    "DELETE FROM records WHERE namespace = ? AND key = ?", (namespace, key)
-                ).rowcount
+                gone = conn.execute("DELETE FROM records WHERE namespace = ? AND key = ?", (namespace, key)).rowcount
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

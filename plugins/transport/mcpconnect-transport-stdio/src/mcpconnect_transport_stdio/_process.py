@@ -68,6 +68,7 @@ async def _stop(process: anyio.abc.Process, pgid: int, stop_timeout: float, log:
             await process.stdin.aclose()
     if not await _wait_exit(process, stop_timeout):
         _signal_group(pgid, signal.SIGTERM)
+        _signal_group(pgid, signal.SIGCONT)  # a stopped process handles SIGTERM only once resumed
         if not await _wait_exit(process, stop_timeout):
             _signal_group(pgid, signal.SIGKILL)
             await _wait_exit(process, stop_timeout)

@@ -1,0 +1,128 @@
+"""mcpconnect auth provider ``notion``: Notion public integrations.
+
+Quirks handled here:
+
+- the token and revocation endpoints take a JSON body (not a form), Basic client
+  authentication and a ``Notion-Version`` header (``options.notion_version``);
+- there are no scopes (the user picks pages at consent); the authorization URL carries
+  ``owner=user``;
+- the identity is in the token answer: ``owner.user`` (id, name) and the workspace
+  (``workspace_id``, ``workspace_name``); older workspace-level tokens have no user, so the
+  workspace is the account then;
+- older tokens never expire and have no refresh token; newer ones come with a refresh token
+  (and may carry ``expires_in``): both are handled;
+- errors come as ``{"error": ...}`` or Notion's API shape ``{"object": "error", "code": ...}``.
+
+Configuration (``[providers.NAME]``, ``type = "notion"``): ``base_url`` (default
+``https://api.notion.com``), and any explicit endpoint URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from mcpconnect import hookimpl
+from mcpconnect.auth import Endpoints, Identity, OAuthProvider, TokenResponse, TransientAuthError
+from mcpconnect.errors import AuthError, ConfigError
+from mcpconnect.tokens import Token
+
+__all__ = ["NotionProvider", "register_auth_providers"]
+
+NOTION = "https://api.notion.com"
+NOTION_VERSION = "2022-06-28"
+
+
+class NotionProvider(OAuthProvider):
+    """Notion OAuth for public integrations."""
+
+    default_scopes = ()
+    client_auth = "basic"
+    pkce = False  # not documented by Notion
+    extra_authorize_params = {"owner": "user"}
+
+    def _base(self) -> str:
+        return (self.config.base_url or NOTION).rstrip("/")
+
+    async def discover(self, http: httpx.AsyncClient) -> Endpoints:
+        base = self._base()
+        return Endpoints(
+            authorize=f"{base}/v1/oauth/authorize",
+            token=f"{base}/v1/oauth/token",
+            revoke=f"{base}/v1/oauth/revoke",
+        )
+
+    def authorize_params(self, scopes: tuple[str, ...]) -> dict[str, str]:
+        return super().authorize_params(())  # Notion has no scopes
+
+    def _headers(self) -> dict[str, str]:
+        version = str(self.config.options.get("notion_version", NOTION_VERSION))
+        return {"Notion-Version": version, "Accept": "application/json"}
+
+    async def _post_json(self, http: httpx.AsyncClient, url: str, body: Mapping[str, Any], what: str) -> httpx.Response:
+        secret = self.client_secret()
+        if not secret:
+            raise ConfigError(
+                f"provider '{self.name}': Notion authenticates the integration with its OAuth client secret; set "
+                f"client_secret_env or client_secret_file in [providers.{self.name}]",
+                key=f"providers.{self.name}.client_secret_env",
+            )
+        try:
+            return await http.post(
+                url, json=dict(body), auth=httpx.BasicAuth(self.client_id, secret), headers=self._headers()
+            )
+        except httpx.HTTPError as exc:
+            raise TransientAuthError(
+                f"{self.label}: cannot reach Notion's {what} ({type(exc).__name__}); check the network and try again",
+                provider=self.name,
+            ) from None
+
+    async def token_request(self, http: httpx.AsyncClient, data: Mapping[str, str]) -> TokenResponse:
+        url = await self.require(http, "token")
+        response = await self._post_json(http, url, data, "token endpoint")
+        return self.parse_token_response(response)
+
+    def raise_for_error(self, response: httpx.Response, data: Mapping[str, Any], what: str) -> None:
+        if data.get("object") == "error" and not data.get("error"):
+            # Notion's API error shape: {"object": "error", "status": 400, "code": ..., "message": ...}
+            data = {"error": data.get("code"), "error_description": data.get("message")}
+        super().raise_for_error(response, data, what)
+
+    def identity_from_token(self, response: TokenResponse) -> Identity:
+        extra = response.extra
+        owner = extra.get("owner") if isinstance(extra.get("owner"), dict) else {}
+        user = owner.get("user") if isinstance(owner.get("user"), dict) else None
+        workspace = extra.get("workspace_name")
+        if user and user.get("id"):
+            name = user.get("name") or (user.get("person") or {}).get("email")
+            shown = f"{name} ({workspace})" if name and workspace else name or workspace
+            return Identity(str(user["id"]), str(shown) if shown else None)
+        if extra.get("workspace_id"):
+            return Identity(str(extra["workspace_id"]), str(workspace) if workspace else None)
+        if extra.get("bot_id"):
+            return Identity(str(extra["bot_id"]), None)
+        raise AuthError(f"{self.label}: Notion's token answer names no owner, workspace or bot")
+
+    async def identity(self, http: httpx.AsyncClient, response: TokenResponse) -> Identity:
+        return self.identity_from_token(response)
+
+    async def revoke(self, http: httpx.AsyncClient, token: Token) -> bool:
+        url = (await self.endpoints(http)).revoke
+        if not url:
+            return False
+        response = await self._post_json(http, url, {"token": token.access_token.get_secret_value()}, "revocation")
+        if response.status_code == 200:
+            return True
+        data: dict[str, Any] = {}
+        with contextlib.suppress(AuthError):
+            data = self._json(response, "revocation endpoint")
+        self.raise_for_error(response, data or {"error": None}, "revocation endpoint")
+        return True
+
+
+@hookimpl
+def register_auth_providers(register: Any) -> None:
+    register("notion", NotionProvider, description="Notion public integrations")

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Run the official MCP conformance harness's client scenarios that need no authorization against
+# tests/conformance/client.py, inside a loopback-only network namespace (the harness's servers
+# listen on all interfaces; in the namespace nothing else can reach them, and they reach nothing).
+#
+#   bash tests/conformance/run.sh            every scenario below
+#   bash tests/conformance/run.sh sse-retry  only the named ones
+#
+# Needs Node 22 and the harness from tests/node (bash tests/node/install.sh), and unshare(1):
+# as root, or with unprivileged user namespaces (unshare -rn).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="$here/../node/node_modules/.bin"
+python="${PYTHON:-$(command -v python)}"
+
+# scenario and the protocol version it runs at ("" = the harness's default for it)
+scenarios=(
+  "initialize|2025-11-25"
+  "tools_call|2025-11-25"
+  "tools_call|2026-07-28"
+  "elicitation-sep1034-client-defaults|2025-11-25"
+  "sse-retry|2025-11-25"
+  "request-metadata|2026-07-28"
+)
+
+[[ -x "$bin/node" && -e "$bin/conformance" ]] || {
+  echo "error: the conformance harness is not installed; run: bash tests/node/install.sh" >&2
+  exit 2
+}
+if unshare -n true 2>/dev/null; then
+  netns=(unshare -n)
+elif unshare -rn true 2>/dev/null; then
+  netns=(unshare -rn)
+else
+  echo "error: cannot create a network namespace (unshare -n / -rn); run as root or enable user namespaces" >&2
+  exit 2
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$work"  # the harness writes results/ into the working directory
+
+failed=()
+passed=()
+for entry in "${scenarios[@]}"; do
+  name="${entry%%|*}"
+  version="${entry#*|}"
+  if [[ $# -gt 0 && ! " $* " =~ " $name " ]]; then
+    continue
+  fi
+  label="$name${version:+ @ $version}"
+  echo "== $label"
+  args=(client --command "$python $here/client.py" --scenario "$name")
+  [[ -n "$version" ]] && args+=(--spec-version "$version")
+  # shellcheck disable=SC2016
+  if "${netns[@]}" bash -c 'ip link set lo up && exec "$@"' netns "$bin/node" "$bin/conformance" "${args[@]}" \
+      > "$work/out.txt" 2>&1 && grep -q "OVERALL: PASSED" "$work/out.txt"; then
+    passed+=("$label")
+    grep -E "Passed: " "$work/out.txt" || true
+  else
+    failed+=("$label")
+    cat "$work/out.txt"
+  fi
+done
+
+echo
+echo "conformance: ${#passed[@]} passed, ${#failed[@]} failed"
+for label in "${passed[@]}"; do echo "  pass  $label"; done
+for label in "${failed[@]}"; do echo "  FAIL  $label"; done
+[[ ${#failed[@]} -eq 0 ]]

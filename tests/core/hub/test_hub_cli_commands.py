@@ -1,0 +1,111 @@
+"""`mcpconnect check`, `tools`, `call` and `logs` against real stdio servers."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcpconnect.cli import main
+
+FAULTY = str(Path(__file__).with_name("faulty_server.py"))
+
+
+def run(capsys, *argv):
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def project(mcpconnect_isolated):
+    (mcpconnect_isolated / "mcpconnect.toml").write_text(
+        f"""
+[storage]
+backend = "memory"
+
+[servers.good]
+command = {json.dumps(sys.executable)}
+args = [{json.dumps(FAULTY)}, "serve"]
+
+[servers.broken]
+command = {json.dumps(sys.executable)}
+args = [{json.dumps(FAULTY)}, "exit-at-start"]
+"""
+    )
+    return mcpconnect_isolated
+
+
+def test_check_json_reports_each_server_and_exits_1(project, capsys):
+    code, out, _err = run(capsys, "check", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["total"] == 2
+    assert data["ok"] == 1
+    by_name = {s["name"]: s for s in data["servers"]}
+    assert set(by_name["good"]) == {"name", "transport", "ok", "protocol_version", "tools", "latency_ms", "error"}
+    assert by_name["good"]["ok"] is True
+    assert by_name["good"]["transport"] == "stdio"
+    assert by_name["good"]["tools"] == 7
+    assert by_name["good"]["error"] is None
+    assert by_name["broken"]["ok"] is False
+    assert "exited with code 3" in by_name["broken"]["error"]
+
+
+def test_check_table_and_exit_0_when_all_work(project, capsys):
+    code, out, _err = run(capsys, "check", "good")
+    assert code == 0
+    assert "good" in out
+    assert "broken" not in out
+    assert "1/1 servers operational" in out
+
+
+def test_check_table_shows_the_failure(project, capsys):
+    code, out, _err = run(capsys, "check")
+    assert code == 1
+    assert "1/2 servers operational" in out
+    assert "cannot open database" in out
+
+
+def test_logs_shows_the_stderr_of_a_server(project, capsys):
+    run(capsys, "check", "broken")
+    code, out, _err = run(capsys, "logs", "broken")
+    assert code == 0
+    assert "faulty: cannot open database /nowhere/db.sqlite" in out
+    code, _out, err = run(capsys, "logs", "nope")
+    assert code == 2
+    assert "no server named 'nope'" in err
+
+
+def test_tools_and_call(project, capsys):
+    code, out, _err = run(capsys, "tools", "good", "--json")
+    assert code == 0
+    names = {t["qualified_name"] for t in json.loads(out)}
+    assert "good__echo" in names
+    code, out, _err = run(capsys, "call", "good", "echo", "--args", '{"message": "from the cli"}')
+    assert code == 0
+    assert out.strip() == "from the cli"
+    code, out, _err = run(capsys, "call", "good", "echo", "--args", '{"message": "j"}', "--json")
+    assert json.loads(out)["content"][0]["text"] == "j"
+    code, _out, err = run(capsys, "call", "good", "echo", "--args", "not json")
+    assert code == 2
+    assert "--args is not valid JSON" in err
+    code, _out, err = run(capsys, "call", "broken", "echo")
+    assert code == 1
+    assert "exited with code 3" in err
+
+
+def test_commands_that_open_no_connection_do_not_import_the_sdk(project):
+    script = (
+        "import sys\n"
+        "from mcpconnect.cli import main\n"
+        "try:\n    main(['logs', 'broken'])\nexcept SystemExit:\n    pass\n"
+        "print('mcp' in sys.modules, 'httpx' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False False"
