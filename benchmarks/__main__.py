@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Section name -> module with ``run(quick: bool) -> dict``; each section measures peers side by side.
 SECTIONS = {
     "startup": "benchmarks.startup",
+    "calls": "benchmarks.calls",
 }
 
 

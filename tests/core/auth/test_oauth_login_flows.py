@@ -282,6 +282,9 @@ async def test_client_credentials_basic_and_post(oidc_server, make_runtime):
     assert conf.refresh_token is None and conf.expires_at is not None
     info = oidc_server.introspect(conf.access_token.get_secret_value())
     assert info["active"] is True and info["client_id"] == "confidential"
+    # Without --scope, the user scopes of the oidc type (openid...) are not asked for.
+    plain = await manager.login("conf", method="client_credentials")
+    assert plain.scopes == () and oidc_server.introspect(plain.access_token.get_secret_value())["active"]
 
 
 async def test_client_credentials_with_a_wrong_secret_is_a_clear_error(oidc_server, make_runtime):

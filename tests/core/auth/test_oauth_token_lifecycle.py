@@ -66,8 +66,9 @@ async def expire(manager: TokenManager, *, seconds: float = -60) -> None:
     """Make the stored token expire (or expire within the margin) without touching the server."""
     stored = await manager.store.get("local", "alice")
     assert stored is not None
-    when = datetime.now(UTC) + timedelta(seconds=seconds)
-    await manager.store.put(stored.token.model_copy(update={"expires_at": when}), expected_version=stored.version)
+    now = datetime.now(UTC)
+    aged = {"expires_at": now + timedelta(seconds=seconds), "obtained_at": now - timedelta(hours=1)}
+    await manager.store.put(stored.token.model_copy(update=aged), expected_version=stored.version)
 
 
 async def test_refresh_rotates_and_the_old_refresh_token_is_rejected(oidc_server, logged_in):
@@ -318,3 +319,22 @@ async def test_two_stores_on_one_sqlite_file_refresh_once(oidc_server, tmp_path)
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_short_lived_tokens_are_not_refreshed_on_every_use(oidc_server, logged_in):
+    manager, _ = logged_in
+    stored = await manager.store.get("local", "alice")
+    now = datetime.now(UTC)
+    # A 4-minute token, fresh: inside the 300 s margin, but not yet half-way through its life.
+    short = stored.token.model_copy(update={"obtained_at": now, "expires_at": now + timedelta(minutes=4)})
+    await manager.store.put(short, expected_version=stored.version)
+    assert (await manager.get_token("local")).access_token == short.access_token
+    assert oidc_server.stats()["refreshGrants"] == 0
+    # Past half its life it is refreshed.
+    stored = await manager.store.get("local", "alice")
+    older = short.model_copy(
+        update={"obtained_at": now - timedelta(minutes=3), "expires_at": now + timedelta(minutes=1)}
+    )
+    await manager.store.put(older, expected_version=stored.version)
+    assert (await manager.get_token("local")).access_token != short.access_token
+    assert oidc_server.stats()["refreshGrants"] == 1

@@ -99,3 +99,5 @@ async def test_writer_killed_mid_write_leaves_a_complete_token(tmp_path: Path) -
         assert len(got.token.extra["payload"]) == 200_000
         last = n
     assert not list(tmp_path.glob("*.corrupt-*"))
+    await store.put(got.token)  # the next write clears what killed writers left behind
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

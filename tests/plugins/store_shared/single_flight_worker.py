@@ -30,6 +30,7 @@ async def main() -> None:
     parser.add_argument("--provider", required=True)
     parser.add_argument("--account", required=True)
     parser.add_argument("--refresh-url", required=True)
+    parser.add_argument("--client-id", help="sent with the refresh grant, for a real authorization server")
     args = parser.parse_args()
 
     store = open_store(StorageConfig.model_validate(json.loads(args.storage)), PluginHost())
@@ -52,6 +53,7 @@ async def main() -> None:
                         data={
                             "grant_type": "refresh_token",
                             "refresh_token": again.token.refresh_token.get_secret_value(),
+                            **({"client_id": args.client_id} if args.client_id else {}),
                         },
                     )
                     answer.raise_for_status()

@@ -160,6 +160,13 @@ class TokenManager:
     def margin(self) -> timedelta:
         return timedelta(seconds=self.runtime.config.refresh_margin)
 
+    def margin_for(self, token: Token) -> timedelta:
+        """The refresh margin for ``token``: ``refresh_margin``, but at most half its lifetime, so
+        that short-lived tokens (5 minutes, with the 300 s default) are not refreshed on every use."""
+        if token.expires_at is None:
+            return self.margin
+        return min(self.margin, (token.expires_at - token.obtained_at) / 2)
+
     def http(self) -> httpx.AsyncClient:
         """A client for provider requests; redirects are not followed (a token endpoint that
         redirects is misconfigured, and following could send secrets elsewhere)."""
@@ -260,7 +267,11 @@ class TokenManager:
         provider = self.provider(name)
         async with self.http() as http:
             endpoints = await provider.endpoints(http)
-            wanted = provider.scopes(scopes)
+            if method == "client_credentials":
+                # A user's default scopes (openid, profile...) mean nothing for the client itself.
+                wanted = tuple(scopes or provider.config.scopes or ())
+            else:
+                wanted = provider.scopes(scopes)
             if method == "browser":
                 if on_url is None:
                     raise AuthError("login: on_url is required for the browser flow")
@@ -309,7 +320,7 @@ class TokenManager:
         token = current.token
         if token.needs_login:
             raise self._needs_login(name, token.account)
-        if not token.is_expiring(self.margin):
+        if not token.is_expiring(self.margin_for(token)):
             return token
         if not token.refreshable or not self.provider(name).supports_refresh:
             if not token.is_expiring():
@@ -362,7 +373,7 @@ class TokenManager:
         )
 
     def _still_good(self, token: Token) -> bool:
-        return not token.needs_login and not token.is_expiring(self.margin)
+        return not token.needs_login and not token.is_expiring(self.margin_for(token))
 
     async def _refresh(self, name: str, account: str, *, seen_version: int, force: bool) -> Token:
         async with self._lock(name, account):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -108,10 +109,18 @@ class FileBackend(StorageBackend):
 
     def _update(self, fn: Callable[[Records], T]) -> T:
         with self._writing():
+            self._remove_stale_temporaries()
             records = self._read(locked=True)
             result = fn(records)
             self._write(records)
             return result
+
+    def _remove_stale_temporaries(self) -> None:
+        # Only the holder of the write lock writes a temporary file, so any found now was left
+        # by a writer that was killed mid-write.
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
     def _check(self, records: Records, namespace: str, key: str, expected: int) -> int:
         current = records.get(namespace, {}).get(key)
