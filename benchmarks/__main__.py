@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {
     "startup": "benchmarks.startup",
     "calls": "benchmarks.calls",
+    "connect": "benchmarks.connect",
 }
 
 

@@ -12,6 +12,7 @@ TARGETS: dict[str, tuple[str, float | None]] = {
     "startup_vs_httpx_import": ("`mcpconnect --version` / `python -c 'import httpx'`", 2.0),
     "plugins_list_vs_httpx_import": ("`mcpconnect plugins list` / `import httpx`", 2.0),
     "sdk_client_import_vs_httpx_import": ("`import mcp.client` / `import httpx` (for scale)", None),
+    "connect_5_concurrent_vs_sequential": ("connecting 5 stdio servers: concurrent / sequential", 0.55),
     "connect_10_concurrent_vs_sequential": ("connecting 10 stdio servers: concurrent / sequential", 0.55),
     "connect_50_concurrent_vs_sequential": ("connecting 50 stdio servers: concurrent / sequential", 0.55),
 }

@@ -165,7 +165,7 @@ class TokenManager:
         that short-lived tokens (5 minutes, with the 300 s default) are not refreshed on every use."""
         if token.expires_at is None:
             return self.margin
-        return min(self.margin, (token.expires_at - token.obtained_at) / 2)
+        return max(timedelta(0), min(self.margin, (token.expires_at - token.obtained_at) / 2))
 
     def http(self) -> httpx.AsyncClient:
         """A client for provider requests; redirects are not followed (a token endpoint that

@@ -93,7 +93,8 @@ class NotionProvider(OAuthProvider):
 
     def identity_from_token(self, response: TokenResponse) -> Identity:
         extra = response.extra
-        owner = extra.get("owner") if isinstance(extra.get("owner"), dict) else {}
+        raw_owner = extra.get("owner")
+        owner: dict[str, Any] = raw_owner if isinstance(raw_owner, dict) else {}
         user = owner.get("user") if isinstance(owner.get("user"), dict) else None
         workspace = extra.get("workspace_name")
         if user and user.get("id"):

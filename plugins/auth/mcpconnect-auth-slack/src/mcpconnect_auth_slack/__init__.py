@@ -145,7 +145,8 @@ class SlackProvider(OAuthProvider):
         keep = {
             k: data[k] for k in ("team", "enterprise", "app_id", "bot_user_id", "is_enterprise_install") if k in data
         }
-        authed = data.get("authed_user") if isinstance(data.get("authed_user"), dict) else {}
+        raw_user = data.get("authed_user")
+        authed: dict[str, Any] = raw_user if isinstance(raw_user, dict) else {}
         if self.token_kind() == "user":
             if authed.get("access_token"):
                 chosen = {**authed, "token_type": "Bearer"}
