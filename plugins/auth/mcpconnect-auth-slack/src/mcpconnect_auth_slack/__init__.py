@@ -142,7 +142,7 @@ class SlackProvider(OAuthProvider):
     def parse_token_response(self, response: httpx.Response) -> TokenResponse:
         data = self._json(response, "oauth.v2.access method")
         self._check_ok(response, data, "oauth.v2.access method")
-        keep = {
+        keep: dict[str, Any] = {
             k: data[k] for k in ("team", "enterprise", "app_id", "bot_user_id", "is_enterprise_install") if k in data
         }
         raw_user = data.get("authed_user")
@@ -168,7 +168,7 @@ class SlackProvider(OAuthProvider):
                 )
             chosen = {**data, "token_type": "Bearer"}
             keep["slack_user_id"] = data.get("bot_user_id")
-        fields = {
+        fields: dict[str, Any] = {
             k: chosen[k] for k in ("access_token", "refresh_token", "expires_in", "scope", "token_type") if k in chosen
         }
         return self.token_response_from({**fields, **keep})

@@ -1,0 +1,108 @@
+"""``mcpconnect login NAME`` from the command line, against each provider's local replica.
+
+The CLI runs in a subprocess and finds the provider plugins through their installed entry points
+(skipped for a provider whose distribution is not installed); the test follows the printed
+authorization URL headlessly, as a browser would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import replicas
+from provider_replica import OAuthReplica
+
+from mcpconnect.testing.headless import follow_authorization
+
+PROVIDERS = {
+    "github": (replicas.GitHubReplica, {}, "The Octocat (583231)"),
+    "google": (replicas.GoogleReplica, {}, "Ada Lovelace (110169484474386276334)"),
+    "microsoft": (replicas.MicrosoftReplica, {"api_url": "{url}"}, "Megan Bowen ("),
+    "slack": (replicas.SlackReplica, {}, "alice (Slack Softball Team) (T9TK3CUKW:U1234)"),
+    "notion": (replicas.NotionReplica, {}, "Ada Lovelace (Acme)"),
+    "linear": (replicas.LinearReplica, {}, "Grace Hopper (2f8d5c1e-lin-user)"),
+    "discord": (replicas.DiscordReplica, {}, "Nelly (80351110224678912)"),
+    "cloudflare": (replicas.CloudflareReplica, {"api_url": "{url}/client/v4"}, "Ada Lovelace ("),
+}
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, OAuthReplica]]:
+    started: dict[str, OAuthReplica] = {}
+    contexts = []
+    try:
+        for name, (cls, _, _) in PROVIDERS.items():
+            replica = cls()
+            context = replica.serve()
+            context.__enter__()
+            contexts.append(context)
+            started[name] = replica
+        yield started
+    finally:
+        for context in contexts:
+            context.__exit__(None, None, None)
+
+
+def _config(name: str, replica: OAuthReplica, extra: dict[str, str]) -> str:
+    lines = ["[storage]", 'backend = "memory"', "", f"[providers.{name}]", f'type = "{name}"']
+    lines += [f'client_id = "{replica.client_id}"', 'client_secret_env = "REPLICA_CLIENT_SECRET"']
+    lines += [f'base_url = "{replica.url}"']
+    lines += [f'{key} = "{value.format(url=replica.url)}"' for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("name", list(PROVIDERS))
+async def test_cli_login(name: str, servers: dict[str, OAuthReplica], tmp_path: Path) -> None:
+    if importlib.util.find_spec(f"mcpconnect_auth_{name}") is None:
+        pytest.skip(f"mcpconnect-auth-{name} is not installed")
+    replica = servers[name]
+    replica.reset()
+    _, extra, who = PROVIDERS[name]
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text(_config(name, replica, extra), encoding="utf-8")
+    env = {**os.environ, "MCPCONNECT_CONFIG": str(config), "REPLICA_CLIENT_SECRET": replica.client_secret}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from mcpconnect.cli import main; main()",
+        "login",
+        name,
+        "--no-browser",
+        "--timeout",
+        "60",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        url = ""
+        async with asyncio.timeout(60):
+            while not url.startswith("http"):
+                line = await proc.stdout.readline()
+                if not line:
+                    break
+                url = line.decode().strip()
+        if not url.startswith("http"):
+            await proc.wait()
+            pytest.fail(f"no authorization URL printed: {(await proc.stderr.read()).decode()}")
+        callback = await follow_authorization(url)
+        assert callback.status == 200
+        async with asyncio.timeout(60):
+            rest, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    message = err.decode()
+    assert proc.returncode == 0, message
+    assert f"Logged in to {name} as {who}" in message
+    assert replica.client_secret not in message + rest.decode()
+    assert not any(token in message for token in replica.access)
