@@ -20,6 +20,7 @@ SECTIONS = {
     "startup": "benchmarks.startup",
     "calls": "benchmarks.calls",
     "connect": "benchmarks.connect",
+    "tokens": "benchmarks.tokens",
 }
 
 

@@ -126,3 +126,27 @@ async def test_unknown_server_and_namespacing(hub_env, helpers):
         with pytest.raises(TransportError, match="no server named 'zzz'"):
             await hub.call_tool("zzz", "echo", {})
     assert os.environ.get("XDG_CACHE_HOME")
+
+
+async def test_errors_in_the_block_reach_the_caller_unwrapped_and_hooks_fire(hub_env, helpers):
+    seen = []
+
+    class Observer:
+        @mcpconnect.hookimpl
+        def on_server_connected(self, server, transport, protocol_version):
+            seen.append(("connected", server, transport, protocol_version))
+
+        @mcpconnect.hookimpl
+        def on_server_failed(self, server, error):
+            seen.append(("failed", server, type(error).__name__))
+
+    from mcpconnect.plugins import PluginHost
+
+    host = PluginHost.from_env()
+    host.pm.register(Observer())
+    config = {"servers": {"ok": helpers.stdio(), "bad": helpers.stdio("exit-at-start")}}
+    with pytest.raises(TransportError, match="server 'bad'"):
+        async with mcpconnect.connect(config, host=host, reconnect=False, cache=False) as hub:
+            await hub.call_tool("bad", "echo", {"message": "x"})
+    assert ("connected", "ok", "stdio", "2026-07-28") in seen
+    assert ("failed", "bad", "TransportError") in seen

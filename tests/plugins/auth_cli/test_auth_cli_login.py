@@ -106,3 +106,64 @@ async def test_cli_login(name: str, servers: dict[str, OAuthReplica], tmp_path: 
     assert f"Logged in to {name} as {who}" in message
     assert replica.client_secret not in message + rest.decode()
     assert not any(token in message for token in replica.access)
+
+
+def test_plugins_list_shows_each_provider_from_its_distribution(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    installed = [n for n in PROVIDERS if importlib.util.find_spec(f"mcpconnect_auth_{n}") is not None]
+    if not installed:
+        pytest.skip("no provider plugin is installed")
+    done = subprocess.run(
+        [sys.executable, "-c", "from mcpconnect.cli import main; main()", "plugins", "list", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {(row["kind"], row["name"]): row for row in json.loads(done.stdout)}
+    for name in installed:
+        row = rows[("auth", name)]
+        assert row["distribution"] == f"mcpconnect-auth-{name}"
+        assert row["status"] == "ok" and row["provides"] == [name]
+
+
+@pytest.mark.parametrize("name", ["github", "google", "microsoft"])
+async def test_cli_device_login(name: str, servers: dict[str, OAuthReplica], tmp_path: Path) -> None:
+    if importlib.util.find_spec(f"mcpconnect_auth_{name}") is None:
+        pytest.skip(f"mcpconnect-auth-{name} is not installed")
+    replica = servers[name]
+    replica.reset()
+    replica.device_interval = 1  # the engine's floor: keep the test short
+    _, extra, who = PROVIDERS[name]
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text(_config(name, replica, extra), encoding="utf-8")
+    env = {**os.environ, "MCPCONNECT_CONFIG": str(config), "REPLICA_CLIENT_SECRET": replica.client_secret}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from mcpconnect.cli import main; main()",
+        "login",
+        name,
+        "--device",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(60):
+            user_code = (await proc.stdout.readline()).decode().strip()
+        replica.approve(user_code)  # the user typed the code at the verification page
+        async with asyncio.timeout(60):
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert f"Logged in to {name} as {who}" in err.decode()

@@ -40,6 +40,7 @@ class TestGitHubContract(ProviderContract):
         token = await self.login(manager)
         assert token.account == "583231"
         assert token.refresh_token is not None and token.expires_at is not None
+        assert token.refresh_expires_at is not None  # refresh_token_expires_in, sent as a string here
         assert token.scopes == ("read:user",)
 
     async def test_bad_verification_code_with_http_200(self, manager: TokenManager, replica: GitHubReplica) -> None:

@@ -48,3 +48,19 @@ class TestLinearContract(ProviderContract):
 
 #: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
 TestLinearEngineContract = engine_contract(TestLinearContract)
+
+
+async def test_graphql_errors_with_a_bad_token_are_clear(replica: LinearReplica) -> None:
+    import httpx
+
+    from mcpconnect.auth import OAuthError, TokenResponse
+    from mcpconnect.config.model import ProviderConfig
+
+    provider = mcpconnect_auth_linear.LinearProvider(
+        "lin", ProviderConfig(type="linear", client_id=replica.client_id, base_url=replica.url)
+    )
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(OAuthError, match="refused the viewer query") as info:
+            await provider.identity(http, TokenResponse(access_token="lin_oauth_not-a-real-token"))
+    assert "Authentication required" in str(info.value)
+    assert "not-a-real-token" not in str(info.value)

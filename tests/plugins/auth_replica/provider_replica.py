@@ -91,6 +91,8 @@ class OAuthReplica:
     #: Whether refreshing replaces the refresh token (the old one then stops working).
     rotate_refresh = True
     expires_in: int | None = 3600
+    #: Seconds between device polls that the device authorization answer asks for.
+    device_interval = 5
     token_prefix = "at_"
     refresh_prefix = "rt_"
     #: Whether callbacks carry RFC 9207 ``iss`` (the replica's URL, which is the issuer then).
@@ -110,6 +112,7 @@ class OAuthReplica:
         self.token_requests: list[dict[str, Any]] = []
         self.codes_expire = False
         self.pending_polls = 1
+        self.device_interval = type(self).device_interval
 
     # -- serving ------------------------------------------------------------------------------
 
@@ -270,7 +273,7 @@ class OAuthReplica:
             "approved": False,
             "polls": 0,
         }
-        return {"device_code": device_code, "user_code": user_code, "expires_in": 900, "interval": 5}
+        return {"device_code": device_code, "user_code": user_code, "expires_in": 900, "interval": self.device_interval}
 
     def approve(self, user_code: str) -> None:
         for device in self.devices.values():

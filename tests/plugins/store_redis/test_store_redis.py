@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,12 @@ from mcpconnect.storage.factory import open_store
 from mcpconnect.testing import StorageBackendContract
 from mcpconnect.tokens import Token
 
-from ..store_shared.storeservices import CountingTokenServer, backend_options, run_single_flight
+from ..store_shared.storeservices import (
+    CountingTokenServer,
+    backend_options,
+    kill_writer_mid_write,
+    run_single_flight,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -105,3 +111,19 @@ async def test_eight_processes_refresh_one_expired_token_once(redis_storage: dic
     assert len({r["access_sha256"] for r in results}) == 1
     assert all(r["version"] == 2 and not r["expired"] for r in results)
     assert "refresh_token=refresh-token-of-alice-0000" in server.bodies[0]
+
+
+async def test_writer_killed_mid_write_leaves_a_complete_token(redis_storage: dict[str, Any]) -> None:
+    rng = random.Random(5)
+    last = 0
+    for _ in range(3):
+        kill_writer_mid_write(redis_storage, start=last, after=rng.uniform(0.0, 0.15))
+        store = open_store(StorageConfig.model_validate(redis_storage), PluginHost())
+        got = await store.get("acme", "alice")
+        await store.close()
+        assert got is not None
+        n = got.token.extra["n"]
+        assert n > last
+        assert got.token.access_token.get_secret_value() == f"access-{n:08d}-" + "y" * 16
+        assert len(got.token.extra["payload"]) == 200_000
+        last = n

@@ -163,7 +163,7 @@ class StoreCipher:
             raise StoreError(
                 f"a stored record was encrypted with another key (id {kid.hex()}) than {self._where()} "
                 f"(id {self.key_id}); set the key it was written with ([storage] key_env, key_file "
-                "or key_keyring), or log in again after 'mcpconnect tokens rekey'"
+                "or key_keyring); if that key is lost, remove the store and log in again"
             )
         try:
             return aead.decrypt(nonce, data[head + _KEY_ID_LEN + _NONCE_LEN :], MAGIC)

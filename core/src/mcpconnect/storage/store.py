@@ -67,7 +67,10 @@ class TokenStore:
                     'set encryption = "on" with the key it was written with'
                 )
             return data
-        return self.cipher.decrypt(data)
+        try:
+            return self.cipher.decrypt(data)
+        except StoreError as exc:
+            raise StoreError(f"{self.backend.describe()}: '{what}': {exc}") from None
 
     def _decode_token(self, data: bytes, key: str) -> Token:
         try:

@@ -129,28 +129,29 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
         buffer = bytearray()
         reason: str | None = None  # stays None when we are cancelled (shutdown, timeout)
         try:
-            async with read_writer:
-                async for chunk in process.stdout:
-                    buffer += chunk
-                    while (end := buffer.find(b"\n")) >= 0:
-                        line = bytes(buffer[:end])
-                        del buffer[: end + 1]
-                        if line.strip():
-                            await _deliver(line)
-                    if len(buffer) > max_bytes:
-                        reason = f"wrote a message longer than {max_bytes} bytes (options.max_message_bytes)"
-                        return
-                # EOF: give stderr and the exit status a moment, so the error can show both.
-                reason = "closed its stdout"
-                with anyio.move_on_after(1.0):
-                    await stderr_done.wait()
-                if await _wait_exit(process, 1.0):
-                    reason = f"exited with code {process.returncode}"
+            async for chunk in process.stdout:
+                buffer += chunk
+                while (end := buffer.find(b"\n")) >= 0:
+                    line = bytes(buffer[:end])
+                    del buffer[: end + 1]
+                    if line.strip():
+                        await _deliver(line)
+                if len(buffer) > max_bytes:
+                    reason = f"wrote a message longer than {max_bytes} bytes (options.max_message_bytes)"
+                    return
+            # EOF: give stderr and the exit status a moment, so the error can show both.
+            reason = "closed its stdout"
+            with anyio.move_on_after(1.0):
+                await stderr_done.wait()
+            if await _wait_exit(process, 1.0):
+                reason = f"exited with code {process.returncode}"
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             return
         finally:
+            # The reason first: closing the stream wakes the session, which then asks why.
             if reason is not None:
                 lost(reason)
+            read_writer.close()
 
     async def _deliver(line: bytes) -> None:
         try:
@@ -170,7 +171,7 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
                     data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
                     await process.stdin.send(data.encode("utf-8"))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
-            await read_writer.aclose()
+            read_writer.close()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(read_stderr)
