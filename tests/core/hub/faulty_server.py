@@ -7,7 +7,6 @@ faulty_server.py garbage          answers every line with text that is not JSON
 faulty_server.py big-line         answers the first line with a 20 MB line
 """
 
-
 import os
 import subprocess
 import sys

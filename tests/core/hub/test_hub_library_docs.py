@@ -21,9 +21,7 @@ def test_library_example_runs(index, tmp_path, mcpconnect_isolated):
     script = tmp_path / "example.py"
     script.write_text(BLOCKS[index])
     env = {**os.environ, "PYTHON": sys.executable}
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
     if index == 0:

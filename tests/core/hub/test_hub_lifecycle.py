@@ -150,3 +150,18 @@ async def test_errors_in_the_block_reach_the_caller_unwrapped_and_hooks_fire(hub
             await hub.call_tool("bad", "echo", {"message": "x"})
     assert ("connected", "ok", "stdio", "2026-07-28") in seen
     assert ("failed", "bad", "TransportError") in seen
+
+
+async def test_token_to_env_hands_the_api_token_to_the_process(hub_env, helpers, monkeypatch):
+    monkeypatch.setenv("MCPC_API_TOKEN", "tok-0123456789abcdef")
+    config = {
+        "servers": {
+            "s": helpers.stdio(
+                auth="token", token_env="MCPC_API_TOKEN", token_to_env="SERVICE_TOKEN", inherit_env=False
+            )
+        }
+    }
+    async with mcpconnect.connect(config, cache=False) as hub:
+        seen = (await hub.call_tool("s", "env", {"name": "SERVICE_TOKEN"})).content[0].text
+        assert seen == "tok-0123456789abcdef"
+        assert "tok-0123456789abcdef" not in repr(hub.connection("s")._context)

@@ -107,3 +107,32 @@ class _Restarted:
     @mcpconnect.hookimpl
     def on_server_restarted(self, server, attempt):
         self.seen.append(server)
+
+
+async def test_a_dropped_sse_stream_reconnects(mcpconnect_isolated, notes_argv):
+    import anyio
+
+    from mcpconnect.servers import ServerState
+
+    port = free_port()
+    config = {"servers": {"s": {"url": f"http://127.0.0.1:{port}/sse", "transport": "sse", "timeout": 10}}}
+    first = http_server(notes_argv("sse", port), port)
+    first.__enter__()
+    try:
+        async with mcpconnect.connect(config, cache=False, health_interval=None) as hub:
+            assert (await hub.call_tool("s", "echo", {"message": "one"})).content[0].text == "one"
+            first.__exit__(None, None, None)
+            first = None
+            with anyio.fail_after(10):
+                while hub.servers["s"].state is ServerState.READY:
+                    await anyio.sleep(0.05)
+            assert "closed the connection" in (hub.servers["s"].error or "")
+            with http_server(notes_argv("sse", port), port):
+                with anyio.fail_after(30):
+                    while not hub.servers["s"].ok:
+                        await anyio.sleep(0.05)
+                assert (await hub.call_tool("s", "echo", {"message": "two"})).content[0].text == "two"
+                assert hub.servers["s"].restarts == 1
+    finally:
+        if first is not None:
+            first.__exit__(None, None, None)

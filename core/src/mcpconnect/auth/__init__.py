@@ -4,8 +4,11 @@ Provider plugins subclass :class:`OAuthProvider`; see ``docs/oauth.md``. Applica
 :class:`TokenManager` (one per :class:`~mcpconnect.runtime.Runtime`, from :func:`token_manager`).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from mcpconnect.auth.errors import NeedsLoginError, OAuthError, TransientAuthError
-from mcpconnect.auth.manager import CircuitBreaker, LogoutResult, TokenManager, token_manager
 from mcpconnect.auth.provider import (
     DeviceAuthorization,
     Endpoints,
@@ -32,3 +35,18 @@ __all__ = [
     "is_loopback",
     "token_manager",
 ]
+
+if TYPE_CHECKING:
+    from mcpconnect.auth.manager import CircuitBreaker, LogoutResult, TokenManager, token_manager
+
+_LAZY = {"CircuitBreaker", "LogoutResult", "TokenManager", "token_manager"}
+
+
+def __getattr__(name: str) -> Any:
+    # The manager pulls in the token model (pydantic) and the flows; provider plugins import this
+    # package for OAuthProvider alone, and `mcpconnect plugins list` loads every one of them.
+    if name in _LAZY:
+        from mcpconnect.auth import manager
+
+        return getattr(manager, name)
+    raise AttributeError(f"module 'mcpconnect.auth' has no attribute {name!r}")

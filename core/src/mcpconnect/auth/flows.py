@@ -138,12 +138,14 @@ async def authorization_code_flow(
     scopes: tuple[str, ...],
     on_url: UrlHandler,
     wait: float = 300.0,
+    port: int = 0,
 ) -> TokenResponse:
     """Authorization code with PKCE S256, a one-time ``state`` and the RFC 9207 ``iss`` check.
 
     Opens the loopback listener, passes the authorization URL to ``on_url`` (which opens a
     browser, prints the URL or follows it) and waits up to ``wait`` seconds for the callback.
-    The listener is closed when this returns or raises.
+    The listener is closed when this returns or raises. ``port``: the listener's port (0: any;
+    a fixed one for a client registered with that redirect URI).
     """
     endpoints = await provider.endpoints(http)
     authorize = await provider.require(http, "authorize")
@@ -152,7 +154,7 @@ async def authorization_code_flow(
     def on_callback(params: dict[str, str]) -> CallbackResult:
         return attempt.check(params)
 
-    async with LoopbackListener(on_callback) as listener:
+    async with LoopbackListener(on_callback, port=port) as listener:
         attempt = AuthorizationAttempt(
             provider=provider.name,
             redirect_uri=listener.redirect_uri,

@@ -37,8 +37,12 @@ class LoopbackListener:
     a wrong or forged callback fails the login instead of leaving it open for guesses.
     """
 
-    def __init__(self, on_callback: Callable[[dict[str, str]], CallbackResult], *, path: str = "/callback") -> None:
+    def __init__(
+        self, on_callback: Callable[[dict[str, str]], CallbackResult], *, path: str = "/callback", port: int = 0
+    ) -> None:
         self.path = path
+        #: 0: an ephemeral port; a fixed one when the client was registered with its redirect URI.
+        self._want_port = port
         self._on_callback = on_callback
         self._server: asyncio.Server | None = None
         self._done: asyncio.Future[CallbackResult] | None = None
@@ -50,7 +54,7 @@ class LoopbackListener:
 
     async def __aenter__(self) -> LoopbackListener:
         self._done = asyncio.get_running_loop().create_future()
-        self._server = await asyncio.start_server(self._handle, host="127.0.0.1", port=0)
+        self._server = await asyncio.start_server(self._handle, host="127.0.0.1", port=self._want_port)
         self.port = self._server.sockets[0].getsockname()[1]
         log.debug("loopback listener open on 127.0.0.1:%d", self.port)
         return self

@@ -20,9 +20,10 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -52,6 +53,25 @@ __all__ = ["CircuitBreaker", "LogoutResult", "TokenManager", "token_manager"]
 log = logging.getLogger("mcpconnect.auth")
 
 LoginMethod = Literal["browser", "device", "client_credentials"]
+
+
+_SECRET_FIELD = re.compile(r"token|secret|password|code|key|assertion", re.IGNORECASE)
+
+
+def _public_fields(data: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
+    """What a token response says besides the token (Slack's team, Notion's workspace), with
+    every field whose name could hold a secret left out, so that it may be stored and shown."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if _SECRET_FIELD.search(str(key)):
+            continue
+        if isinstance(value, str | int | float | bool) or value is None:
+            out[str(key)] = value
+        elif isinstance(value, Mapping) and depth < 2:
+            nested = _public_fields(value, depth + 1)
+            if nested:
+                out[str(key)] = nested
+    return out
 
 
 def _now() -> datetime:
@@ -193,6 +213,11 @@ class TokenManager:
             self._providers[name] = provider
         return self._providers[name]
 
+    def use_provider(self, provider: OAuthProvider) -> None:
+        """Serve ``provider.name`` with ``provider`` (built at run time, as MCP authorization does
+        from a server's metadata) instead of a ``[providers.NAME]`` entry."""
+        self._providers[provider.name] = provider
+
     def breaker(self, name: str) -> CircuitBreaker:
         if name not in self._breakers:
             self._breakers[name] = CircuitBreaker(
@@ -243,6 +268,7 @@ class TokenManager:
             resource=previous.resource if previous else provider.config.options.get("resource"),
             id_token=SecretStr(response.id_token) if response.id_token else (previous.id_token if previous else None),
             obtained_at=now,
+            extra=_public_fields(response.extra) or (dict(previous.extra) if previous else {}),
         )
 
     # -- login ----------------------------------------------------------------------------------
@@ -257,6 +283,7 @@ class TokenManager:
         on_device_code: DeviceHandler | None = None,
         wait: float = 300.0,
         device_sleep: Callable[[float], Any] | None = None,
+        port: int = 0,
     ) -> Token:
         """Log in to provider ``name`` and store the token; returns it.
 
@@ -275,7 +302,9 @@ class TokenManager:
             if method == "browser":
                 if on_url is None:
                     raise AuthError("login: on_url is required for the browser flow")
-                response = await authorization_code_flow(provider, http, scopes=wanted, on_url=on_url, wait=wait)
+                response = await authorization_code_flow(
+                    provider, http, scopes=wanted, on_url=on_url, wait=wait, port=port
+                )
             elif method == "device":
                 if on_device_code is None:
                     raise AuthError("login: on_device_code is required for the device flow")

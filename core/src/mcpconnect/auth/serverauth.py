@@ -79,8 +79,8 @@ def _missing(name: str, server: ServerConfig, provider: str | None) -> AuthError
         alternative = f'set token_env = "{(provider or name).upper().replace("-", "_")}_TOKEN" in [servers.{name}]'
     if provider is None:
         return AuthError(
-            f"server '{name}' uses auth = \"mcp\" (MCP authorization), which this version of mcpconnect cannot "
-            f"do yet; {alternative} to use an API token"
+            f"server '{name}' uses auth = \"mcp\" (MCP authorization), which works for remote servers (url = ...) "
+            f"only; {alternative} to use an API token"
         )
     return AuthError(f"server '{name}' needs authentication: run 'mcpconnect login {provider}' or {alternative}")
 
@@ -111,6 +111,10 @@ async def oauth_server_auth(name: str, server: ServerConfig, runtime: Runtime) -
     from mcpconnect.serverauth import api_token_auth
 
     _check_server_url(name, server)
+    if server.auth == "mcp" and server.url:
+        from mcpconnect.auth.mcp import mcp_server_auth
+
+        return mcp_server_auth(name, server, runtime)
     found = await _oauth_token(name, server, runtime)
     if found is not None:
         manager, token = found

@@ -34,8 +34,6 @@ async def run_check(app: App, names: tuple[str, ...], refresh: bool, live: bool)
     runtime = Runtime(app.loaded, app.host)
     configured = runtime.config.servers
     selected = list(names) or [n for n, s in configured.items() if s.enabled]
-    if not selected:
-        fail("no servers are configured; add a [servers.NAME] table to mcpconnect.toml", 2)
     progress: dict[str, str] = dict.fromkeys(selected, "waiting")
 
     def on_state(status: ServerStatus) -> None:
@@ -104,6 +102,8 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
     """
     import anyio
 
+    if not names and not any(s.enabled for s in app.loaded.config.servers.values()):
+        fail("no servers are configured; add a [servers.NAME] table to mcpconnect.toml", 2)
     live = not as_json and sys.stderr.isatty()
     statuses = anyio.run(run_check, app, names, refresh, live)
     ok = sum(1 for s in statuses if s.ok)

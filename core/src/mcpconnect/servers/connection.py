@@ -7,12 +7,13 @@ backoff, jitter and a cap. Callers in any task borrow the ready client through :
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -224,17 +225,22 @@ class ServerConnection:
         except MCPConnectError as exc:
             raise _ConnectFailed(self.transport, f"server '{self.name}': {exc}") from None
         auth = None
-        if self.server.url:
-            from mcpconnect.serverauth import server_auth
+        secret_env: dict[str, str] = {}
+        try:
+            if self.server.url:
+                from mcpconnect.serverauth import server_auth
 
-            try:
                 auth = await server_auth(self.name, self.server, self.runtime)
-            except MCPConnectError as exc:
-                raise _ConnectFailed(self.transport, str(exc)) from None
+            elif self.server.token_to_env:
+                from mcpconnect.serverauth import server_env_token
+
+                secret_env = await server_env_token(self.name, self.server, self.runtime)
+        except MCPConnectError as exc:
+            raise _ConnectFailed(self.transport, str(exc)) from None
         failures: list[_ConnectFailed] = []
         for transport in self._candidates():
             try:
-                await self._session(transport, effective, auth, restart_attempt)
+                await self._session(transport, effective, auth, restart_attempt, secret_env)
                 return
             except _ConnectFailed as exc:
                 failures.append(exc)
@@ -263,7 +269,9 @@ class ServerConnection:
             update["url"] = expand_vars(self.server.url, where=f"{where}.url")
         return self.server.model_copy(update=update)
 
-    async def _session(self, transport: str, server: ServerConfig, auth: Any, restart_attempt: int) -> None:
+    async def _session(
+        self, transport: str, server: ServerConfig, auth: Any, restart_attempt: int, secret_env: dict[str, str]
+    ) -> None:
         """Connect over ``transport`` and serve until lost or stopped.
 
         Raises :class:`_ConnectFailed` when the connection never became ready.
@@ -276,14 +284,16 @@ class ServerConnection:
             raise _ConnectFailed(transport, f"server '{self.name}': {exc}") from None
         self._lost = anyio.Event()
         self._lost_reason = ""
-        context = TransportContext(name=self.name, auth=auth, log=self.log, on_lost=self._on_lost)
+        context = TransportContext(
+            name=self.name, auth=auth, log=self.log, on_lost=self._on_lost, secret_env=secret_env
+        )
         self._context = context
         ready = False
         started = time.perf_counter()
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.server.timeout) as scope:
                 client = Client(
-                    registration.factory(self.name, server, context),
+                    _watch_eof(registration.factory(self.name, server, context), self._on_lost),
                     mode=self.options.mode,
                     read_timeout_seconds=self.server.timeout,
                     sampling_callback=self.options.sampling_callback,
@@ -431,6 +441,7 @@ class ServerConnection:
                     await self._wait_not_ready(client)
                     continue
                 if exc.code == CONNECTION_CLOSED:
+                    self._on_lost("the server closed the connection")
                     await self._wait_not_ready(client, limit=2.0)
                     reason = self._lost_reason or "the connection closed"
                     raise TransportError(
@@ -463,6 +474,53 @@ class ServerConnection:
         if self._tools is None or refresh:
             return await self.request("tools/list", self._fetch_tools)
         return list(self._tools)
+
+
+@contextlib.asynccontextmanager
+async def _watch_eof(transport: Any, on_lost: Callable[[str], None]) -> AsyncIterator[tuple[Any, Any]]:
+    """The transport's streams, its read stream watched: when it ends, the connection is lost.
+
+    Transports that cannot tell (the SDK's SSE client) still get their owner to reconnect.
+    """
+    async with transport as (read_stream, write_stream):
+        yield _EofWatch(read_stream, on_lost), write_stream
+
+
+class _EofWatch:
+    """A read stream that reports its end (the SDK's ``ReadStream`` protocol)."""
+
+    def __init__(self, stream: Any, on_lost: Callable[[str], None]) -> None:
+        self._stream = stream
+        self._on_lost = on_lost
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._stream, "last_context", None)
+
+    async def receive(self) -> Any:
+        try:
+            return await self._stream.receive()
+        except anyio.EndOfStream:
+            self._on_lost("the server closed the connection")
+            raise
+
+    def __aiter__(self) -> _EofWatch:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def __aenter__(self) -> _EofWatch:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 async def _first_of(*waits: Callable[[], Awaitable[Any]]) -> None:

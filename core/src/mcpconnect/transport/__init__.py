@@ -104,6 +104,8 @@ class TransportContext:
     :ivar on_lost: call it when the connection ends on its own (a process exited, a stream
         dropped); the server's owner then reconnects. Called at most once per connection.
     :ivar environ: the environment a local process inherits (``os.environ`` by default).
+    :ivar secret_env: variables a local process gets on top of its ``env`` (the token of
+        ``token_to_env``); never logged.
     :ivar notes: what a transport observed that explains a failure (``HTTP 401 from POST ...``);
         the owner adds them to its error messages.
     """
@@ -115,6 +117,7 @@ class TransportContext:
     environ: dict[str, str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def note(self, text: str) -> None:
         """Record one observation (the last few are kept)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import time
 from typing import Any
@@ -59,7 +60,8 @@ class DPoPKey:
 
     def thumbprint(self) -> str:
         """RFC 7638 JWK thumbprint (what a bound token's ``cnf.jkt`` holds)."""
-        canonical = '{"crv":"%s","kty":"EC","x":"%s","y":"%s"}' % (self.jwk["crv"], self.jwk["x"], self.jwk["y"])
+        # RFC 7638 3: the required members, sorted, no whitespace.
+        canonical = json.dumps({k: self.jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"))
         return _b64(hashlib.sha256(canonical.encode()).digest())
 
     def proof(self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None) -> str:
@@ -69,13 +71,20 @@ class DPoPKey:
 
         parts = urlsplit(url)
         htu = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": method.upper(), "htu": htu, "iat": int(time.time())}
+        claims: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": method.upper(),
+            "htu": htu,
+            "iat": int(time.time()),
+        }
         chosen = nonce or self.nonces.get(_origin(url))
         if chosen:
             claims["nonce"] = chosen
         if access_token is not None:
             claims["ath"] = _b64(hashlib.sha256(access_token.encode("ascii")).digest())
-        token: str = jwt.encode(claims, self._key, algorithm=self.algorithm, headers={"typ": "dpop+jwt", "jwk": self.jwk})
+        token: str = jwt.encode(
+            claims, self._key, algorithm=self.algorithm, headers={"typ": "dpop+jwt", "jwk": self.jwk}
+        )
         return token
 
     def remember_nonce(self, url: str, headers: Any) -> bool:
@@ -84,7 +93,7 @@ class DPoPKey:
         if not nonce:
             return False
         key = _origin(url)
-        changed = self.nonces.get(key) != nonce
+        changed: bool = self.nonces.get(key) != nonce
         self.nonces[key] = str(nonce)
         return changed
 

@@ -137,7 +137,10 @@ class MCPProvider(OAuthProvider):
         register_secret(private_key_pem)
 
     def __repr__(self) -> str:
-        return f"MCPProvider(server={self.name!r}, issuer={self.metadata.issuer!r}, client_id={self.registration.client_id!r})"
+        return (
+            f"MCPProvider(server={self.name!r}, issuer={self.metadata.issuer!r}, "
+            f"client_id={self.registration.client_id!r})"
+        )
 
     @property
     def label(self) -> str:
@@ -239,10 +242,10 @@ class MCPProvider(OAuthProvider):
                     "check the network and try again",
                     provider=self.name,
                 ) from None
-            if self.dpop is not None and self.dpop.remember_nonce(url, response.headers) and not nonce_retried:
-                if response.status_code in (400, 401) and _error_code(response) == "use_dpop_nonce":
-                    nonce_retried = True  # RFC 9449 8: retry once with the server's nonce
-                    continue
+            new_nonce = self.dpop is not None and self.dpop.remember_nonce(url, response.headers)
+            if new_nonce and not nonce_retried and _error_code(response) == "use_dpop_nonce":
+                nonce_retried = True  # RFC 9449 8: retry once with the server's nonce
+                continue
             return response
 
     async def jwt_bearer(self, http: httpx.AsyncClient, assertion: str, scopes: tuple[str, ...]) -> TokenResponse:
@@ -257,12 +260,9 @@ class MCPProvider(OAuthProvider):
         try:
             super().raise_for_error(response, data, what)
         except AuthError as exc:
-            # The engine's messages point at [providers.NAME]; an MCP server's live in [servers.NAME].
-            raise type(exc)(*_retarget(exc, self.name)) from None if False else exc
-
-
-def _retarget(exc: AuthError, name: str) -> tuple[Any, ...]:  # pragma: no cover - kept simple
-    return (str(exc).replace(f"[providers.{name}]", f"[servers.{name}]"),)
+            # The engine's messages point at [providers.NAME]; an MCP server's settings live in [servers.NAME].
+            exc.args = (str(exc).replace(f"[providers.{self.name}]", f"[servers.{self.name}]"),)
+            raise
 
 
 def _error_code(response: httpx.Response) -> str | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 import httpx
@@ -40,7 +40,9 @@ from mcpconnect.auth import (
 from mcpconnect.auth.provider import ClientAuth
 from mcpconnect.errors import AuthError
 from mcpconnect.logs import register_secret
-from mcpconnect.tokens import Token
+
+if TYPE_CHECKING:
+    from mcpconnect.tokens import Token
 
 __all__ = ["GitHubProvider", "register_auth_providers"]
 

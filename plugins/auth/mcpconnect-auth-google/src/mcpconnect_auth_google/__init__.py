@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from mcpconnect import hookimpl
 from mcpconnect.auth import Endpoints, Identity, OAuthError, OAuthProvider, TransientAuthError
 from mcpconnect.errors import AuthError
-from mcpconnect.tokens import Token
+
+if TYPE_CHECKING:
+    from mcpconnect.tokens import Token
 
 __all__ = ["GoogleProvider", "register_auth_providers"]
 

@@ -18,7 +18,7 @@ endpoint URL.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -33,7 +33,9 @@ from mcpconnect.auth import (
     TransientAuthError,
 )
 from mcpconnect.errors import AuthError
-from mcpconnect.tokens import Token
+
+if TYPE_CHECKING:
+    from mcpconnect.tokens import Token
 
 __all__ = ["LinearProvider", "register_auth_providers"]
 

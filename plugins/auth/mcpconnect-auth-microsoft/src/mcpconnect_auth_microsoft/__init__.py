@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -33,7 +33,9 @@ import httpx
 from mcpconnect import hookimpl
 from mcpconnect.auth import Endpoints, Identity, NeedsLoginError, OAuthProvider, TokenResponse
 from mcpconnect.errors import AuthError, ConfigError
-from mcpconnect.tokens import Token
+
+if TYPE_CHECKING:
+    from mcpconnect.tokens import Token
 
 __all__ = ["MicrosoftProvider", "register_auth_providers"]
 

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from mcpconnect import hookimpl
 from mcpconnect.auth import Endpoints, Identity, OAuthProvider, TokenResponse, TransientAuthError
 from mcpconnect.errors import AuthError, ConfigError
-from mcpconnect.tokens import Token
+
+if TYPE_CHECKING:
+    from mcpconnect.tokens import Token
 
 __all__ = ["NotionProvider", "register_auth_providers"]
 

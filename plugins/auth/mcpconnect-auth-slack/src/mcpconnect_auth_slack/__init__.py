@@ -20,7 +20,7 @@ Configuration (``[providers.NAME]``, ``type = "slack"``): ``base_url`` (default
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -35,7 +35,9 @@ from mcpconnect.auth import (
     TransientAuthError,
 )
 from mcpconnect.errors import AuthError, ConfigError
-from mcpconnect.tokens import Token
+
+if TYPE_CHECKING:
+    from mcpconnect.tokens import Token
 
 __all__ = ["SlackProvider", "register_auth_providers"]
 

@@ -33,7 +33,7 @@ _POLL = 0.02
 def _environment(name: str, server: Any, context: TransportContext) -> dict[str, str]:
     base = dict(os.environ if context.environ is None else context.environ)
     env = base if server.inherit_env else get_default_environment()
-    return {**env, **server.resolved_env(name, base)}
+    return {**env, **server.resolved_env(name, base), **context.secret_env}
 
 
 def _executable(name: str, command: str, env: dict[str, str], cwd: str | None) -> str:
