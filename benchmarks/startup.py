@@ -16,7 +16,7 @@ def run(quick: bool) -> dict[str, Any]:
     version = time_command([exe, "--version"], repeat, "mcpconnect --version")
     plugins = time_command([exe, "plugins", "list", "--json"], repeat, "mcpconnect plugins list")
     sdk = time_command([sys.executable, "-c", "import mcp.client"], repeat, "python -c 'import mcp.client'")
-    entry_modules = _entry_module_costs(repeat)
+    entry_modules = _entry_module_costs(2 if quick else 10)
     return {
         "samples": {s.label: s.as_dict() for s in (httpx_import, version, plugins, sdk)},
         "entry_modules_ms": entry_modules,
