@@ -82,12 +82,13 @@ async def test_plain_http_server_refused_unless_loopback_or_allowed(oidc_server,
     assert isinstance(await server_auth("docs", local, runtime), BearerAuth)
 
 
-async def test_mcp_auth_mode_needs_an_api_token_for_now(oidc_server, make_runtime, monkeypatch):
+async def test_mcp_auth_mode_uses_mcp_authorization_else_the_api_token(oidc_server, make_runtime, monkeypatch):
+    from mcpconnect.auth.mcp import MCPAuth
+
     runtime = make_runtime(providers(oidc_server))
     mcp = ServerConfig.model_validate({"url": "https://mcp.example.test/mcp", "auth": "mcp", "token_env": "MCP_TOK"})
     monkeypatch.delenv("MCP_TOK", raising=False)
-    with pytest.raises(AuthError, match=r'auth = "mcp" .* set MCP_TOK to use an API token'):
-        await server_auth("remote", mcp, runtime)
+    assert isinstance(await server_auth("remote", mcp, runtime), MCPAuth)
     monkeypatch.setenv("MCP_TOK", "mcp-api-token-value-0000001")
     assert isinstance(await server_auth("remote", mcp, runtime), BearerAuth)
 

@@ -136,3 +136,25 @@ async def test_a_dropped_sse_stream_reconnects(mcpconnect_isolated, notes_argv):
     finally:
         if first is not None:
             first.__exit__(None, None, None)
+
+
+async def test_secrets_in_urls_and_headers_never_reach_errors(mcpconnect_isolated, status_server, monkeypatch):
+    monkeypatch.setenv("MCPC_HEADER_SECRET", "hdr-secret-0123456789")
+    bad = status_server(401).replace("http://", "http://user:url-password-0123@") + "?token=query-secret-0123"
+    refused = f"http://user:url-password-0123@127.0.0.1:{free_port()}/mcp?token=query-secret-0123"
+    config = {
+        "servers": {
+            "bad": {
+                "url": bad,
+                "transport": "streamable-http",
+                "headers": {"Authorization": "Bearer ${MCPC_HEADER_SECRET}"},
+            },
+            "refused": {"url": refused},
+        }
+    }
+    async with mcpconnect.connect(config, reconnect=False, cache=False) as hub:
+        errors = " ".join(s.error or "" for s in hub.servers.values())
+    assert "HTTP 401 Unauthorized" in errors
+    assert "neither streamable HTTP nor SSE" in errors
+    for secret in ("url-password-0123", "query-secret-0123", "hdr-secret-0123456789"):
+        assert secret not in errors

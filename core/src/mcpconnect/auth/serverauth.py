@@ -114,7 +114,11 @@ async def oauth_server_auth(name: str, server: ServerConfig, runtime: Runtime) -
     if server.auth == "mcp" and server.url:
         from mcpconnect.auth.mcp import mcp_server_auth
 
-        return mcp_server_auth(name, server, runtime)
+        # A login made for this server comes first; then a configured API token; else MCP
+        # authorization runs when the server first answers 401.
+        logged_in = await token_manager(runtime).store.list(name)
+        fallback = None if logged_in else api_token_auth(name, server)
+        return fallback if fallback is not None else mcp_server_auth(name, server, runtime)
     found = await _oauth_token(name, server, runtime)
     if found is not None:
         manager, token = found

@@ -14,6 +14,7 @@ from mcpconnect.cli.app import App, handle_errors, print_json, warn
 if TYPE_CHECKING:
     from mcpconnect.auth.manager import TokenManager
     from mcpconnect.auth.provider import DeviceAuthorization
+    from mcpconnect.config.model import ServerConfig
     from mcpconnect.runtime import Runtime
 
 __all__ = ["login", "logout", "whoami"]
@@ -48,6 +49,15 @@ def _expires(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours < 48 else f"{hours // 24}d"
 
 
+def _mcp_server(app: App, name: str) -> ServerConfig | None:
+    """``[servers.NAME]`` when NAME is a server with ``auth = "mcp"`` and no provider has that name."""
+    config = app.loaded.config
+    server = config.servers.get(name)
+    if name in config.providers or server is None or server.auth != "mcp":
+        return None
+    return server
+
+
 @click.command()
 @click.argument("name")
 @click.option("--no-browser", is_flag=True, help="Print the authorization URL instead of opening a browser.")
@@ -66,9 +76,16 @@ def login(
     scopes: tuple[str, ...],
     timeout: float,
 ) -> None:
-    """Log in to the provider configured as [providers.NAME] and store the token."""
+    """Log in to the provider configured as [providers.NAME], or to the server [servers.NAME]
+    with auth = "mcp" (MCP authorization), and store the token."""
     if sum((no_browser, device, client_credentials)) > 1:
         raise click.UsageError("give at most one of --no-browser, --device and --client-credentials")
+    mcp_server = _mcp_server(app, name)
+    if mcp_server is not None and (device or client_credentials):
+        raise click.UsageError(
+            f"server '{name}' uses MCP authorization, whose grant is set in [servers.{name}.options] (grant = "
+            '"client_credentials"); --device and --client-credentials are for providers'
+        )
 
     def show_url(url: str) -> None:
         click.echo(f"Open this URL in a browser to log in to {name}:", err=True)
@@ -92,6 +109,13 @@ def login(
         sys.stdout.flush()
 
     async def work(manager: TokenManager) -> Any:
+        if mcp_server is not None:
+            from mcpconnect.auth.mcp import MCPAuthorizer
+
+            authorizer = MCPAuthorizer(name, mcp_server, manager.runtime, wait=timeout)
+            if not authorizer.settings.headless:
+                authorizer.on_url = show_url if no_browser else open_browser
+            return await authorizer.login(scopes=scopes or None)
         if device:
             return await manager.login(name, method="device", scopes=scopes, on_device_code=show_device_code)
         if client_credentials:
@@ -118,7 +142,16 @@ def login(
 @handle_errors
 def logout(app: App, name: str, account: str | None) -> None:
     """Revoke the token at the provider and delete it locally (even when the provider is down)."""
-    result = run_with_manager(app, lambda manager: manager.logout(name, account))
+    mcp_server = _mcp_server(app, name)
+
+    async def work(manager: TokenManager) -> Any:
+        if mcp_server is not None:
+            from mcpconnect.auth.mcp import MCPAuthorizer
+
+            return await MCPAuthorizer(name, mcp_server, manager.runtime).logout(account)
+        return await manager.logout(name, account)
+
+    result = run_with_manager(app, work)
     if result.warning:
         warn(result.warning)
     where = "revoked at the provider and deleted" if result.remote else "deleted locally"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from mcpconnect.errors import MCPConnectError, TransportError
-from mcpconnect.servers.errors import describe
+from mcpconnect.servers.errors import describe, safe_url
 from mcpconnect.transport import ServerLog, TransportContext
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ class ServerConnection:
         both = "; ".join(f"{f.transport}: {f.message.removeprefix(f'server {self.name!r}: ')}" for f in failures)
         raise _ConnectFailed(
             "auto",
-            f"server '{self.name}': neither streamable HTTP nor SSE worked at {self.server.url} ({both}); "
+            f"server '{self.name}': neither streamable HTTP nor SSE worked at {safe_url(effective.url)} ({both}); "
             "check the URL, or set transport explicitly",
         )
 

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-__all__ = ["describe", "leaf_errors"]
+__all__ = ["describe", "leaf_errors", "safe_url"]
+
+
+def safe_url(url: object) -> str:
+    """``url`` without user info, query or fragment: what an error message may show."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(url))
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable URL>"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def leaf_errors(exc: BaseException) -> list[BaseException]:
@@ -60,7 +75,7 @@ def describe(exc: BaseException) -> str:
         if name == "HTTPStatusError":
             response = getattr(err, "response", None)
             if response is not None:
-                return f"HTTP {response.status_code} {response.reason_phrase} from {response.request.url}"
+                return f"HTTP {response.status_code} {response.reason_phrase} from {safe_url(response.request.url)}"
         if "Timeout" in name:
             return f"timed out talking to the server ({name})"
         return f"{name}: {text}" if text else name

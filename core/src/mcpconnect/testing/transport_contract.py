@@ -150,3 +150,22 @@ class TransportContract:
             async with Client(self._open(server_config), mode="auto", cache=None) as client:
                 result = await client.call_tool("echo", {"message": "again"})
                 assert not result.is_error
+
+    async def test_every_http_request_goes_through_the_auth(self, server_config: Any) -> None:
+        """A URL transport sends every request through ``context.auth`` (how OAuth plugs in)."""
+        if self.requires != "url":
+            pytest.skip("only URL transports authenticate with an httpx.Auth")
+        import httpx
+        from mcp import Client
+
+        seen: list[str] = []
+
+        class Recording(httpx.Auth):
+            def auth_flow(self, request: httpx.Request) -> Any:
+                seen.append(request.method)
+                request.headers["Authorization"] = "Bearer contract-token"
+                yield request
+
+        async with Client(self._open(server_config, auth=Recording()), mode="auto", cache=None) as client:
+            await client.call_tool("echo", {"message": "with auth"})
+        assert "POST" in seen

@@ -38,9 +38,10 @@ def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> 
 
     async def on_response(response: httpx.Response) -> None:
         if response.status_code >= 400:
+            from mcpconnect.servers.errors import safe_url
+
             request = response.request
-            port = f":{request.url.port}" if request.url.port else ""
-            url = f"{request.url.scheme}://{request.url.host}{port}{request.url.path}"  # no userinfo, no query
+            url = safe_url(request.url)  # no user info, no query: they may hold secrets
             context.note(f"HTTP {response.status_code} {response.reason_phrase} from {request.method} {url}")
 
     return httpx.AsyncClient(

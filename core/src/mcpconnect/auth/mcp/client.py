@@ -33,7 +33,7 @@ import httpx
 
 from mcpconnect.auth.errors import NeedsLoginError, OAuthError
 from mcpconnect.auth.flows import UrlHandler
-from mcpconnect.auth.manager import TokenManager, register_token, secret_of, token_manager
+from mcpconnect.auth.manager import LogoutResult, TokenManager, register_token, secret_of, token_manager
 from mcpconnect.auth.mcp.discovery import (
     Challenge,
     Discovery,
@@ -171,7 +171,7 @@ class MCPAuthorizer:
             raise ConfigError(f'server \'{name}\': auth = "mcp" needs a remote server (url = "https://...")')
         self.name = name
         self.server = server
-        self.url = server.url
+        self.url = expand_vars(server.url, where=f"servers.{name}.url")
         self.runtime = runtime
         self.manager: TokenManager = token_manager(runtime)
         self.settings = _settings(name, server, runtime)
@@ -280,6 +280,16 @@ class MCPAuthorizer:
                 found = await self._discover(http, challenge)
             return await self._login(found, tuple(scopes) if scopes else self._scopes(found, challenge))
 
+    async def logout(self, account: str | None = None) -> LogoutResult:
+        """Revoke this server's token at its authorization server (when it offers revocation)
+        and delete it locally, even when the authorization server cannot be reached."""
+        stored = await self.manager.stored(self.name, account)
+        try:
+            await self._provider_for_refresh(stored.token)
+        except AuthError as exc:
+            log.info("%s: cannot reach the authorization server to revoke (%s)", self.who, exc)
+        return await self.manager.logout(self.name, stored.token.account)
+
     async def _probe(self, http: httpx.AsyncClient) -> Challenge:
         """POST an ``initialize`` without a token: the server's 401 names its resource metadata."""
         body = {
@@ -337,7 +347,7 @@ class MCPAuthorizer:
         record = await self.manager.store.get_registration(issuer)
         return Registration.from_record(record) if record else None
 
-    async def _registration(self, found: Discovery) -> Registration:
+    async def _registration(self, found: Discovery, scopes: tuple[str, ...] = ()) -> Registration:
         """This client at the discovered authorization server: pre-registered from the
         configuration, else a Client ID Metadata Document, else stored, else RFC 7591."""
         metadata = found.auth_server
@@ -368,7 +378,14 @@ class MCPAuthorizer:
         method = "none" if "none" in supported else choose_auth_method(metadata, has_secret=True)
         async with self._http() as http:
             registration = await register_dynamically(
-                http, metadata, who=self.who, how=how, redirect_uri=redirect, grant_types=grants, auth_method=method
+                http,
+                metadata,
+                who=self.who,
+                how=how,
+                redirect_uri=redirect,
+                grant_types=grants,
+                auth_method=method,
+                scopes=scopes,
             )
         await self.manager.store.put_registration(metadata.issuer, registration.to_record())
         log.info("%s: registered client %s at %s", self.who, registration.client_id, metadata.issuer)
@@ -414,7 +431,7 @@ class MCPAuthorizer:
         metadata = found.auth_server
         if metadata.dpop_signing_alg_values_supported and "ES256" in metadata.dpop_signing_alg_values_supported:
             await self._load_dpop(found.resource)
-        registration = await self._registration(found)
+        registration = await self._registration(found, scopes)
         provider = self._make_provider(metadata, registration, found.resource, scopes)
         grant = self.settings.grant
         if grant == "client_credentials":
@@ -554,7 +571,7 @@ def mcp_server_auth(name: str, server: ServerConfig, runtime: Runtime, *, on_url
     """The ``httpx.Auth`` for server ``name`` with ``auth = "mcp"``."""
     if server.url:
         check_secure_url(
-            server.url,
+            expand_vars(server.url, where=f"servers.{name}.url"),
             what="url",
             owner=f"server '{name}'",
             allow_insecure=server.allow_insecure_http,

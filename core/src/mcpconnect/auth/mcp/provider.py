@@ -88,15 +88,17 @@ class Registration:
 
 
 def choose_auth_method(metadata: AuthServerMetadata, *, has_secret: bool, has_key: bool = False) -> str:
-    """The token endpoint authentication method, from what the server supports (RFC 8414
-    ``token_endpoint_auth_methods_supported``; its default is ``client_secret_basic``)."""
+    """The token endpoint authentication method: the first the server lists (RFC 8414
+    ``token_endpoint_auth_methods_supported``, default ``client_secret_basic``) that this client
+    can do. The server's order is its preference (the MCP SDK's server lists
+    ``client_secret_post`` first, and its revocation endpoint only reads the secret from the body)."""
     supported = metadata.token_endpoint_auth_methods_supported or ("client_secret_basic",)
-    if has_key and "private_key_jwt" in supported:
-        return "private_key_jwt"
+    for method in supported:
+        if method == "private_key_jwt" and has_key:
+            return method
+        if method in ("client_secret_basic", "client_secret_post") and has_secret:
+            return method
     if has_secret:
-        for method in ("client_secret_basic", "client_secret_post"):
-            if method in supported:
-                return method
         return "client_secret_basic"
     return "none"
 
@@ -222,6 +224,9 @@ class MCPProvider(OAuthProvider):
             auth = None
         else:
             auth = self._client_credentials(body)
+            # RFC 6749 leaves client_id out of the body with HTTP Basic, but common servers (the MCP
+            # SDK's among them) look for it there; it is not a secret, and servers ignore it otherwise.
+            body.setdefault("client_id", self.client_id)
         nonce_retried = False
         while True:
             headers = {"Accept": "application/json"}

@@ -101,6 +101,7 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
     stderr_done = anyio.Event()
+    stdout_done = anyio.Event()
     stopping = False
 
     def lost(reason: str) -> None:
@@ -128,14 +129,17 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
         assert process.stdout is not None
         buffer = bytearray()
         reason: str | None = None  # stays None when we are cancelled (shutdown, timeout)
+        scanned = 0  # bytes of buffer known to hold no newline: a long line is scanned once
         try:
             async for chunk in process.stdout:
                 buffer += chunk
-                while (end := buffer.find(b"\n")) >= 0:
+                while (end := buffer.find(b"\n", scanned)) >= 0:
                     line = bytes(buffer[:end])
                     del buffer[: end + 1]
+                    scanned = 0
                     if line.strip():
                         await _deliver(line)
+                scanned = len(buffer)
                 if len(buffer) > max_bytes:
                     reason = f"wrote a message longer than {max_bytes} bytes (options.max_message_bytes)"
                     return
@@ -152,6 +156,7 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
             if reason is not None:
                 lost(reason)
             read_writer.close()
+            stdout_done.set()
 
     async def _deliver(line: bytes) -> None:
         try:
@@ -171,6 +176,10 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
                     data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
                     await process.stdin.send(data.encode("utf-8"))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            # Usually the process has exited: let the stdout reader say how, then end.
+            with anyio.move_on_after(3.0):
+                await stdout_done.wait()
+            lost("stopped reading its stdin")
             read_writer.close()
 
     async with anyio.create_task_group() as tg:

@@ -1,0 +1,121 @@
+"""Hostile and broken servers: each ends in one clear error, and no token goes where it does
+not belong."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mcpconnect.auth.mcp import MAX_AUTHORIZATIONS, mcp_server_auth
+from mcpconnect.errors import AuthError
+
+
+def entry(url: str, **options: object) -> dict:
+    return {"url": url, "auth": "mcp", "options": {"headless_login": True, **options}}
+
+
+async def call(runtime, name: str = "srv") -> httpx.Response:
+    server = runtime.config.servers[name]
+    async with httpx.AsyncClient(auth=mcp_server_auth(name, server, runtime), timeout=20) as client:
+        return await client.post(server.url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+
+
+async def test_a_well_behaved_server_gets_its_token(hostile, make_runtime):
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    response = await call(runtime)
+    assert response.status_code == 200
+    assert hostile.count("/token") == 1
+    # the token went to the MCP server only, never to the authorization server's endpoints
+    assert [s.path for s in hostile.seen if s.authorization] == ["/mcp"]
+
+
+async def test_resource_metadata_on_another_origin_is_refused(hostile_pair, make_runtime):
+    server, elsewhere = hostile_pair
+    server.behaviour["challenge"] = (
+        f'Bearer resource_metadata="{elsewhere.base}/.well-known/oauth-protected-resource/mcp"'
+    )
+    runtime = make_runtime({"srv": entry(server.mcp_url)})
+    with pytest.raises(AuthError, match="resource metadata at another origin"):
+        await call(runtime)
+    assert elsewhere.seen == []
+    assert server.count("/authorize") == 0
+
+
+async def test_resource_metadata_naming_another_resource_is_refused(hostile, make_runtime):
+    hostile.behaviour["resource"] = "https://evil.example.com/mcp"
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    with pytest.raises(AuthError, match=r"names resource 'https://evil.example.com/mcp', not this server"):
+        await call(runtime)
+    assert hostile.count("/authorize") == hostile.count("/register") == 0
+
+
+async def test_an_authorization_server_whose_issuer_differs_is_refused(hostile, make_runtime):
+    hostile.behaviour["metadata_issuer"] = "https://attacker.example.com"
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    with pytest.raises(AuthError, match=r"names issuer 'https://attacker.example.com'.*possible mix-up"):
+        await call(runtime)
+    assert hostile.count("/register") == hostile.count("/authorize") == hostile.count("/token") == 0
+
+
+@pytest.mark.parametrize("garbage", ["html", "no_client_id"])
+async def test_a_registration_endpoint_answering_garbage(hostile, make_runtime, garbage):
+    hostile.behaviour["registration_garbage"] = garbage
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    with pytest.raises(AuthError, match=r"not a client registration .*set client_id .* \[servers\.srv\.options\]"):
+        await call(runtime)
+    assert hostile.count("/authorize") == 0
+    assert await runtime.store().list_registrations() == {}
+
+
+async def test_a_401_loop_stops_after_the_fresh_token_is_rejected(hostile, make_runtime):
+    hostile.behaviour["always_401"] = True
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    with pytest.raises(AuthError, match="rejected the token it had just been issued"):
+        await call(runtime)
+    assert hostile.count("/token") == 1
+    assert hostile.count("/mcp") == 2
+
+
+async def test_a_403_loop_stops_after_three_authorizations(hostile, make_runtime):
+    hostile.behaviour["always_403"] = True
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    with pytest.raises(AuthError, match=r"still answered 403 insufficient_scope after 3 authorizations"):
+        await call(runtime)
+    assert hostile.count("/authorize") == MAX_AUTHORIZATIONS
+    # the first login asked for the resource's scopes; each step-up added what the 403 named
+    scopes = [s.query.get("scope", "").split() for s in hostile.seen if s.path == "/authorize"]
+    assert all("admin" in asked for asked in scopes[1:])
+
+
+async def test_without_a_registration_endpoint_the_error_says_how_to_preregister(hostile, make_runtime):
+    hostile.behaviour["no_registration"] = True
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    with pytest.raises(
+        AuthError, match=r"offers no dynamic client registration .* set client_id .*\[servers\.srv\.options\]"
+    ):
+        await call(runtime)
+    assert hostile.count("/authorize") == 0
+
+
+async def test_a_preregistered_client_skips_registration(hostile, make_runtime):
+    hostile.behaviour["no_registration"] = True
+    runtime = make_runtime({"srv": entry(hostile.mcp_url, client_id="pre-registered")})
+    response = await call(runtime)
+    assert response.status_code == 200
+    assert hostile.count("/register") == 0
+    (authorize,) = [s for s in hostile.seen if s.path == "/authorize"]
+    assert authorize.query["client_id"] == "pre-registered"
+    # RFC 8707: the resource is the server's canonical URI, in both requests
+    assert authorize.query["resource"] == hostile.mcp_url
+    (token,) = [s for s in hostile.seen if s.path == "/token"]
+    assert token.form["resource"] == hostile.mcp_url
+
+
+async def test_requests_to_another_origin_never_carry_the_token(hostile_pair, make_runtime):
+    server, elsewhere = hostile_pair
+    runtime = make_runtime({"srv": entry(server.mcp_url)})
+    auth = mcp_server_auth("srv", runtime.config.servers["srv"], runtime)
+    async with httpx.AsyncClient(auth=auth, timeout=20) as client:
+        assert (await client.post(server.mcp_url, json={})).status_code == 200
+        await client.post(elsewhere.mcp_url, json={})
+    assert [s.authorization for s in elsewhere.seen] == [None]
