@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -199,3 +200,52 @@ async def test_cli_login_opens_the_system_browser(cli_env, oidc_server):
     assert json.loads(out)["account"] == "alice"
     for secret in await stored_secrets(cli_env):
         assert secret not in outputs.all()
+
+
+# -- mcpconnect check reports every configured provider ------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_check_reports_providers_with_login_state_and_reachability(cli_env, oidc_server, tmp_path):
+    outputs = Outputs()
+    env = dict(cli_env, ISSUER=oidc_server.issuer)
+    code, out, err = await run(env, "check", "--json", outputs=outputs)
+    shown = json.loads(out)
+    (local,) = shown["providers"]
+    assert local["name"] == "local" and local["type"] == "oidc"
+    assert local["reachable"] is True and local["logged_in"] is False and local["ok"] is True
+    assert shown["total"] == 0 and code == 0
+
+    code, _, _ = await login_no_browser(env, outputs)
+    assert code == 0
+    code, out, _ = await run(env, "check", "--json", outputs=outputs)
+    local = json.loads(out)["providers"][0]
+    assert local["logged_in"] is True and local["accounts"] == ["alice"]
+    assert 0 < local["expires_in_seconds"] <= 3600
+
+    # A second provider whose endpoints are down: reported, and check fails.
+    port = closed_port()
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text(
+        config.read_text()
+        + f"""
+[providers.down]
+type = "oauth2"
+client_id = "x"
+authorize_url = "http://127.0.0.1:{port}/authorize"
+token_url = "http://127.0.0.1:{port}/token"
+"""
+    )
+    code, out, _ = await run(env, "check", "--json", outputs=outputs)
+    providers = {p["name"]: p for p in json.loads(out)["providers"]}
+    assert providers["down"]["reachable"] is False and providers["down"]["ok"] is False
+    assert providers["local"]["ok"] is True
+    assert code == 1
+    code, table, _ = await run(env, "check", outputs=outputs)
+    assert "unreachable" in table and "1/2 providers reachable, 1 logged in" in table
+    assert code == 1

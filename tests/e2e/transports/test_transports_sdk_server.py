@@ -71,10 +71,29 @@ async def test_http_error_statuses(mcpconnect_isolated, status_server, streamabl
             await hub.call_tool("bad", "echo", {"message": "x"})
 
 
-async def test_unresolvable_host(mcpconnect_isolated):
+_RESOLVE_PROBE = """
+import asyncio, mcpconnect
+async def main():
     config = {"servers": {"s": {"url": "http://mcpconnect-test.invalid/mcp", "transport": "streamable-http"}}}
-    async with mcpconnect.connect(config, reconnect=False) as hub:
-        assert "cannot be resolved" in hub.servers["s"].error
+    async with mcpconnect.connect(config, reconnect=False, cache=False) as hub:
+        print(hub.servers["s"].error)
+asyncio.run(main())
+"""
+
+
+def test_unresolvable_host(mcpconnect_isolated):
+    # In a network namespace of its own, so the lookup cannot leave this machine.
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"], check=False).returncode:
+        pytest.skip("needs 'unshare -n' (root or user namespaces) to keep the DNS lookup off the network")
+    result = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", _RESOLVE_PROBE], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "server 's'" in result.stdout and "cannot be resolved" in result.stdout
 
 
 async def test_session_terminated_is_reinitialized_once(mcpconnect_isolated, notes_argv):

@@ -26,14 +26,58 @@ def status_json(status: ServerStatus) -> dict[str, Any]:
     }
 
 
-async def run_check(app: App, names: tuple[str, ...], refresh: bool, live: bool) -> list[ServerStatus]:
-    """Connect to the servers (no health checks, no reconnects) and return their states."""
+def provider_json(name: str, ptype: str, health: dict[str, Any]) -> dict[str, Any]:
+    """One provider in the ``--json`` output: reachable, logged in, when its token expires."""
+    accounts = health.get("accounts") or []
+    expiries = [a["expires_in_seconds"] for a in accounts if a.get("expires_in_seconds") is not None]
+    return {
+        "name": name,
+        "type": ptype,
+        "ok": health.get("problem") is None and health.get("reachable") is not False,
+        "reachable": health.get("reachable"),
+        "logged_in": bool(health.get("logged_in")),
+        "accounts": [a["account"] for a in accounts],
+        "expires_in_seconds": min(expiries) if expiries else None,
+        "problem": health.get("problem"),
+    }
+
+
+async def check_providers(runtime: Any, names: list[str]) -> list[dict[str, Any]]:
+    """Each provider's health, concurrently: endpoints reachable, logged in, token expiry."""
+    import anyio
+
+    from mcpconnect.auth import token_manager
+    from mcpconnect.errors import MCPConnectError
+
+    manager = token_manager(runtime)
+    results: dict[str, dict[str, Any]] = {}
+
+    async def one(name: str) -> None:
+        try:
+            health = await manager.health(name)
+        except MCPConnectError as exc:  # a broken store or plugin is this provider's problem, not a crash
+            health = {"problem": str(exc)}
+        results[name] = provider_json(name, runtime.config.providers[name].type, health)
+
+    async with anyio.create_task_group() as tg:
+        for name in names:
+            tg.start_soon(one, name)
+    return [results[n] for n in names]
+
+
+async def run_check(
+    app: App, names: tuple[str, ...], refresh: bool, live: bool
+) -> tuple[list[ServerStatus], list[dict[str, Any]]]:
+    """Connect to the servers (no health checks, no reconnects) and check the providers; return
+    the servers' states and the providers' health."""
     from mcpconnect.hub import connect
     from mcpconnect.runtime import Runtime
 
     runtime = Runtime(app.loaded, app.host)
     configured = runtime.config.servers
     selected = list(names) or [n for n, s in configured.items() if s.enabled]
+    # Providers are reported when the whole configuration is checked (no NAMEs given).
+    provider_names = [] if names else list(runtime.config.providers)
     progress: dict[str, str] = dict.fromkeys(selected, "waiting")
 
     def on_state(status: ServerStatus) -> None:
@@ -48,10 +92,13 @@ async def run_check(app: App, names: tuple[str, ...], refresh: bool, live: bool)
         display = Live(_progress_table(progress), console=console(stderr=True), transient=True)
         display.start()
     try:
+        providers = await check_providers(runtime, provider_names) if provider_names else []
+        if not selected:
+            return [], providers
         async with connect(
             runtime, servers=selected, health_interval=None, reconnect=False, refresh=refresh, on_state=on_state
         ) as hub:
-            return list(hub.servers.values())
+            return list(hub.servers.values()), providers
     finally:
         if display is not None:
             display.stop()
@@ -89,6 +136,32 @@ def _table(statuses: list[ServerStatus]) -> Any:
     return table
 
 
+def _provider_table(providers: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=None, show_lines=False)
+    for column in ("provider", "type", "endpoints", "login", "expires in", "problem"):
+        table.add_column(column, overflow="fold")
+    for p in providers:
+        reachable = {True: "[green]reachable[/]", False: "[red]unreachable[/]", None: "-"}[p["reachable"]]
+        login = f"[green]{', '.join(p['accounts'])}[/]" if p["logged_in"] else "[yellow]not logged in[/]"
+        expires = p["expires_in_seconds"]
+        table.add_row(
+            p["name"], p["type"], reachable, login, "-" if expires is None else _duration(expires), p["problem"] or ""
+        )
+    return table
+
+
+def _duration(seconds: int) -> str:
+    if seconds <= 0:
+        return "expired"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d"
+
+
 @click.command()
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -102,18 +175,30 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
     """
     import anyio
 
-    if not names and not any(s.enabled for s in app.loaded.config.servers.values()):
+    config = app.loaded.config
+    if not names and not any(s.enabled for s in config.servers.values()) and not config.providers:
         fail("no servers are configured; add a [servers.NAME] table to mcpconnect.toml", 2)
     live = not as_json and sys.stderr.isatty()
-    statuses = anyio.run(run_check, app, names, refresh, live)
+    statuses, providers = anyio.run(run_check, app, names, refresh, live)
     ok = sum(1 for s in statuses if s.ok)
+    providers_ok = sum(1 for p in providers if p["ok"])
     if as_json:
-        print_json({"total": len(statuses), "ok": ok, "servers": [status_json(s) for s in statuses]})
+        result: dict[str, Any] = {"total": len(statuses), "ok": ok, "servers": [status_json(s) for s in statuses]}
+        if providers:
+            result["providers"] = providers
+        print_json(result)
     else:
         out = console()
-        out.print(_table(statuses))
-        for s in statuses:
-            if s.error and "\n" in s.error:
-                out.print(f"\n[bold]{s.name}[/]: {s.error}", markup=False)
-        out.print(f"\n{ok}/{len(statuses)} servers operational")
-    sys.exit(0 if ok == len(statuses) else 1)
+        if statuses:
+            out.print(_table(statuses))
+            for s in statuses:
+                if s.error and "\n" in s.error:
+                    out.print(f"\n[bold]{s.name}[/]: {s.error}", markup=False)
+        if providers:
+            out.print(_provider_table(providers))
+        summary = f"\n{ok}/{len(statuses)} servers operational"
+        if providers:
+            logged_in = sum(1 for p in providers if p["logged_in"])
+            summary += f"; {providers_ok}/{len(providers)} providers reachable, {logged_in} logged in"
+        out.print(summary)
+    sys.exit(0 if ok == len(statuses) and providers_ok == len(providers) else 1)
