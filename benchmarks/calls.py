@@ -80,7 +80,12 @@ async def raw_pipe() -> AsyncIterator[Callable[[], Awaitable[Any]]]:
 
     async def call() -> Any:
         assert proc.stdin and proc.stdout
-        msg = {"jsonrpc": "2.0", "id": next(counter), "method": "tools/call", "params": {"name": "echo", "arguments": ARGS}}
+        msg = {
+            "jsonrpc": "2.0",
+            "id": next(counter),
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": ARGS},
+        }
         proc.stdin.write((json.dumps(msg) + "\n").encode())
         await proc.stdin.drain()
         return json.loads(await proc.stdout.readline())

@@ -40,8 +40,13 @@ def render_markdown(result: dict[str, Any]) -> str:
         met = "-" if target is None else ("yes" if value <= target else "**no**")
         lines.append(f"| {what} | {value} | {'-' if target is None else f'≤ {target}'} | {met} |")
     if result.get("refresh_requests"):
-        lines += ["", "## Refresh requests at the authorization server (must be 1)", "",
-                  "| case | refresh requests |", "|---|---|"]
+        lines += [
+            "",
+            "## Refresh requests at the authorization server (must be 1)",
+            "",
+            "| case | refresh requests |",
+            "|---|---|",
+        ]
         for name, count in result["refresh_requests"].items():
             lines.append(f"| {name} | {count}{'' if count == 1 else ' **(not 1)**'} |")
     for name, section in result["sections"].items():

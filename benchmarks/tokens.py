@@ -23,7 +23,12 @@ from benchmarks.timing import Sample, ratio
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("MCPCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("MCPCONNECT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-PROVIDER = {"type": "oauth2", "client_id": "bench", "authorize_url": "http://127.0.0.1:9/a", "token_url": "http://127.0.0.1:9/t"}
+PROVIDER = {
+    "type": "oauth2",
+    "client_id": "bench",
+    "authorize_url": "http://127.0.0.1:9/a",
+    "token_url": "http://127.0.0.1:9/t",
+}
 
 
 def _runtime(storage: dict[str, Any], providers: dict[str, Any] | None = None) -> Any:
@@ -39,8 +44,11 @@ def _token(**kw: Any) -> Any:
     from mcpconnect.tokens import Token
 
     base = dict(
-        provider="bench", account="alice", access_token=SecretStr("at-" + "x" * 40),
-        refresh_token=SecretStr("rt-" + "y" * 40), expires_at=datetime.now(UTC) + timedelta(hours=1),
+        provider="bench",
+        account="alice",
+        access_token=SecretStr("at-" + "x" * 40),
+        refresh_token=SecretStr("rt-" + "y" * 40),
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
     )
     base.update(kw)
     return Token(**base)
@@ -62,7 +70,6 @@ async def _store_reads(n: int) -> dict[str, Any]:
 
     tmp = Path(tempfile.mkdtemp(prefix="mcpconnect-bench-"))
     key_file = tmp / "key"
-    stores: dict[str, tuple[dict[str, Any], Any]] = {}
     run_id = uuid.uuid4().hex[:8]
 
     # Raw drivers reading the same record the store wrote (bytes as stored: a dict lookup, a file
@@ -86,8 +93,9 @@ async def _store_reads(n: int) -> dict[str, Any]:
 
         async def read() -> Any:
             return await asyncio.to_thread(
-                lambda: conn.execute("SELECT data, version FROM records WHERE namespace=? AND key=?",
-                                     ("token", "bench/alice")).fetchone()
+                lambda: conn.execute(
+                    "SELECT data, version FROM records WHERE namespace=? AND key=?", ("token", "bench/alice")
+                ).fetchone()
             )
 
         return read
@@ -237,8 +245,9 @@ def _processes(backend: str, issuer: str, secret: str, server: Any, n: int) -> i
         "    await runtime.aclose()\n"
         "asyncio.run(main())\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", worker, config], stdout=subprocess.PIPE, text=True)
-             for _ in range(n)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", worker, config], stdout=subprocess.PIPE, text=True) for _ in range(n)
+    ]
     outputs = [p.communicate(timeout=120)[0].strip() for p in procs]
     if any(p.returncode for p in procs) or len(set(outputs)) != 1:
         raise RuntimeError(f"{backend}: the processes did not all end with the same new token: {outputs}")
@@ -262,7 +271,9 @@ def run(quick: bool) -> dict[str, Any]:
             out["refresh_requests"]["concurrent_1000"] = concurrent["refresh_requests"]
             for backend in ("redis", "postgres"):
                 try:
-                    out["refresh_requests"][f"{backend}_8_procs"] = _processes(backend, server.issuer, secret, server, 8)
+                    out["refresh_requests"][f"{backend}_8_procs"] = _processes(
+                        backend, server.issuer, secret, server, 8
+                    )
                 except Exception as exc:
                     out[f"{backend}_8_procs_error"] = f"{type(exc).__name__}: {exc}"
     except BaseException as exc:  # pytest.skip/fail from the fixture helper are BaseExceptions

@@ -435,7 +435,10 @@ class PluginHost:
             print(f"mcpconnect trace: {hook_name}({args}) -> {plugins}", file=stream, flush=True)
 
         def after(
-            outcome: pluggy.Result[Any], hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+            outcome: pluggy.Result[Any],
+            hook_name: str,
+            hook_impls: Sequence[pluggy.HookImpl],
+            kwargs: Mapping[str, Any],
         ) -> None:
             exc = outcome.exception
             if exc is not None:

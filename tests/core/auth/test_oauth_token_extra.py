@@ -19,8 +19,13 @@ def test_public_fields_keep_workspace_and_team_but_no_secret() -> None:
     assert kept["team"] == {"name": "Slack Softball Team", "id": "T9TK3CUKW"}
     assert kept["authed_user"] == {"id": "U1234", "scope": "chat:write"}
     assert "xoxp-1234" not in repr(kept)
-    notion = {"workspace_id": "w-1", "workspace_name": "Acme", "owner": {"user": {"id": "u-1", "name": "Ada"}},
-              "duplicated_template_id": None, "refresh_token": "nrt-secret"}
+    notion = {
+        "workspace_id": "w-1",
+        "workspace_name": "Acme",
+        "owner": {"user": {"id": "u-1", "name": "Ada"}},
+        "duplicated_template_id": None,
+        "refresh_token": "nrt-secret",
+    }
     kept = _public_fields(notion)
     assert kept["workspace_name"] == "Acme" and kept["owner"]["user"]["name"] == "Ada"
     assert "nrt-secret" not in repr(kept)

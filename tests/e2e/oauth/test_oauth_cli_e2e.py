@@ -214,7 +214,7 @@ def closed_port() -> int:
 async def test_check_reports_providers_with_login_state_and_reachability(cli_env, oidc_server, tmp_path):
     outputs = Outputs()
     env = dict(cli_env, ISSUER=oidc_server.issuer)
-    code, out, err = await run(env, "check", "--json", outputs=outputs)
+    code, out, _ = await run(env, "check", "--json", outputs=outputs)
     shown = json.loads(out)
     (local,) = shown["providers"]
     assert local["name"] == "local" and local["type"] == "oidc"
