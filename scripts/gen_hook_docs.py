@@ -36,19 +36,23 @@ GROUPS = [
 EXAMPLES = {
     "register_auth_providers": """from mcpconnect import hookimpl
 
+
 @hookimpl
 def register_auth_providers(register):
     register("acme", AcmeProvider, description="Acme ID (OAuth 2.1)")""",
     "register_token_stores": """from mcpconnect import hookimpl
 
+
 @hookimpl
 def register_token_stores(register):
     def factory(**options):
         from mcpconnect_store_vault.backend import VaultBackend  # heavy imports inside
+
         return VaultBackend(**options)
 
     register("vault", factory, description="HashiCorp Vault KV v2")""",
     "register_transports": """from mcpconnect import hookimpl
+
 
 @hookimpl
 def register_transports(register):

@@ -30,7 +30,13 @@ def server_options(scenario: str, context: dict[str, Any]) -> dict[str, Any]:
     if name == "wif-jwt-bearer":
         options.update(grant="jwt_bearer", assertion=context["valid_jwt"])
     if name == "enterprise-managed-authorization":
-        options.update(grant="jwt_bearer")
+        # SEP-990: the ID-JAG comes from the enterprise IdP by token exchange of the user's ID token.
+        options.update(
+            grant="jwt_bearer",
+            idp_token_endpoint=context["idp_token_endpoint"],
+            idp_client_id=context["idp_client_id"],
+            id_token=context["idp_id_token"],
+        )
     if context.get("client_id"):
         options["client_id"] = context["client_id"]
     if context.get("client_secret"):
@@ -41,37 +47,9 @@ def server_options(scenario: str, context: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-async def enterprise_assertion(server_url: str, context: dict[str, Any]) -> str:
-    """SEP-990: exchange the IdP's ID token for an identity assertion grant (RFC 8693) whose
-    audience is the MCP server's authorization server."""
-    import httpx
-
-    from mcpconnect.auth.mcp.discovery import discover, parse_challenge
-
-    async with httpx.AsyncClient(timeout=30) as http:
-        probe = await http.post(server_url, json={"jsonrpc": "2.0", "id": 0, "method": "tools/list"})
-        found = await discover(http, server_url, parse_challenge(probe.headers.get("www-authenticate")), who="peer")
-        response = await http.post(
-            context["idp_token_endpoint"],
-            data={
-                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                "subject_token": context["idp_id_token"],
-                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
-                "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
-                "audience": found.auth_server.issuer,
-                "resource": found.resource,
-                "client_id": context["idp_client_id"],
-            },
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
-
-
 async def run_auth_scenario(scenario: str, server_url: str, context: dict[str, Any]) -> int:
     """Run one ``auth/`` scenario against ``server_url``; 0 when the client did its part."""
     options = server_options(scenario, context)
-    if scenario == "auth/enterprise-managed-authorization":
-        options["assertion"] = await enterprise_assertion(server_url, context)
     version = os.environ.get("MCP_CONFORMANCE_PROTOCOL_VERSION", "")
     config = {
         "storage": {"backend": "memory"},

@@ -21,6 +21,28 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 
+def verify_proof(proof: str | None, method: str, url: str, access_token: str | None = None) -> dict[str, Any]:
+    """Check a DPoP proof as RFC 9449 4.3 says; its claims, and the key's thumbprint as ``jkt``."""
+    import base64
+    import hashlib
+    import json
+
+    import jwt
+
+    assert proof, "no DPoP proof"
+    header = jwt.get_unverified_header(proof)
+    assert header["typ"] == "dpop+jwt" and "d" not in header["jwk"]
+    claims = jwt.decode(proof, jwt.PyJWK(header["jwk"]).key, algorithms=[header["alg"]])
+    assert claims["htm"] == method and claims["htu"] == url.split("?")[0]
+    if access_token is not None:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(access_token.encode()).digest()).rstrip(b"=").decode()
+        assert claims["ath"] == digest
+    jwk = header["jwk"]
+    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"))
+    claims["jkt"] = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    return claims
+
+
 def _port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -44,6 +66,10 @@ class Hostile:
     behaviour: dict[str, Any] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)
+    #: DPoP: the key thumbprint each issued token is bound to, and every proof ``jti`` seen.
+    bound: dict[str, str] = field(default_factory=dict)
+    jtis: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -81,10 +107,29 @@ class Hostile:
             challenge = (
                 b.get("challenge") or f'Bearer resource_metadata="{self.base}/.well-known/oauth-protected-resource/mcp"'
             )
-            if token is None or token not in self.issued or b.get("always_401"):
+            issuers = b.get("accept_tokens_of", [self])
+            if token is None or not any(token in h.issued for h in issuers) or b.get("always_401"):
                 return JSONResponse(
                     {"error": "invalid_token"}, status_code=401, headers={"WWW-Authenticate": challenge}
                 )
+            if b.get("dpop"):
+                scheme = auth.split(" ", 1)[0]
+                try:
+                    claims = verify_proof(request.headers.get("dpop"), "POST", str(request.url), token)
+                except AssertionError as exc:
+                    self.problems.append(f"mcp proof: {exc}")
+                    return JSONResponse({"error": "invalid_dpop_proof"}, status_code=401)
+                if scheme != "DPoP" or self.bound.get(token) != claims["jkt"] or claims["jti"] in self.jtis:
+                    self.problems.append(f"mcp: scheme {scheme}, bound {self.bound.get(token) == claims['jkt']}")
+                    return JSONResponse({"error": "invalid_token"}, status_code=401)
+                self.jtis.append(claims["jti"])
+                nonce = b.get("dpop_rs_nonce")
+                if nonce and claims.get("nonce") != nonce:
+                    return JSONResponse(
+                        {"error": "use_dpop_nonce"},
+                        status_code=401,
+                        headers={"WWW-Authenticate": 'DPoP error="use_dpop_nonce"', "DPoP-Nonce": nonce},
+                    )
             rest = challenge.split(" ", 1)[1]
             if b.get("always_403"):
                 return JSONResponse(
@@ -109,8 +154,9 @@ class Hostile:
                     "token_endpoint": f"{self.base}/token",
                     **({} if b.get("no_registration") else {"registration_endpoint": f"{self.base}/register"}),
                     "code_challenge_methods_supported": ["S256"],
-                    "token_endpoint_auth_methods_supported": ["none"],
+                    "token_endpoint_auth_methods_supported": b.get("auth_methods", ["none"]),
                     "scopes_supported": ["read", "admin"],
+                    **({"dpop_signing_alg_values_supported": ["ES256"]} if b.get("dpop") else {}),
                 }
             )
 
@@ -123,7 +169,7 @@ class Hostile:
                 return JSONResponse({"client_name": "x"}, status_code=201)
             body = await request.json()
             return JSONResponse(
-                {"client_id": "hostile-client", "redirect_uris": body.get("redirect_uris", [])}, status_code=201
+                {"client_id": f"client-of-{self.port}", "redirect_uris": body.get("redirect_uris", [])}, status_code=201
             )
 
         async def authorize(request: Request) -> Response:
@@ -133,10 +179,37 @@ class Hostile:
             return RedirectResponse(target, status_code=302)
 
         async def token(request: Request) -> Response:
-            await record(request)
+            seen = await record(request)
+            token_type, jkt = "Bearer", None
+            if "client_public_key" in b:
+                import jwt
+
+                try:
+                    claims = jwt.decode(
+                        seen.form.get("client_assertion", ""),
+                        b["client_public_key"],
+                        algorithms=["ES256"],
+                        audience=self.base,
+                    )
+                    assert claims["iss"] == claims["sub"] == seen.form.get("client_id")
+                except (jwt.PyJWTError, AssertionError) as exc:
+                    self.problems.append(f"client assertion: {exc!r}")
+                    return JSONResponse({"error": "invalid_client"}, status_code=401)
+            if b.get("dpop"):
+                try:
+                    claims = verify_proof(request.headers.get("dpop"), "POST", f"{self.base}/token")
+                except AssertionError as exc:
+                    self.problems.append(f"token proof: {exc}")
+                    return JSONResponse({"error": "invalid_dpop_proof"}, status_code=400)
+                nonce = b.get("dpop_as_nonce")
+                if nonce and claims.get("nonce") != nonce:
+                    return JSONResponse({"error": "use_dpop_nonce"}, status_code=400, headers={"DPoP-Nonce": nonce})
+                token_type, jkt = "DPoP", claims["jkt"]
             value = f"hostile-token-{len(self.issued)}-{time.time_ns()}"
             self.issued.append(value)
-            return JSONResponse({"access_token": value, "token_type": "Bearer", "expires_in": 3600})
+            if jkt:
+                self.bound[value] = jkt
+            return JSONResponse({"access_token": value, "token_type": token_type, "expires_in": 3600})
 
         return Starlette(
             routes=[

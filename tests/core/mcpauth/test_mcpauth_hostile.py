@@ -119,3 +119,54 @@ async def test_requests_to_another_origin_never_carry_the_token(hostile_pair, ma
         assert (await client.post(server.mcp_url, json={})).status_code == 200
         await client.post(elsewhere.mcp_url, json={})
     assert [s.authorization for s in elsewhere.seen] == [None]
+
+
+async def test_a_server_moving_to_another_authorization_server_gets_a_new_registration(hostile_pair, make_runtime):
+    server, new_as = hostile_pair
+    runtime = make_runtime({"srv": entry(server.mcp_url)})
+    auth = mcp_server_auth("srv", runtime.config.servers["srv"], runtime)
+    async with httpx.AsyncClient(auth=auth, timeout=20) as client:
+        assert (await client.post(server.mcp_url, json={})).status_code == 200
+        # the server now trusts another authorization server only
+        server.behaviour.update(issuer=new_as.base, accept_tokens_of=[new_as])
+        assert (await client.post(server.mcp_url, json={})).status_code == 200
+    assert new_as.count("/register") == 1
+    (authorize,) = [s for s in new_as.seen if s.path == "/authorize"]
+    assert authorize.query["client_id"] == f"client-of-{new_as.port}"  # never the old server's client
+    registrations = await runtime.store().list_registrations()
+    assert registrations[server.base]["client_id"] == f"client-of-{server.port}"
+    assert registrations[new_as.base]["client_id"] == f"client-of-{new_as.port}"
+    (stored,) = await runtime.store().list("srv")
+    assert stored.token.issuer == new_as.base
+
+
+async def test_concurrent_requests_share_one_login(hostile, make_runtime):
+    import asyncio
+
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    auth = mcp_server_auth("srv", runtime.config.servers["srv"], runtime)
+    async with httpx.AsyncClient(auth=auth, timeout=20) as client:
+        responses = await asyncio.gather(*(client.post(hostile.mcp_url, json={"id": i}) for i in range(8)))
+    assert [r.status_code for r in responses] == [200] * 8
+    assert hostile.count("/authorize") == hostile.count("/token") == hostile.count("/register") == 1
+
+
+async def test_a_token_bound_to_another_resource_is_never_sent(hostile, make_runtime):
+    from pydantic import SecretStr
+
+    from mcpconnect.tokens import Token
+
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    elsewhere = Token(
+        provider="srv",
+        account="default",
+        access_token=SecretStr("token-for-another-resource-000"),
+        resource="https://other.example/mcp",
+        issuer=hostile.base,
+    )
+    await runtime.store().put(elsewhere)
+    response = await call(runtime)
+    assert response.status_code == 200
+    first = next(s for s in hostile.seen if s.path == "/mcp")
+    assert first.authorization is None
+    assert all("token-for-another-resource" not in (s.authorization or "") for s in hostile.seen)

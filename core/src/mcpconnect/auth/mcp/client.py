@@ -15,6 +15,9 @@ Settings come from ``[servers.NAME.options]``::
     grant = "authorization_code"   # or "client_credentials", "jwt_bearer"
     private_key_file = "key.pem"   # private_key_jwt client authentication
     assertion_env = "VAR"          # jwt_bearer: the assertion (or assertion_file)
+    idp_token_endpoint = "https://..."  # jwt_bearer, SEP-990: get the assertion (an ID-JAG) from
+    idp_client_id = "..."          #   the enterprise IdP by token exchange (RFC 8693) of the
+    id_token_env = "VAR"           #   user's ID token (or id_token_file); idp_client_secret_env
     scopes = ["..."]               # override the scopes discovery would pick
     headless_login = true          # demos and tests: follow the authorization URL without a person
 """
@@ -38,9 +41,11 @@ from mcpconnect.auth.mcp.discovery import (
     Challenge,
     Discovery,
     canonical_resource,
+    default_endpoints,
     discover,
     fetch_auth_server_metadata,
     parse_challenge,
+    resource_allowed,
     same_origin,
 )
 from mcpconnect.auth.mcp.dpop import DPoPKey
@@ -79,6 +84,10 @@ class _Settings:
     private_key_pem: str | None
     signing_alg: str | None
     assertion: str | None
+    idp_token_endpoint: str | None
+    idp_client_id: str | None
+    idp_client_secret: str | None
+    id_token: str | None
     scopes: tuple[str, ...] | None
     headless: bool
 
@@ -143,6 +152,10 @@ def _settings(name: str, server: ServerConfig, runtime: Runtime) -> _Settings:
         private_key_pem=str(private_key) if private_key else None,
         signing_alg=str(opts["signing_alg"]) if opts.get("signing_alg") else None,
         assertion=secret("assertion"),
+        idp_token_endpoint=str(opts["idp_token_endpoint"]) if opts.get("idp_token_endpoint") else None,
+        idp_client_id=str(opts["idp_client_id"]) if opts.get("idp_client_id") else None,
+        idp_client_secret=secret("idp_client_secret"),
+        id_token=secret("id_token"),
         scopes=tuple(str(s) for s in scopes) if isinstance(scopes, list) else None,
         headless=bool(opts.get("headless_login")),
     )
@@ -208,6 +221,12 @@ class MCPAuthorizer:
             return None
         latest = max(usable, key=lambda s: s.token.obtained_at)
         token = register_token(latest.token)
+        if token.resource and not resource_allowed(token.resource, self.url):
+            # Bound to another resource (the server's url changed since the login): never send it here.
+            log.info(
+                "%s: the stored token is for %s, not %s; a new login is needed", self.who, token.resource, self.url
+            )
+            return None
         if token.token_type.lower() == "dpop":
             await self._load_dpop(token.resource or canonical_resource(self.url))
         if not token.is_expiring(self.manager.margin_for(token)):
@@ -221,6 +240,18 @@ class MCPAuthorizer:
             log.info("%s: cannot refresh the stored token (%s); a new login is needed", self.who, exc)
             return None
 
+    async def _newer_than(self, token: Token | None) -> Token | None:
+        """A valid stored token other than ``token``, if another request stored one."""
+        found = [s.token for s in await self.manager.store.list(self.name) if not s.token.needs_login]
+        if not found:
+            return None
+        latest = max(found, key=lambda t: t.obtained_at)
+        if token is not None and latest.access_token.get_secret_value() == token.access_token.get_secret_value():
+            return None
+        if latest.is_expiring(self.manager.margin_for(latest)):
+            return None
+        return register_token(latest)
+
     async def _provider_for_refresh(self, token: Token) -> MCPProvider:
         """The provider of the stored token's issuer (metadata fetched again, registration from
         the store), for refreshing in a new process."""
@@ -232,6 +263,8 @@ class MCPAuthorizer:
             )
         async with self._http() as http:
             metadata = await fetch_auth_server_metadata(http, token.issuer, who=self.who)
+        if metadata is None and same_origin(token.issuer, self.url):
+            metadata = default_endpoints(self.url)  # a 2025-03-26 server without metadata
         if metadata is None:
             raise NeedsLoginError(f"{self.who}: the authorization server {token.issuer} is gone", provider=self.name)
         registration = await self._stored_registration(metadata.issuer)
@@ -248,6 +281,9 @@ class MCPAuthorizer:
         """The server answered 401: refresh the rejected token if the authorization server is
         unchanged, else register (if needed) and log in."""
         async with self._lock:
+            newer = await self._newer_than(rejected)
+            if newer is not None:
+                return newer  # another request logged in or refreshed while this one waited
             async with self._http() as http:
                 found = await self._discover(http, challenge)
             if rejected is not None and rejected.issuer == found.auth_server.issuer and rejected.refreshable:
@@ -270,6 +306,9 @@ class MCPAuthorizer:
                 found = await self._discover(http, challenge)
             held = tuple(current.scopes) if current is not None else ()
             wanted = tuple(dict.fromkeys((*held, *self._scopes(found, challenge))))
+            newer = await self._newer_than(current)
+            if newer is not None and set(wanted) <= set(newer.scopes):
+                return newer  # another request stepped up to these scopes while this one waited
             return await self._login(found, wanted)
 
     async def login(self, *, scopes: tuple[str, ...] | None = None) -> Token:
@@ -467,12 +506,69 @@ class MCPAuthorizer:
                 "free that port or delete the stored registration with 'mcpconnect logout' and log in again"
             ) from None
 
+    async def _identity_assertion(self, provider: MCPProvider, scopes: tuple[str, ...]) -> str:
+        """SEP-990: exchange the user's ID token at the enterprise IdP (RFC 8693) for an identity
+        assertion grant (ID-JAG) meant for this server's authorization server."""
+        s = self.settings
+        assert s.idp_token_endpoint is not None
+        where = f"[servers.{self.name}.options]"
+        if not s.id_token or not s.idp_client_id:
+            raise ConfigError(
+                f"server '{self.name}': idp_token_endpoint needs idp_client_id and the ID token (id_token_env or "
+                f"id_token_file) in {where}",
+                key=f"servers.{self.name}.options.id_token_env",
+            )
+        url = check_secure_url(
+            s.idp_token_endpoint,
+            what="identity provider token endpoint",
+            owner=self.who,
+            allow_insecure=self.server.allow_insecure_http,
+            how=where,
+        )
+        data = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": s.id_token,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+            "audience": provider.metadata.issuer,
+            "resource": provider.resource,
+            "client_id": s.idp_client_id,
+        }
+        if scopes:
+            data["scope"] = " ".join(scopes)
+        auth = httpx.BasicAuth(s.idp_client_id, s.idp_client_secret) if s.idp_client_secret else None
+        try:
+            async with self._http() as http:
+                response = await http.post(
+                    url, data=data, auth=auth or httpx.USE_CLIENT_DEFAULT, headers={"Accept": "application/json"}
+                )
+        except httpx.HTTPError as exc:
+            raise AuthError(
+                f"{self.who}: cannot reach the identity provider's token endpoint ({type(exc).__name__}); try again"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            error = body.get("error") if isinstance(body, dict) else None
+            raise AuthError(
+                f"{self.who}: the identity provider refused the token exchange (HTTP {response.status_code}"
+                f"{', ' + str(error)[:60] if error else ''}); check id_token_env and idp_client_id in {where}"
+            )
+        assertion = str(body["access_token"])
+        register_secret(assertion)
+        return assertion
+
     async def _jwt_bearer(self, provider: MCPProvider, scopes: tuple[str, ...]) -> Token:
         assertion = self.settings.assertion
+        if not assertion and self.settings.idp_token_endpoint:
+            assertion = await self._identity_assertion(provider, scopes)
         if not assertion:
             raise ConfigError(
                 f"server '{self.name}': grant = \"jwt_bearer\" needs an assertion; set assertion_env or assertion_file "
-                f"in [servers.{self.name}.options]",
+                f"(or idp_token_endpoint, to get one from an enterprise identity provider) in "
+                f"[servers.{self.name}.options]",
                 key=f"servers.{self.name}.options.assertion_env",
             )
         if (
@@ -500,7 +596,6 @@ class MCPAuth(httpx.Auth):
         self.authorizer = authorizer
         self.server_url = authorizer.url
         self._token: Token | None = None
-        self._loaded = False
 
     def __repr__(self) -> str:
         return f"MCPAuth(server={self.authorizer.name!r})"
@@ -528,7 +623,10 @@ class MCPAuth(httpx.Auth):
             yield request
             return
         authorizer = self.authorizer
-        token = await authorizer.current()
+        token = self._token
+        if token is None or token.is_expiring(authorizer.manager.margin_for(token)):
+            # The store is read once, then again only when the token nears its expiry.
+            token = self._token = await authorizer.current()
         authorizations = 0
         fresh = False
         nonce_retried = False
@@ -538,6 +636,7 @@ class MCPAuth(httpx.Auth):
             dpop = authorizer.dpop
             new_nonce = dpop is not None and dpop.remember_nonce(str(request.url), response.headers)
             if response.status_code not in (401, 403):
+                self._token = token
                 return
             challenge = parse_challenge(response.headers.get("www-authenticate"))
             if response.status_code == 401 and challenge.error == "use_dpop_nonce" and new_nonce and not nonce_retried:
