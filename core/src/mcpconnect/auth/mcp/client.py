@@ -216,17 +216,11 @@ class MCPAuthorizer:
     async def current(self) -> Token | None:
         """The stored token for this server, refreshed when expiring; ``None`` without one."""
         found = await self.manager.store.list(self.name)
-        usable = [s for s in found if not s.token.needs_login]
+        usable = [s for s in found if self._usable(s.token)]
         if not usable:
             return None
         latest = max(usable, key=lambda s: s.token.obtained_at)
         token = register_token(latest.token)
-        if token.resource and not resource_allowed(token.resource, self.url):
-            # Bound to another resource (the server's url changed since the login): never send it here.
-            log.info(
-                "%s: the stored token is for %s, not %s; a new login is needed", self.who, token.resource, self.url
-            )
-            return None
         if token.token_type.lower() == "dpop":
             await self._load_dpop(token.resource or canonical_resource(self.url))
         if not token.is_expiring(self.manager.margin_for(token)):
@@ -240,9 +234,21 @@ class MCPAuthorizer:
             log.info("%s: cannot refresh the stored token (%s); a new login is needed", self.who, exc)
             return None
 
+    def _usable(self, token: Token) -> bool:
+        """Not marked for a new login, and bound to this server's resource: a token obtained for
+        another resource (the server's url changed since the login) is never sent here."""
+        if token.needs_login:
+            return False
+        if token.resource and not resource_allowed(token.resource, self.url):
+            log.info(
+                "%s: the stored token is for %s, not %s; a new login is needed", self.who, token.resource, self.url
+            )
+            return False
+        return True
+
     async def _newer_than(self, token: Token | None) -> Token | None:
         """A valid stored token other than ``token``, if another request stored one."""
-        found = [s.token for s in await self.manager.store.list(self.name) if not s.token.needs_login]
+        found = [s.token for s in await self.manager.store.list(self.name) if self._usable(s.token)]
         if not found:
             return None
         latest = max(found, key=lambda t: t.obtained_at)
