@@ -62,6 +62,37 @@ async def _sequential(n: int) -> float:
         return time.perf_counter() - start
 
 
+async def _sdk(n: int, concurrent: bool) -> float:
+    """The same servers opened with the SDK's own client, for a peer ratio on the same machine.
+
+    Each client is entered and exited by a task of its own (anyio requires it); the time is until
+    every client has finished its handshake.
+    """
+    from mcp.client import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable, args=[str(SERVER)])
+    stop = asyncio.Event()
+    ready: list[asyncio.Event] = [asyncio.Event() for _ in range(n)]
+
+    async def hold(i: int) -> None:
+        async with Client(params, mode="legacy"):
+            ready[i].set()
+            await stop.wait()
+
+    start = time.perf_counter()
+    tasks = []
+    for i in range(n):
+        tasks.append(asyncio.create_task(hold(i)))
+        if not concurrent:
+            await ready[i].wait()
+    await asyncio.gather(*(e.wait() for e in ready))
+    elapsed = time.perf_counter() - start
+    stop.set()
+    await asyncio.gather(*tasks)
+    return elapsed
+
+
 def run(quick: bool) -> dict[str, Any]:
     sizes = (1, 5) if quick else (1, 10, 50)
     out: dict[str, Any] = {"wall_s": {}, "client_memory_per_server_kib": {}, "ratios": {}}
@@ -74,4 +105,12 @@ def run(quick: bool) -> dict[str, Any]:
         out["client_memory_per_server_kib"][f"{n} servers"] = round(per_server)
         if n > 1:
             out["ratios"][f"connect_{n}_concurrent_vs_sequential"] = round(concurrent / sequential, 3)
+            try:
+                sdk_conc = asyncio.run(_sdk(n, True))
+                sdk_seq = asyncio.run(_sdk(n, False))
+                out["wall_s"][f"{n} servers: SDK concurrent"] = round(sdk_conc, 2)
+                out["wall_s"][f"{n} servers: SDK sequential"] = round(sdk_seq, 2)
+                out["ratios"][f"sdk_connect_{n}_concurrent_vs_sequential"] = round(sdk_conc / sdk_seq, 3)
+            except Exception as exc:  # the peer is for scale; its failure must not hide ours
+                out[f"sdk_{n}_error"] = f"{type(exc).__name__}: {exc}"
     return out

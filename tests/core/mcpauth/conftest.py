@@ -107,6 +107,8 @@ class Hostile:
             challenge = (
                 b.get("challenge") or f'Bearer resource_metadata="{self.base}/.well-known/oauth-protected-resource/mcp"'
             )
+            if b.get("legacy"):
+                challenge = 'Bearer realm="mcp"'  # 2025-03-26: no resource metadata at all
             issuers = b.get("accept_tokens_of", [self])
             if token is None or not any(token in h.issued for h in issuers) or b.get("always_401"):
                 return JSONResponse(
@@ -141,12 +143,16 @@ class Hostile:
 
         async def prm(request: Request) -> Response:
             await record(request)
+            if b.get("legacy"):
+                return JSONResponse({"error": "not_found"}, status_code=404)
             return JSONResponse(
                 {"resource": b.get("resource", self.mcp_url), "authorization_servers": [b.get("issuer", self.base)]}
             )
 
         async def as_metadata(request: Request) -> Response:
             await record(request)
+            if b.get("legacy") == "no_metadata":
+                return JSONResponse({"error": "not_found"}, status_code=404)
             return JSONResponse(
                 {
                     "issuer": b.get("metadata_issuer", self.base),
@@ -174,6 +180,8 @@ class Hostile:
 
         async def authorize(request: Request) -> Response:
             await record(request)
+            if b.get("authorize_page"):
+                return PlainTextResponse("<form>Sign in</form>", media_type="text/html")
             q = request.query_params
             target = f"{q['redirect_uri']}?{urlencode({'code': 'c0de-' + str(time.time_ns()), 'state': q['state']})}"
             return RedirectResponse(target, status_code=302)

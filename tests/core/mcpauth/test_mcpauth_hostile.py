@@ -170,3 +170,24 @@ async def test_a_token_bound_to_another_resource_is_never_sent(hostile, make_run
     first = next(s for s in hostile.seen if s.path == "/mcp")
     assert first.authorization is None
     assert all("token-for-another-resource" not in (s.authorization or "") for s in hostile.seen)
+
+
+async def test_a_login_page_that_needs_a_person_ends_the_headless_login(hostile, make_runtime):
+    hostile.behaviour["authorize_page"] = True
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    with pytest.raises(AuthError, match=r"headless login did not complete .* run 'mcpconnect login srv'"):
+        await call(runtime)
+    assert hostile.count("/token") == 0
+
+
+@pytest.mark.parametrize("legacy", ["metadata_at_origin", "no_metadata"])
+async def test_2025_03_26_servers_without_resource_metadata(hostile, make_runtime, legacy):
+    hostile.behaviour["legacy"] = legacy
+    runtime = make_runtime({"srv": entry(hostile.mcp_url)})
+    assert (await call(runtime)).status_code == 200
+    assert "/.well-known/oauth-protected-resource/mcp" in hostile.paths()
+    assert hostile.count("/.well-known/oauth-authorization-server") == 1
+    assert hostile.count("/register") == hostile.count("/authorize") == hostile.count("/token") == 1
+    (stored,) = await runtime.store().list("srv")
+    assert stored.token.issuer == hostile.base
+    assert stored.token.resource == hostile.mcp_url

@@ -67,6 +67,8 @@ class AuthorizationAttempt:
     used: bool = False
     code: str | None = field(default=None, repr=False)
     error: AuthError | None = None
+    #: How messages name who is logged in to (an MCP server's provider says ``server 'NAME'``).
+    label: str | None = None
 
     def __repr__(self) -> str:
         return f"AuthorizationAttempt(provider={self.provider!r}, redirect_uri={self.redirect_uri!r}, used={self.used})"
@@ -82,7 +84,7 @@ class AuthorizationAttempt:
         return None
 
     def _check(self, params: dict[str, str], now: float) -> str:
-        who = f"provider '{self.provider}'"
+        who = self.label or f"provider '{self.provider}'"
         again = f"run 'mcpconnect login {self.provider}' again"
         state = params.get("state")
         if not state:
@@ -161,6 +163,7 @@ async def authorization_code_flow(
             expires_at=time.monotonic() + wait,
             issuer=endpoints.issuer,
             iss_required=endpoints.iss_parameter_supported,
+            label=provider.label,
         )
         params = {"response_type": "code", "client_id": provider.client_id, "redirect_uri": attempt.redirect_uri}
         params.update(provider.authorize_params(scopes))
@@ -181,7 +184,7 @@ async def authorization_code_flow(
                     await waiter
         except TimeoutError:
             raise AuthError(
-                f"provider '{provider.name}': no login callback arrived within {int(wait)} s; "
+                f"{provider.label}: no login callback arrived within {int(wait)} s; "
                 f"run 'mcpconnect login {provider.name}' again"
             ) from None
         finally:

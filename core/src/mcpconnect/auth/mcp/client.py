@@ -192,7 +192,13 @@ class MCPAuthorizer:
             from mcpconnect.testing.headless import follow_authorization
 
             async def headless(url: str) -> None:
-                await follow_authorization(url)
+                try:
+                    await follow_authorization(url)
+                except (RuntimeError, OSError) as exc:
+                    raise AuthError(
+                        f"server '{name}': the headless login did not complete ({exc}); remove headless_login from "
+                        f"[servers.{name}.options] and run 'mcpconnect login {name}' to log in with a browser"
+                    ) from None
 
             on_url = headless
         self.on_url = on_url

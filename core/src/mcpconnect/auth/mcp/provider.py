@@ -217,10 +217,10 @@ class MCPProvider(OAuthProvider):
         body = dict(data)
         if what == "token endpoint":
             body.setdefault("resource", self.resource)
-        if self.registration.auth_method == "private_key_jwt":
+        signed = self.registration.auth_method == "private_key_jwt"
+        if signed:
             body["client_id"] = self.client_id
             body["client_assertion_type"] = _ASSERTION_TYPE
-            body["client_assertion"] = self._assertion(self.metadata.issuer)
             auth = None
         else:
             auth = self._client_credentials(body)
@@ -230,6 +230,8 @@ class MCPProvider(OAuthProvider):
         nonce_retried = False
         while True:
             headers = {"Accept": "application/json"}
+            if signed:
+                body["client_assertion"] = self._assertion(self.metadata.issuer)  # a new jti per request
             if self.dpop is not None and what == "token endpoint":
                 headers["DPoP"] = self.dpop.proof("POST", url)
             try:
