@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -137,7 +138,8 @@ async def _stdio(rounds: int, per_round: int) -> dict[str, Sample]:
         return await measure({"raw pipe": raw, "SDK": sdk, "mcpconnect": hub}, rounds, per_round)
 
 
-async def _http(kind: str, rounds: int, per_round: int) -> dict[str, Sample]:
+async def _http(kind: str, rounds: int, per_round: int, auth: bool = False) -> dict[str, Sample]:
+    """``auth=True``: both clients send a bearer token, mcpconnect through its ``httpx.Auth``."""
     import httpx
 
     raw_port, port = free_port(), free_port()
@@ -154,13 +156,24 @@ async def _http(kind: str, rounds: int, per_round: int) -> dict[str, Sample]:
                 body = {"jsonrpc": "2.0", "id": next(counter), "method": "tools/call", "params": ARGS}
                 return (await http.post(f"http://127.0.0.1:{raw_port}/rpc", json=body)).json()
 
+            token = "bench-" + "t" * 32
+            headers = {"Authorization": f"Bearer {token}"} if auth else None
+            server: dict[str, Any] = {"url": url, "transport": kind}
+            if auth:
+                os.environ["MCPCONNECT_BENCH_TOKEN"] = token
+                server.update(auth="token", token_env="MCPCONNECT_BENCH_TOKEN")
             if kind == "sse":
                 from mcp.client.sse import sse_client
 
-                sdk_target: Any = sse_client(url)
+                sdk_target: Any = sse_client(url, headers=headers)
+            elif auth:
+                from mcp.client.streamable_http import streamable_http_client
+                from mcp.shared._httpx_utils import create_mcp_http_client
+
+                sdk_target = streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
             else:
                 sdk_target = url
-            async with sdk_client(sdk_target) as sdk, hub_client({"url": url, "transport": kind}) as hub:
+            async with sdk_client(sdk_target) as sdk, hub_client(server) as hub:
                 return await measure({"raw POST": raw, "SDK": sdk, "mcpconnect": hub}, rounds, per_round)
 
 
@@ -171,6 +184,8 @@ def run(quick: bool) -> dict[str, Any]:
         ("stdio", _stdio(rounds, per_round)),
         ("http", _http("streamable-http", rounds, per_round)),
         ("sse", _http("sse", rounds, per_round)),
+        ("http_auth", _http("streamable-http", rounds, per_round, auth=True)),
+        ("sse_auth", _http("sse", rounds, per_round, auth=True)),
     ):
         try:
             samples = asyncio.run(coro)

@@ -54,7 +54,12 @@ def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> 
 
 
 def sdk_http_client(client: httpx.AsyncClient, **kwargs: Any) -> httpx2.AsyncClient:
-    """An ``httpx2.AsyncClient`` (what the SDK's transports take) that sends through ``client``.
+    """An ``httpx2.AsyncClient`` (what the SDK's transports take) that sends as ``client`` would.
+
+    With an :class:`httpx.Auth` on ``client``, every request is bridged through ``client``, so the
+    auth flow (401 retries, refresh) runs in httpx. Without one there is nothing httpx would add,
+    and the bridge costs a second client stack on every request (see docs/benchmarks.md): the SDK
+    then gets a plain ``httpx2`` client with the same headers and response hooks.
 
     ``kwargs`` are passed to ``httpx2.AsyncClient`` (the SDK's ``headers``/``timeout``); the
     httpx client's own headers and auth still apply.
@@ -62,6 +67,15 @@ def sdk_http_client(client: httpx.AsyncClient, **kwargs: Any) -> httpx2.AsyncCli
     import httpx2
 
     kwargs.pop("auth", None)  # auth is the httpx client's business
+    if client.auth is None:
+        headers = {k: v for k, v in client.headers.items() if k.lower() != "user-agent"}
+        headers.update(kwargs.pop("headers", None) or {})
+        return httpx2.AsyncClient(
+            headers=headers,
+            event_hooks={"response": list(client.event_hooks.get("response", []))},
+            follow_redirects=False,
+            **kwargs,
+        )
     return httpx2.AsyncClient(transport=_Bridge(client), **kwargs)
 
 
