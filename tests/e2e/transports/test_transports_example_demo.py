@@ -1,4 +1,5 @@
-"""The README's main job: examples/run_demo.py checks the example server over stdio and HTTP."""
+"""The README's main job: examples/run_demo.py logs in to the protected example server, checks every
+example server (stdio, streamable HTTP, protected) and calls a tool on the protected one."""
 
 import json
 import subprocess
@@ -17,12 +18,15 @@ def test_run_demo_reports_both_example_servers_operational(mcpconnect_isolated):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    assert report["total"] == 2
-    assert report["ok"] == 2
+    assert report["total"] == 3
+    assert report["ok"] == 3
     by_name = {s["name"]: s for s in report["servers"]}
     assert by_name["notes-stdio"]["transport"] == "stdio"
     assert by_name["notes-http"]["transport"] == "streamable-http"
     assert by_name["notes-http"]["tools"] == 3
+    assert by_name["protected-notes"]["ok"] is True
+    assert "Logged in to protected-notes" in done.stderr
+    assert "note 'welcome' of demo-user: the protected server answered" in done.stderr
 
 
 def test_run_demo_prints_the_table(mcpconnect_isolated):
@@ -31,4 +35,5 @@ def test_run_demo_prints_the_table(mcpconnect_isolated):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "notes-http" in done.stdout
-    assert "2/2 servers operational" in done.stdout
+    assert "3/3 servers operational" in done.stdout
+    assert "demo complete" in done.stderr
