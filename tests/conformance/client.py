@@ -92,7 +92,16 @@ def main() -> int:
     if len(sys.argv) != 2:
         print("usage: client.py SERVER_URL (with MCP_CONFORMANCE_SCENARIO set)", file=sys.stderr)
         return 2
-    return asyncio.run(run(sys.argv[1], os.environ.get("MCP_CONFORMANCE_SCENARIO", "")))
+    scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
+    if scenario.startswith("auth/"):
+        # The authorization scenarios live in auth_client.py, beside this file.
+        import json
+
+        from auth_client import run_auth_scenario
+
+        context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+        return asyncio.run(run_auth_scenario(scenario, sys.argv[1], context))
+    return asyncio.run(run(sys.argv[1], scenario))
 
 
 if __name__ == "__main__":

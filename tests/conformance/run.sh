@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the official MCP conformance harness's client scenarios that need no authorization against
-# tests/conformance/client.py, inside a loopback-only network namespace (the harness's servers
+# Run the official MCP conformance harness's client scenarios against tests/conformance/client.py
+# (authorization scenarios go to auth_client.py beside it), inside a loopback-only network namespace (the harness's servers
 # listen on all interfaces; in the namespace nothing else can reach them, and they reach nothing).
 #
 #   bash tests/conformance/run.sh            every scenario below
@@ -21,6 +21,42 @@ scenarios=(
   "elicitation-sep1034-client-defaults|2025-11-25"
   "sse-retry|2025-11-25"
   "request-metadata|2026-07-28"
+  "http-standard-headers|"
+  "json-schema-ref-no-deref|"
+  # the authorization scenarios (MCP authorization spec, DPoP, client credentials, jwt-bearer)
+  "auth/metadata-default|"
+  "auth/metadata-var1|"
+  "auth/metadata-var2|"
+  "auth/metadata-var3|"
+  "auth/basic-cimd|"
+  "auth/scope-from-www-authenticate|"
+  "auth/scope-from-scopes-supported|"
+  "auth/scope-omitted-when-undefined|"
+  "auth/scope-step-up|"
+  "auth/scope-retry-limit|"
+  "auth/token-endpoint-auth-basic|"
+  "auth/token-endpoint-auth-post|"
+  "auth/token-endpoint-auth-none|"
+  "auth/pre-registration|"
+  "auth/2025-03-26-oauth-metadata-backcompat|"
+  "auth/2025-03-26-oauth-endpoint-fallback|"
+  "auth/resource-mismatch|"
+  "auth/offline-access-scope|"
+  "auth/offline-access-not-supported|"
+  "auth/authorization-server-migration|"
+  "auth/iss-supported|"
+  "auth/iss-not-advertised|"
+  "auth/iss-supported-missing|"
+  "auth/iss-wrong-issuer|"
+  "auth/iss-unexpected|"
+  "auth/iss-normalized|"
+  "auth/metadata-issuer-mismatch|"
+  "auth/client-credentials-jwt|"
+  "auth/client-credentials-basic|"
+  "auth/enterprise-managed-authorization|"
+  "auth/dpop|"
+  "auth/dpop-nonce|"
+  "auth/wif-jwt-bearer|"
 )
 
 [[ -x "$bin/node" && -e "$bin/conformance" ]] || {
