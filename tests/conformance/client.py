@@ -85,6 +85,20 @@ async def run(url: str, scenario: str) -> int:
         elif scenario == "sse-retry":
             result = await hub.call_tool("peer", "test_reconnection", {})
             print(result.content[0].text)
+        elif scenario == "http-invalid-tool-headers":
+            # Call every tool the client kept: tools with invalid x-mcp-header annotations must
+            # have been left out of the list, and the valid one must still be usable.
+            for tool in tools:
+                properties = (tool.tool.input_schema or {}).get("properties") or {}
+                arguments = {name: "x" for name, prop in properties.items() if prop.get("type") == "string"}
+                await hub.call_tool("peer", tool.name, arguments)
+        # Scenarios that say which calls to make do so in their context.
+        import json
+
+        context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+        for call in context.get("toolCalls") or []:
+            result = await hub.call_tool("peer", call["name"], call.get("arguments") or {})
+            print(call["name"], [getattr(c, "text", None) for c in result.content])
     return 0
 
 

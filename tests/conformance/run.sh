@@ -23,6 +23,8 @@ scenarios=(
   "request-metadata|2026-07-28"
   "http-standard-headers|"
   "json-schema-ref-no-deref|"
+  "http-custom-headers|"
+  "http-invalid-tool-headers|"
   # the authorization scenarios (MCP authorization spec, DPoP, client credentials, jwt-bearer)
   "auth/metadata-default|"
   "auth/metadata-var1|"
