@@ -46,14 +46,18 @@ WHY_MISSED: dict[str, str] = {
     "connect_10_concurrent_vs_sequential": (
         "Each server's start-up is CPU-bound (importing the SDK takes about a second), so on two cores "
         "the floor is about 0.5. The SDK's own client, opening the same servers concurrently in the same "
-        "run, gets the ratio shown in its peer row: where the two agree, the machine sets the ratio, not "
-        "mcpconnect. Nothing on the client side would close it; more cores would."
+        "run, gets the ratio in its peer row, also above 0.55: the machine sets most of it. The gap "
+        "between the two rows is work the SDK peer does not do: the hub also lists each server's tools "
+        "while connecting (for `check` and the discovery cache), in the same CPU-bound window. What would "
+        "close it: list tools lazily on first use when no cache is wanted; more cores for the rest."
     ),
     "connect_50_concurrent_vs_sequential": ("As for 10 servers: compare with the SDK's peer row for 50."),
     "plugins_list_vs_httpx_import": (
-        "`plugins list` imports every installed plugin's entry module (to report the ones that fail), "
-        "19 of them here; the auth providers need `httpx`, so the floor is `import httpx` itself plus "
-        "the metadata scan."
+        "`plugins list` imports every installed plugin's entry module, 19 here, to report the ones that "
+        "fail. cProfile: about 60% of its time is those imports (the auth providers need `httpx` and "
+        "the provider contract), the rest the metadata scan and the table. What would close it: a "
+        "`--no-load` listing from metadata alone, or provider entry modules that defer their class "
+        "definitions to first use."
     ),
 }
 
