@@ -92,6 +92,11 @@ async def run(url: str, scenario: str) -> int:
                 properties = (tool.tool.input_schema or {}).get("properties") or {}
                 arguments = {name: "x" for name, prop in properties.items() if prop.get("type") == "string"}
                 await hub.call_tool("peer", tool.name, arguments)
+        elif scenario == "json-schema-2020-12-preservation":
+            # Echo the other tool's inputSchema back exactly as the client received it: 2020-12
+            # keywords ($schema, $defs, if/then/else, additionalProperties) must survive.
+            (focal,) = [t for t in tools if t.name != "json_schema_echo"]
+            await hub.call_tool("peer", "json_schema_echo", {"schema": focal.tool.input_schema})
         elif scenario == "sep-2322-client-request-state":
             # Multi-round-trip requests: the SDK answers each input request (elicitation above) and
             # retries with the server's requestState; two at once must not mix their states.

@@ -25,6 +25,7 @@ scenarios=(
   "json-schema-ref-no-deref|"
   "http-custom-headers|"
   "http-invalid-tool-headers|"
+  "json-schema-2020-12-preservation|"
   # the authorization scenarios (MCP authorization spec, DPoP, client credentials, jwt-bearer)
   "auth/metadata-default|"
   "auth/metadata-var1|"
