@@ -100,8 +100,7 @@ async def run(url: str, scenario: str) -> int:
         elif scenario == "sep-2322-client-request-state":
             # Multi-round-trip requests: the SDK answers each input request (elicitation above) and
             # retries with the server's requestState; two at once must not mix their states.
-            # (With mcp 2.3.0 the call whose result omits resultType fails: the SDK does not default it
-            # to "complete" as SEP-2322 says, so this scenario is not in run.sh's list yet.)
+            # One result omits resultType: the hub defaults it to "complete" (SEP-2322).
             await asyncio.gather(*(hub.call_tool("peer", t.name, {}) for t in tools))
         # Scenarios that say which calls to make do so in their context.
         import json

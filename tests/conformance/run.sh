@@ -26,6 +26,7 @@ scenarios=(
   "http-custom-headers|"
   "http-invalid-tool-headers|"
   "json-schema-2020-12-preservation|"
+  "sep-2322-client-request-state|"
   # the authorization scenarios (MCP authorization spec, DPoP, client credentials, jwt-bearer)
   "auth/metadata-default|"
   "auth/metadata-var1|"

@@ -486,6 +486,20 @@ async def _watch_eof(transport: Any, on_lost: Callable[[str], None]) -> AsyncIte
         yield _EofWatch(read_stream, on_lost), write_stream
 
 
+def _default_result_type(item: Any) -> None:
+    """SEP-2322: a result without ``resultType`` is a complete one.
+
+    mcp 2.3.0 rejects such a result on 2026-07-28 sessions instead of defaulting it (the
+    conformance scenario ``sep-2322-client-request-state`` sends one); on earlier sessions the SDK
+    drops the field again, as it belongs to a later revision.
+    """
+    from mcp_types.jsonrpc import JSONRPCResponse
+
+    message = getattr(item, "message", None)
+    if isinstance(message, JSONRPCResponse) and isinstance(message.result, dict):
+        message.result.setdefault("resultType", "complete")
+
+
 class _EofWatch:
     """A read stream that reports its end (the SDK's ``ReadStream`` protocol)."""
 
@@ -499,10 +513,12 @@ class _EofWatch:
 
     async def receive(self) -> Any:
         try:
-            return await self._stream.receive()
+            item = await self._stream.receive()
         except anyio.EndOfStream:
             self._on_lost("the server closed the connection")
             raise
+        _default_result_type(item)
+        return item
 
     def __aiter__(self) -> _EofWatch:
         return self
