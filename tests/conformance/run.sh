@@ -3,8 +3,9 @@
 # (authorization scenarios go to auth_client.py beside it), inside a loopback-only network namespace (the harness's servers
 # listen on all interfaces; in the namespace nothing else can reach them, and they reach nothing).
 #
-#   bash tests/conformance/run.sh            every scenario below
-#   bash tests/conformance/run.sh sse-retry  only the named ones
+#   bash tests/conformance/run.sh            --suite all (every scenario of the harness, no expected
+#                                            failures), then the version-pinned runs listed below
+#   bash tests/conformance/run.sh sse-retry  only the named ones from the list below
 #
 # Needs Node 22 and the harness from tests/node (bash tests/node/install.sh), and unshare(1):
 # as root, or with unprivileged user namespaces (unshare -rn).
@@ -82,11 +83,27 @@ cd "$work"  # the harness writes results/ into the working directory
 
 failed=()
 passed=()
+if [[ $# -eq 0 ]]; then
+  echo "== --suite all"
+  # shellcheck disable=SC2016
+  if "${netns[@]}" bash -c 'ip link set lo up && exec "$@"' netns "$bin/node" "$bin/conformance" \
+      client --command "$python $here/client.py" --suite all > "$work/out.txt" 2>&1 \
+      && grep -qE "^Total: [0-9]+ passed, 0 failed" "$work/out.txt"; then
+    passed+=("--suite all ($(grep -c '^✓' "$work/out.txt") scenarios)")
+    grep -E "^Total: " "$work/out.txt"
+  else
+    failed+=("--suite all")
+    cat "$work/out.txt"
+  fi
+fi
 for entry in "${scenarios[@]}"; do
   name="${entry%%|*}"
   version="${entry#*|}"
   if [[ $# -gt 0 && ! " $* " =~ " $name " ]]; then
     continue
+  fi
+  if [[ $# -eq 0 && -z "$version" ]]; then
+    continue  # covered by --suite all at its default version
   fi
   label="$name${version:+ @ $version}"
   echo "== $label"
