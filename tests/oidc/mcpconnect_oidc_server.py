@@ -111,3 +111,31 @@ def running_server() -> Iterator[OIDCServer]:
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+# -- fixtures, imported by the conftest files of tests/core/auth and tests/e2e/oauth ------------
+
+
+@pytest.fixture(scope="session")
+def oidc_server_session() -> Iterator[OIDCServer]:
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def oidc_server(oidc_server_session: OIDCServer) -> OIDCServer:
+    oidc_server_session.reset()
+    return oidc_server_session
+
+
+@pytest.fixture
+def make_runtime():
+    """Build a Runtime over the memory store, with only the core's built-in plugins."""
+    from mcpconnect.plugins import PluginHost
+    from mcpconnect.runtime import Runtime
+
+    def make(providers: dict, **extra: object) -> Runtime:
+        config = {"storage": {"backend": "memory"}, "providers": providers, **extra}
+        return Runtime.build(config, host=PluginHost(load=[]))
+
+    return make
