@@ -182,7 +182,7 @@ def _oidc() -> Any:
 
 async def _concurrent_refresh(issuer: str, secret: str, server: Any, callers: int) -> dict[str, Any]:
     from mcpconnect.auth import TokenManager
-    from mcpconnect.testing.headless import follow_authorization
+    from mcpconnect.auth.headless import follow_authorization
 
     provider = {"type": "oidc", "issuer": issuer, "client_id": "confidential", "client_secret": secret}
     runtime = _runtime({"backend": "memory"}, {"local": provider})
@@ -221,7 +221,7 @@ def _processes(backend: str, issuer: str, secret: str, server: Any, n: int) -> i
 
     async def prepare() -> None:
         from mcpconnect.auth import TokenManager
-        from mcpconnect.testing.headless import follow_authorization
+        from mcpconnect.auth.headless import follow_authorization
 
         runtime = _runtime(storage, {"local": provider})
         manager = TokenManager(runtime)

@@ -13,7 +13,7 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET, POST_SECRET
 from mcpconnect.auth import NeedsLoginError, OAuthError, TokenManager, TransientAuthError
 from mcpconnect.auth.flows import AuthorizationAttempt
 from mcpconnect.errors import AuthError
-from mcpconnect.testing.headless import deliver_callback, follow_authorization
+from mcpconnect.auth.headless import deliver_callback, follow_authorization
 
 pytestmark = pytest.mark.node
 

@@ -12,7 +12,7 @@ from mcpconnect.auth.serverauth import OAuthBearerAuth, server_env_token
 from mcpconnect.config.model import ServerConfig
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.serverauth import BearerAuth, server_auth
-from mcpconnect.testing.headless import follow_authorization
+from mcpconnect.auth.headless import follow_authorization
 
 pytestmark = pytest.mark.node
 

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from mcpconnect.auth import NeedsLoginError, TokenManager, TransientAuthError
 from mcpconnect.auth.serverauth import OAuthBearerAuth
 from mcpconnect.hookspecs import hookimpl
-from mcpconnect.testing.headless import follow_authorization
+from mcpconnect.auth.headless import follow_authorization
 
 pytestmark = pytest.mark.node
 

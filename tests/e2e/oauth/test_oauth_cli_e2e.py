@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
-from mcpconnect.testing.headless import deliver_callback, follow_authorization
+from mcpconnect.auth.headless import deliver_callback, follow_authorization
 
 pytestmark = pytest.mark.node
 
@@ -188,7 +188,7 @@ async def test_cli_errors_are_one_clear_line(cli_env, oidc_server):
 
 async def test_cli_login_opens_the_system_browser(cli_env, oidc_server):
     """The default path: Python's webbrowser opens $BROWSER, here a headless one that approves."""
-    follow = "from mcpconnect.testing.headless import follow_authorization as f; import asyncio, sys; "
+    follow = "from mcpconnect.auth.headless import follow_authorization as f; import asyncio, sys; "
     follow += "asyncio.run(f(sys.argv[1]))"
     env = dict(cli_env, BROWSER=f"{sys.executable} -c '{follow}' %s")
     outputs = Outputs()

@@ -20,7 +20,7 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 from mcpconnect.auth import TokenManager
 from mcpconnect.plugins import PluginHost
 from mcpconnect.runtime import Runtime
-from mcpconnect.testing.headless import follow_authorization
+from mcpconnect.auth.headless import follow_authorization
 
 pytestmark = pytest.mark.node
 

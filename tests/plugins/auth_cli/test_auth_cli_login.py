@@ -18,7 +18,7 @@ import pytest
 import replicas
 from provider_replica import OAuthReplica
 
-from mcpconnect.testing.headless import follow_authorization
+from mcpconnect.auth.headless import follow_authorization
 
 PROVIDERS = {
     "github": (replicas.GitHubReplica, {}, "The Octocat (583231)"),

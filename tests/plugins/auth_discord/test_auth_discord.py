@@ -11,7 +11,7 @@ from replicas import DiscordReplica
 
 from mcpconnect.auth import TokenManager
 from mcpconnect.errors import AuthError
-from mcpconnect.testing.headless import deliver_callback, follow_authorization
+from mcpconnect.auth.headless import deliver_callback, follow_authorization
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 A provider's test module subclasses :class:`ProviderContract`, names its plugin module and its
 replica, and says what the provider offers (refresh, rotation, revocation, device flow). The
 tests drive the engine's real code: :class:`~mcpconnect.auth.TokenManager` logins through the
-loopback listener, followed headlessly with :func:`mcpconnect.testing.headless.follow_authorization`.
+loopback listener, followed headlessly with :func:`mcpconnect.auth.headless.follow_authorization`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mcpconnect.auth import NeedsLoginError, TokenManager
 from mcpconnect.errors import AuthError
 from mcpconnect.plugins import PluginHost
 from mcpconnect.runtime import Runtime
-from mcpconnect.testing.headless import follow_authorization
+from mcpconnect.auth.headless import follow_authorization
 from mcpconnect.testing.provider_contract import ProviderContract as EngineContract
 
 __all__ = ["ProviderContract", "engine_contract", "no_wait"]

@@ -11,6 +11,7 @@ project that installs mcpconnect:
 Contract suites that plugins subclass live in :mod:`mcpconnect.testing.contracts`.
 """
 
+from mcpconnect.auth.headless import deliver_callback, follow_authorization
 from mcpconnect.testing.contracts import StorageBackendContract
 
-__all__ = ["StorageBackendContract"]
+__all__ = ["StorageBackendContract", "deliver_callback", "follow_authorization"]

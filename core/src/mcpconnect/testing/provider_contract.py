@@ -21,7 +21,7 @@ Subclass :class:`ProviderContract` in the plugin's tests and provide two fixture
                     "userinfo_url": f"{replica.url}/api/user"}
 
 Optional fixtures: ``authorize`` (completes the consent for an authorization URL; default: follow
-its redirects with a cookie jar, :func:`~mcpconnect.testing.headless.follow_authorization`) and
+its redirects with a cookie jar, :func:`~mcpconnect.auth.headless.follow_authorization`) and
 ``approve_device`` (approves a user code; ``None``, the default, skips the device flow test).
 Class attributes say what the provider offers: ``supports_refresh``, ``rotates_refresh_tokens``,
 ``supports_revocation``.
@@ -72,7 +72,7 @@ class ProviderContract:
 
     @pytest.fixture
     def authorize(self) -> Authorize:
-        from mcpconnect.testing.headless import follow_authorization
+        from mcpconnect.auth.headless import follow_authorization
 
         return follow_authorization
 

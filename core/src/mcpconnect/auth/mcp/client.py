@@ -189,7 +189,7 @@ class MCPAuthorizer:
         self.manager: TokenManager = token_manager(runtime)
         self.settings = _settings(name, server, runtime)
         if on_url is None and self.settings.headless:
-            from mcpconnect.testing.headless import follow_authorization
+            from mcpconnect.auth.headless import follow_authorization
 
             async def headless(url: str) -> None:
                 try:

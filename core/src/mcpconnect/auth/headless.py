@@ -1,4 +1,4 @@
-"""A headless browser for tests and demos: follows an authorization URL's redirects with a
+"""A headless browser for scripts, CI, demos and tests: follows an authorization URL's redirects with a
 cookie jar until the loopback redirect, as a person clicking "Allow" would.
 
 It works against authorization servers configured to approve without a person (the test
