@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
     parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
     parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.md")
+    parser.add_argument("--fail-on-error", action="store_true", help="exit 1 when a section fails")
     args = parser.parse_args(argv)
 
     result: dict[str, Any] = {
@@ -58,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs:
         (ROOT / "docs" / "benchmarks.md").write_text(render_markdown(result))
         print("benchmarks: regenerated docs/benchmarks.md", file=sys.stderr)
-    return 0
+    failed = {name: s["error"] for name, s in result["sections"].items() if "error" in s}
+    for name, error in failed.items():
+        print(f"benchmarks: section {name} failed: {error}", file=sys.stderr)
+    return 1 if failed and args.fail_on_error else 0
 
 
 if __name__ == "__main__":

@@ -1,21 +1,19 @@
-"""Start tests/oidc/server.mjs (oidc-provider on Node 22) on 127.0.0.1 for a test session.
+"""Start tests/oidc/server.mjs (oidc-provider on Node 22) on 127.0.0.1.
 
-Imported by the conftest files of tests/core/auth and tests/e2e/oauth.
+No pytest here: the benchmarks run it in a user's install. The pytest fixtures are in
+oidc_fixtures.py beside it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = ROOT / "tests" / "node" / "node_modules" / ".bin" / "node"
@@ -78,13 +76,16 @@ def missing_reason() -> str | None:
     return None
 
 
+class OIDCServerMissing(RuntimeError):
+    """Node.js or oidc-provider is not installed (the reason is the message)."""
+
+
 @contextlib.contextmanager
 def running_server() -> Iterator[OIDCServer]:
+    """Start the server; raises OIDCServerMissing when its Node peers are not installed."""
     reason = missing_reason()
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        raise OIDCServerMissing(reason)
     process = subprocess.Popen(
         [str(NODE), str(SERVER), "0"],
         stdout=subprocess.PIPE,
@@ -100,7 +101,7 @@ def running_server() -> Iterator[OIDCServer]:
                 issuer = line.split(" ", 1)[1].strip()
                 break
         if issuer is None:
-            pytest.fail(f"tests/oidc/server.mjs exited with {process.wait()} before listening")
+            raise RuntimeError(f"tests/oidc/server.mjs exited with {process.wait()} before listening")
         yield OIDCServer(issuer, process)
     finally:
         process.terminate()
@@ -111,31 +112,3 @@ def running_server() -> Iterator[OIDCServer]:
             process.wait()
         if process.stdout:
             process.stdout.close()
-
-
-# -- fixtures, imported by the conftest files of tests/core/auth and tests/e2e/oauth ------------
-
-
-@pytest.fixture(scope="session")
-def oidc_server_session() -> Iterator[OIDCServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def oidc_server(oidc_server_session: OIDCServer) -> OIDCServer:
-    oidc_server_session.reset()
-    return oidc_server_session
-
-
-@pytest.fixture
-def make_runtime():
-    """Build a Runtime over the memory store, with only the core's built-in plugins."""
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.runtime import Runtime
-
-    def make(providers: dict, **extra: object) -> Runtime:
-        config = {"storage": {"backend": "memory"}, "providers": providers, **extra}
-        return Runtime.build(config, host=PluginHost(load=[]))
-
-    return make

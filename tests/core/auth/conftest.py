@@ -5,4 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "oidc"))
 
-from mcpconnect_oidc_server import make_runtime, oidc_server, oidc_server_session  # noqa: F401
+from oidc_fixtures import make_runtime, oidc_server, oidc_server_session  # noqa: F401

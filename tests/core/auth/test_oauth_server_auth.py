@@ -8,11 +8,11 @@ import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 from mcpconnect.auth import TokenManager, token_manager
+from mcpconnect.auth.headless import follow_authorization
 from mcpconnect.auth.serverauth import OAuthBearerAuth, server_env_token
 from mcpconnect.config.model import ServerConfig
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.serverauth import BearerAuth, server_auth
-from mcpconnect.auth.headless import follow_authorization
 
 pytestmark = pytest.mark.node
 

@@ -10,8 +10,8 @@ from provider_suite import NAME, ProviderContract, engine_contract
 from replicas import GoogleReplica
 
 from mcpconnect.auth import TokenManager
-from mcpconnect.errors import AuthError
 from mcpconnect.auth.headless import deliver_callback, follow_authorization
+from mcpconnect.errors import AuthError
 
 
 @pytest.fixture(scope="module")

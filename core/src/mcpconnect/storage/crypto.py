@@ -223,7 +223,7 @@ def read_keyring_key(spec: str, *, create: bool) -> bytes:
         import keyring
         import keyring.errors
     except ImportError:
-        raise StoreError("key_keyring needs the keyring package: pip install mcpconnect-store-keyring") from None
+        raise StoreError("key_keyring needs the keyring package: pip install 'mcpconnect[keyring]'") from None
     try:
         text = keyring.get_password(service, user)
         if text is None and create:

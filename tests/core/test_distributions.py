@@ -1,0 +1,91 @@
+"""Every distribution declares what it imports, and production code never reaches for test tools.
+
+The tox env ``installed`` checks the same from wheels in a fresh virtual environment; these tests
+keep the rules visible in the ordinary suite, where every test tool is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_TOOLS = ("pytest", "_pytest", "hypothesis", "mcpconnect.testing")
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return module
+
+
+distributions = _script("distributions")
+
+
+def _production_files() -> list[Path]:
+    files = []
+    for folder in distributions.folders():
+        for package in distributions.read(folder).packages:
+            files += [p for p in package.rglob("*.py") if "testing" not in p.relative_to(package).parts[:1]]
+    return files
+
+
+@pytest.mark.parametrize("folder", distributions.folders(), ids=lambda f: f.name)
+def test_distribution_declares_exactly_what_it_imports(folder: Path) -> None:
+    dist = distributions.scan(distributions.read(folder))
+    assert distributions.problems(dist) == []
+
+
+def test_production_code_never_imports_a_test_tool() -> None:
+    # Every import statement counts, those inside functions too: the headless follower's lazy
+    # `from mcpconnect.testing.headless import ...` was what broke a user's login.
+    offenders = []
+    for path in _production_files():
+        for module in distributions.imported_module_paths(path.read_text()):
+            if module.startswith(TEST_TOOLS):
+                offenders.append(f"{path.relative_to(ROOT)}: imports {module}")
+    assert len(_production_files()) > 50
+    assert offenders == []
+
+
+def test_the_scanner_sees_imports_inside_functions_and_skips_type_checking_blocks() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import hypothesis\n"
+        "def f():\n    from mcpconnect.testing.headless import x\n"
+        "class C:\n    def g(self):\n        import pytest\n"
+    )
+    found = distributions.imported_module_paths(source)
+    assert "mcpconnect.testing.headless" in found
+    assert "pytest" in found
+    assert "hypothesis" not in found
+
+
+def test_every_production_module_imports_with_pytest_unimportable() -> None:
+    installed_check = _script("installed_check")
+    packages = sorted({p.name for f in distributions.folders() for p in distributions.read(f).packages})
+    result = subprocess.run(
+        [sys.executable, "-c", installed_check.IMPORT_ALL, json.dumps(packages)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["leaked"] == []
+    # Every module of every distribution, not only the packages' __init__ files.
+    assert len(out["imported"]) >= len(_production_files()) - 5
+    assert "mcpconnect.auth.headless" in out["imported"]
