@@ -13,9 +13,9 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 from pydantic import SecretStr
 
 from mcpconnect.auth import NeedsLoginError, TokenManager, TransientAuthError
-from mcpconnect.auth.serverauth import OAuthBearerAuth
-from mcpconnect.hookspecs import hookimpl
 from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.hookspecs import hookimpl
+from mcpconnect.serverauth import OAuthBearerAuth
 
 pytestmark = pytest.mark.node
 
