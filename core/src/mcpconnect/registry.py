@@ -28,7 +28,7 @@ KIND_LABELS: dict[Kind, str] = {
     "auth": "auth provider",
     "store": "token store",
     "transport": "transport",
-    "plugin": "plugin",
+    "plugin": "observer",
 }
 
 

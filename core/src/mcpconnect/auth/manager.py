@@ -202,14 +202,7 @@ class TokenManager:
                     'with type = "..." to mcpconnect.toml',
                     key=f"providers.{name}",
                 )
-            registration = self.runtime.host.load("auth", cfg.type)
-            provider = registration.factory(name, cfg)
-            if not isinstance(provider, OAuthProvider):
-                raise PluginError(
-                    f"auth provider plugin '{cfg.type}' returned {type(provider).__name__}, not an OAuthProvider; "
-                    "report this to the plugin's authors"
-                )
-            self._providers[name] = provider
+            self._providers[name] = self.runtime.host.build("auth", cfg.type, name, cfg, returns=OAuthProvider)
         return self._providers[name]
 
     def use_provider(self, provider: OAuthProvider) -> None:
