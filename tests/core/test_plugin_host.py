@@ -341,7 +341,7 @@ def test_a_transport_factory_with_the_wrong_signature_shows_the_expected_call(fa
         factories.build("transport", "one-argument", "docs", server, TransportContext(name="docs"))
     message = str(info.value)
     assert "one_argument_transport(server) cannot be called as factory(name, server, context)" in message
-    with pytest.raises(PluginError, match="returned coroutine .*not an async context manager"):
+    with pytest.raises(PluginError, match=r"returned coroutine .*not an async context manager"):
         factories.build(
             "transport",
             "async-transport",
