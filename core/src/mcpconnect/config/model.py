@@ -42,11 +42,6 @@ def expand_vars(value: str, environ: dict[str, str] | os._Environ[str] | None = 
     return _VAR.sub(sub, value)
 
 
-def has_vars(value: str) -> bool:
-    """Whether ``value`` holds a ``${VAR}`` reference."""
-    return bool(_VAR.search(value))
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
