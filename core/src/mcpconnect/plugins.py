@@ -41,6 +41,7 @@ from mcpconnect.logs import scrub
 from mcpconnect.registry import GROUPS, KIND_LABELS, REGISTER_HOOKS, Kind, PluginInfo, Registration
 
 if TYPE_CHECKING:
+    from mcpconnect.errors import TransportError
     from mcpconnect.tokens import Token
 
 __all__ = ["PluginHost", "PluginStatus"]
@@ -681,7 +682,7 @@ class PluginHost:
     def server_connected(self, server: str, transport: str, protocol_version: str | None) -> None:
         self._notify("on_server_connected", server=server, transport=transport, protocol_version=protocol_version)
 
-    def server_failed(self, server: str, error: BaseException) -> None:
+    def server_failed(self, server: str, error: TransportError) -> None:
         self._notify("on_server_failed", server=server, error=error)
 
     def server_restarted(self, server: str, attempt: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 Kind = Literal["auth", "store", "transport", "plugin"]
 
@@ -30,19 +30,6 @@ KIND_LABELS: dict[Kind, str] = {
     "transport": "transport",
     "plugin": "observer",
 }
-
-
-class Register(Protocol):
-    """The callback a registration hook receives."""
-
-    def __call__(
-        self,
-        name: str,
-        factory: Callable[..., Any],
-        *,
-        description: str = "",
-        requires: Literal["command", "url"] | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
