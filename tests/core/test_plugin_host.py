@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mcpconnect.errors import PluginConflictError, PluginError, PluginLoadError, PluginNotFoundError
 from mcpconnect.plugins import PluginHost
@@ -458,3 +461,31 @@ def test_an_observer_that_raises_does_not_break_the_caller(
     mcpconnect_host.server_failed("docs", RuntimeError("x"))
     assert calls == ["docs"]
     assert "observer bug" in caplog.text
+
+
+EXAMPLES = itertools.count()
+# Entry-point names as package metadata allows them; registered names are whatever a plugin passes.
+ENTRY_NAMES = st.from_regex(r"[a-z][a-z0-9_.-]{0,20}", fullmatch=True)
+REGISTERED = st.text(min_size=1, max_size=30).filter(lambda n: "\n" not in n and '"' not in n and "\\" not in n)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entry=ENTRY_NAMES, registered=REGISTERED)
+def test_any_name_mismatch_names_both_names_and_leaves_the_others_loadable(
+    tmp_path: Path, entry: str, registered: str
+) -> None:
+    if registered == entry:
+        return
+    module = f"mismatch_{next(EXAMPLES)}"
+    with pytest.MonkeyPatch.context() as mp:  # a site of its own per example: stevedore caches per path
+        site = FakeSite(tmp_path / module, mp)
+        site.module(module, STORE_MODULE.format(cls="Mismatch", name=registered.replace("{", "{{").replace("}", "}}")))
+        site.dist(f"{module}-dist", "1.0", {"mcpconnect.store": {entry: module}})
+        host = PluginHost()
+        with pytest.raises(PluginLoadError) as info:
+            host.load("store", entry)
+        message = str(info.value)
+        assert f"registered the token store '{registered}'" in message
+        assert f"its entry point is named '{entry}'" in message
+        assert host.registration("store", registered) is None
+        assert host.load("store", "memory").name == "memory"

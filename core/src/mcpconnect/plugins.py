@@ -225,7 +225,7 @@ class PluginHost:
             raise self._author_error(
                 info,
                 f"cannot be registered ({detail})",
-                f"fix the hook's arguments in {info.value} (docs/hooks.md gives each hook's)",
+                f"fix the hook's arguments in {info.value} (docs/hooks.md gives each hook's signature)",
             ) from None
         # pytest's check_pending, for this plugin alone: a misspelled @hookimpl fails loudly here
         # instead of silently never running, and is blamed on this plugin only.
@@ -239,7 +239,7 @@ class PluginHost:
         )
         if unknown:
             self.pm.unregister(plugin)
-            specs = [name for name in vars(hookspecs) if hasattr(getattr(self.pm.hook, name, None), "spec")]
+            specs = [name for name, caller in vars(self.pm.hook).items() if caller.has_spec()]
             hints = []
             for hook in unknown:
                 close = difflib.get_close_matches(hook, specs, n=1)
