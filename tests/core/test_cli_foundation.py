@@ -306,3 +306,22 @@ def test_a_url_transport_configured_with_a_command_is_not_told_to_use_https(
     code, out, err = run(capsys, "config", "validate")
     assert code == 0, err
     assert out.startswith("ok: 1 servers")
+
+
+def test_validate_fails_on_a_wrong_entry_point_group_and_on_a_name_mismatch(
+    capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = FakeSite(project / "site", monkeypatch)
+    site.module("misgrouped_store", STORE_MODULE.format(cls="Misgrouped", name="misgrouped"))
+    site.dist("mcpconnect-store-misgrouped", "0.1", {"mcpconnect.stores": {"misgrouped": "misgrouped_store"}})
+    site.module("renamed_store", STORE_MODULE.format(cls="Renamed", name="renamed-inside"))
+    site.dist("mcpconnect-store-renamed", "0.1", {"mcpconnect.store": {"renamed": "renamed_store"}})
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "misgrouped"\n')
+    code, out, err = run(capsys, "config", "validate")
+    assert code == 2 and "ok:" not in out
+    assert "mcpconnect-store-misgrouped 0.1 declares 'misgrouped' in the entry-point group 'mcpconnect.stores'" in err
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "renamed"\n')
+    code, out, err = run(capsys, "config", "validate")
+    assert code == 2 and "ok:" not in out
+    assert "registered the token store 'renamed-inside', but its entry point is named 'renamed'" in err
+    assert "mcpconnect-store-renamed 0.1" in err and "Traceback" not in err
