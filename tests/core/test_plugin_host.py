@@ -489,3 +489,35 @@ def test_any_name_mismatch_names_both_names_and_leaves_the_others_loadable(
         assert f"its entry point is named '{entry}'" in message
         assert host.registration("store", registered) is None
         assert host.load("store", "memory").name == "memory"
+
+
+def test_only_the_entrypoints_module_talks_to_stevedore_and_only_through_its_public_api() -> None:
+    import ast
+
+    import mcpconnect
+
+    package = Path(mcpconnect.__file__).parent
+    importers = []
+    for source in package.rglob("*.py"):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n == "stevedore" or n.startswith("stevedore.") for n in names):
+                importers.append(source.relative_to(package).as_posix())
+        text = source.read_text()
+        assert "ENTRY_POINT_CACHE" not in text, f"{source} touches stevedore's class cache"
+        assert "stevedore._" not in text, f"{source} uses stevedore's private modules"
+    assert set(importers) == {"entrypoints.py"}
+
+
+def test_every_contract_suite_is_exported_from_mcpconnect_testing() -> None:
+    import mcpconnect.testing as testing
+
+    for name in ("StorageBackendContract", "ProviderContract", "TransportContract"):
+        assert name in testing.__all__ and isinstance(getattr(testing, name), type)
