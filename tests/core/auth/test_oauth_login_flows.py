@@ -12,8 +12,8 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET, POST_SECRET
 
 from mcpconnect.auth import NeedsLoginError, OAuthError, TokenManager, TransientAuthError
 from mcpconnect.auth.flows import AuthorizationAttempt
-from mcpconnect.auth.headless import deliver_callback, follow_authorization
 from mcpconnect.errors import AuthError
+from mcpconnect.auth.headless import deliver_callback, follow_authorization
 
 pytestmark = pytest.mark.node
 

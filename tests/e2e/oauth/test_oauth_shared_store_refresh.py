@@ -18,9 +18,9 @@ import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 from mcpconnect.auth import TokenManager
-from mcpconnect.auth.headless import follow_authorization
 from mcpconnect.plugins import PluginHost
 from mcpconnect.runtime import Runtime
+from mcpconnect.auth.headless import follow_authorization
 
 pytestmark = pytest.mark.node
 
