@@ -557,7 +557,10 @@ class PluginHost:
             return []
         statuses = []
         for name in sorted({ep.name for ep in entrypoints.group_entries("plugin")}):
-            statuses.append(self._status_after_load(self._observer_info(name)))
+            status = self._status_after_load(self._observer_info(name))
+            if status.error:
+                log.warning("%s", status.error)  # nobody else shows it: events fire anywhere
+            statuses.append(status)
         return statuses
 
     def _observer_info(self, name: str) -> PluginInfo:
@@ -589,7 +592,6 @@ class PluginHost:
             else:
                 return row("ok")
             self._failed[key] = error
-            log.warning("%s", error)
             return row("error", str(error))
         if len({c.value for c in self._conflicts(info.kind, info.name)}) > 1:
             others = " and ".join(c.describe() for c in self._conflicts(info.kind, info.name))
