@@ -4,6 +4,7 @@ Plugins implement hooks with :data:`mcpconnect.hookimpl`::
 
     from mcpconnect import hookimpl
 
+
     @hookimpl
     def register_transports(register):
         register("websocket", websocket_transport, requires="url")
@@ -121,10 +122,12 @@ def register_auth_providers(register: RegisterAuthProvider) -> None:
         from mcpconnect import hookimpl
         from mcpconnect.auth import OAuthProvider
 
+
         class AcmeProvider(OAuthProvider):
             authorize_url = "https://id.acme.example/oauth/authorize"
             token_url = "https://id.acme.example/oauth/token"
             default_scopes = ("read",)
+
 
         @hookimpl
         def register_auth_providers(register):
@@ -152,6 +155,7 @@ def register_token_stores(register: RegisterTokenStore) -> None:
     Example::
 
         from mcpconnect import hookimpl
+
 
         @hookimpl
         def register_token_stores(register):
@@ -197,12 +201,14 @@ def register_transports(register: RegisterTransport) -> None:
 
         from mcpconnect import hookimpl
 
+
         @asynccontextmanager
         async def websocket_transport(name, server, context):
             from mcpconnect_transport_websocket._client import connect  # heavy imports inside
 
             async with connect(server.url, on_lost=context.on_lost) as (read_stream, write_stream):
                 yield read_stream, write_stream
+
 
         @hookimpl
         def register_transports(register):
