@@ -1,7 +1,9 @@
 """Regenerate docs/hooks.md from the hook specifications' docstrings.
 
 Run ``python scripts/gen_hook_docs.py`` after changing ``core/src/mcpconnect/hookspecs.py``;
-``tests/core/test_hooks.py`` fails while the two differ.
+``tests/core/test_hooks.py`` fails while the two differ. Everything on the page, the examples
+included, comes from ``hookspecs.py``: the module's docstring is the introduction, each hook's
+docstring its section.
 """
 
 from __future__ import annotations
@@ -9,114 +11,69 @@ from __future__ import annotations
 import inspect
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 from mcpconnect import hookspecs
 
 GROUPS = [
-    (
-        "Registration hooks",
-        "Called once, when the plugin that implements them is loaded. Each receives a `register` "
-        "callback; call it once per thing the plugin provides.",
-        ["register_auth_providers", "register_token_stores", "register_transports"],
-    ),
+    ("Registration hooks", ["register_auth_providers", "register_token_stores", "register_transports"]),
     (
         "Token lifecycle events",
-        "Notifications from the token manager. Return values are ignored; an exception is logged and "
-        "never breaks the login or refresh that fired the event.",
         ["on_token_obtained", "on_token_refreshed", "on_token_refresh_failed", "on_token_revoked"],
     ),
-    (
-        "Server lifecycle events",
-        "Notifications from the hub that owns the server connections.",
-        ["on_server_connected", "on_server_failed", "on_server_restarted"],
-    ),
+    ("Server lifecycle events", ["on_server_connected", "on_server_failed", "on_server_restarted"]),
 ]
 
-EXAMPLES = {
-    "register_auth_providers": """from mcpconnect import hookimpl
 
-
-@hookimpl
-def register_auth_providers(register):
-    register("acme", AcmeProvider, description="Acme ID (OAuth 2.1)")""",
-    "register_token_stores": """from mcpconnect import hookimpl
-
-
-@hookimpl
-def register_token_stores(register):
-    def factory(**options):
-        from mcpconnect_store_vault.backend import VaultBackend  # heavy imports inside
-
-        return VaultBackend(**options)
-
-    register("vault", factory, description="HashiCorp Vault KV v2")""",
-    "register_transports": """from mcpconnect import hookimpl
-
-
-@hookimpl
-def register_transports(register):
-    register("websocket", open_websocket, requires="url", description="MCP over WebSocket")""",
-    "on_token_obtained": """@hookimpl
-def on_token_obtained(provider, account):
-    audit.info("login %s/%s", provider, account)  # never log the token itself""",
-    "on_token_refreshed": """@hookimpl
-def on_token_refreshed(provider, token):
-    metrics.gauge("token_expires_at", token.expires_at.timestamp(), tags={"provider": provider})""",
-    "on_token_refresh_failed": """@hookimpl
-def on_token_refresh_failed(provider, account, error, will_retry):
-    if not will_retry:
-        notify(f"{provider}: {account} must log in again: {error}")""",
-    "on_token_revoked": """@hookimpl
-def on_token_revoked(provider, account, remote):
-    if not remote:
-        audit.warning("%s/%s deleted locally only; revoke it at the provider", provider, account)""",
-    "on_server_connected": """@hookimpl
-def on_server_connected(server, transport, protocol_version):
-    print(f"{server}: up over {transport} ({protocol_version})")""",
-    "on_server_failed": """@hookimpl
-def on_server_failed(server, error):
-    alerts.send(f"MCP server {server} is down: {error}")""",
-    "on_server_restarted": """@hookimpl
-def on_server_restarted(server, attempt):
-    metrics.increment("mcp_restarts", tags={"server": server, "attempt": attempt})""",
-}
+def _code_blocks(doc: str) -> str:
+    """reST literal blocks (a line ending in ``::``, then an indented block) as fenced Python."""
+    lines = doc.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.rstrip().endswith("::"):
+            out.append(line)
+            i += 1
+            continue
+        head = line.rstrip()[:-2].rstrip()
+        if head:
+            out.append(head + ":")
+        i += 1
+        block: list[str] = []
+        while i < len(lines) and (not lines[i].strip() or lines[i].startswith(" ")):
+            block.append(lines[i])
+            i += 1
+        out += ["", "```python", textwrap.dedent("\n".join(block)).strip("\n"), "```", ""]
+    return "\n".join(out)
 
 
 def _markdown(doc: str) -> str:
     doc = re.sub(r":(?:class|func|data|meth|mod):`~?([^`]+)`", r"`\1`", doc)
     doc = doc.replace("``", "`")
-    return re.sub(r"^:param (\w+):", r"- `\1`:", doc, flags=re.M)
+    doc = _code_blocks(doc)
+    return re.sub(r"^:param (\w+):", r"- `\1`:", doc, flags=re.M).rstrip() + "\n"
 
 
 def render() -> str:
+    intro = (inspect.getdoc(hookspecs) or "").split("\n", 1)[1].strip()
     out = [
         "# Hook reference",
         "",
-        "Every hook mcpconnect calls, generated from the docstrings in `core/src/mcpconnect/hookspecs.py`",
-        "by `scripts/gen_hook_docs.py`. `tests/core/test_hooks.py` fails when this page and the specs",
-        "differ, or when a hook has no test.",
+        "Every hook mcpconnect calls, generated from `core/src/mcpconnect/hookspecs.py` by",
+        "`scripts/gen_hook_docs.py`. `tests/core/test_hooks.py` fails when this page and the specs",
+        "differ, or when a hook has no test. See [Writing a plugin](plugins.md) for packaging and",
+        "entry points.",
         "",
-        "Implement a hook with `mcpconnect.hookimpl`. An implementation may take any subset of the",
-        "hook's arguments, so hooks can grow new ones without breaking plugins. See",
-        "[Writing a plugin](plugins.md) for packaging and entry points.",
-        "",
+        _markdown(intro),
     ]
-    for title, intro, names in GROUPS:
-        out += [f"## {title}", "", intro, ""]
+    for title, names in GROUPS:
+        out += [f"## {title}", ""]
         for name in names:
             fn = getattr(hookspecs, name)
             sig = str(inspect.signature(fn)).replace("'", "").replace(" -> None", "")
-            out += [
-                f"### `{name}{sig}`",
-                "",
-                _markdown(inspect.getdoc(fn) or ""),
-                "",
-                "```python",
-                EXAMPLES[name],
-                "```",
-                "",
-            ]
+            out += [f"### `{name}{sig}`", "", _markdown(inspect.getdoc(fn) or "")]
     return "\n".join(out)
 
 

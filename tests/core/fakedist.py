@@ -2,6 +2,10 @@
 
 A folder on ``sys.path`` holding ``NAME-VERSION.dist-info/{METADATA,entry_points.txt}`` is an
 installed distribution as far as ``importlib.metadata`` (and so stevedore) can tell.
+
+stevedore keeps each group's entry points for the life of the process (mcpconnect sees a plugin
+installed while it runs in its next process); a test installs plugins while it runs, so each
+test gets that list empty and emptied again after each declared distribution.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from stevedore import ExtensionManager
 
 
 class FakeSite:
@@ -18,6 +23,7 @@ class FakeSite:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         monkeypatch.syspath_prepend(str(root))
+        monkeypatch.setattr(ExtensionManager, "ENTRY_POINT_CACHE", {})
         self._monkeypatch = monkeypatch
 
     def module(self, name: str, source: str) -> None:
@@ -44,6 +50,7 @@ class FakeSite:
             lines.extend(f"{k} = {v}" for k, v in eps.items())
             lines.append("")
         (info / "entry_points.txt").write_text("\n".join(lines))
+        ExtensionManager.ENTRY_POINT_CACHE.clear()
 
 
 STORE_MODULE = """

@@ -217,3 +217,111 @@ def test_config_show_redacts_store_passwords_but_not_where_secrets_live(
     assert shown["storage"]["key_env"] == "MCPCONNECT_KEY"
     assert shown["servers"]["a"]["token_env"] == "A_TOKEN"
     assert shown["storage"]["url"] == "postgresql://app:***@db/tokens"
+
+
+AUTHOR_MISTAKES = """
+from mcpconnect import hookimpl
+
+def needs_sdk(**options):
+    import an_sdk_this_store_forgot_to_declare
+    return None
+
+def provider_with_a_wrong_signature(config):
+    return None
+
+def tcp_transport(name, server, context):
+    from contextlib import nullcontext
+    return nullcontext()
+
+@hookimpl
+def register_token_stores(register):
+    register("forgetful", needs_sdk)
+
+@hookimpl
+def register_auth_providers(register):
+    register("crooked", provider_with_a_wrong_signature)
+
+@hookimpl
+def register_transports(register):
+    register("tcp", tcp_transport, requires="url")
+"""
+
+
+@pytest.fixture
+def author_mistakes(project: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSite:
+    site = FakeSite(project / "site", monkeypatch)
+    site.module("author_mistakes", AUTHOR_MISTAKES)
+    site.dist(
+        "mcpconnect-mistakes",
+        "0.2",
+        {
+            "mcpconnect.store": {"forgetful": "author_mistakes"},
+            "mcpconnect.auth": {"crooked": "author_mistakes"},
+            "mcpconnect.transport": {"tcp": "author_mistakes"},
+        },
+    )
+    return site
+
+
+def test_validate_builds_the_store_the_configuration_names(
+    capsys: pytest.CaptureFixture[str], project: Path, author_mistakes: FakeSite
+) -> None:
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "forgetful"\n')
+    code, out, err = run(capsys, "config", "validate")
+    assert code == 2 and "ok:" not in out
+    assert "storage.backend" in err and "token store plugin 'forgetful' (mcpconnect-mistakes 0.2)" in err
+    assert "needs the Python module 'an_sdk_this_store_forgot_to_declare'" in err
+    assert "unexpected" not in err and "Traceback" not in err
+
+
+def test_validate_builds_each_provider(
+    capsys: pytest.CaptureFixture[str], project: Path, author_mistakes: FakeSite
+) -> None:
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "memory"\n[providers.work]\ntype = "crooked"\n')
+    code, _, err = run(capsys, "config", "validate")
+    assert code == 2
+    assert "providers.work.type" in err and "auth provider plugin 'crooked' (mcpconnect-mistakes 0.2)" in err
+    assert "provider_with_a_wrong_signature(config) cannot be called as factory(name, config)" in err
+
+
+def test_a_url_transport_configured_with_a_command_is_not_told_to_use_https(
+    capsys: pytest.CaptureFixture[str], project: Path, author_mistakes: FakeSite
+) -> None:
+    write(
+        project / "mcpconnect.toml",
+        '[storage]\nbackend = "memory"\n[servers.box]\ntransport = "tcp"\ncommand = "tcp-server"\n',
+    )
+    code, _, err = run(capsys, "config", "validate")
+    assert code == 2
+    assert "servers.box.url" in err
+    assert 'the tcp transport connects to a URL, it starts no process: set url = "..."' in err
+    assert "https" not in err
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "memory"\n[servers.box]\ntransport = "tcp"\n')
+    code, _, err = run(capsys, "config", "validate")
+    assert code == 2 and 'a tcp server needs command = "..." or url = "..."' in err and "https" not in err
+    write(
+        project / "mcpconnect.toml",
+        '[storage]\nbackend = "memory"\n[servers.box]\ntransport = "tcp"\nurl = "tcp://127.0.0.1:7000"\n',
+    )
+    code, out, err = run(capsys, "config", "validate")
+    assert code == 0, err
+    assert out.startswith("ok: 1 servers")
+
+
+def test_validate_fails_on_a_wrong_entry_point_group_and_on_a_name_mismatch(
+    capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = FakeSite(project / "site", monkeypatch)
+    site.module("misgrouped_store", STORE_MODULE.format(cls="Misgrouped", name="misgrouped"))
+    site.dist("mcpconnect-store-misgrouped", "0.1", {"mcpconnect.stores": {"misgrouped": "misgrouped_store"}})
+    site.module("renamed_store", STORE_MODULE.format(cls="Renamed", name="renamed-inside"))
+    site.dist("mcpconnect-store-renamed", "0.1", {"mcpconnect.store": {"renamed": "renamed_store"}})
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "misgrouped"\n')
+    code, out, err = run(capsys, "config", "validate")
+    assert code == 2 and "ok:" not in out
+    assert "mcpconnect-store-misgrouped 0.1 declares 'misgrouped' in the entry-point group 'mcpconnect.stores'" in err
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "renamed"\n')
+    code, out, err = run(capsys, "config", "validate")
+    assert code == 2 and "ok:" not in out
+    assert "registered the token store 'renamed-inside', but its entry point is named 'renamed'" in err
+    assert "mcpconnect-store-renamed 0.1" in err and "Traceback" not in err

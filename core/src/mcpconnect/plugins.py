@@ -1,9 +1,14 @@
 """The plugin host: finds plugins through entry points, loads only what is asked for, calls hooks.
 
-stevedore finds and loads the one named driver a configuration selects (from its on-disk cache of
-the entry-point scan), so start-up costs what the configuration uses, not what is installed.
-pluggy then calls the loaded module's hooks. Built-in plugins of the core are declared as entry
-points of the ``mcpconnect`` distribution and take exactly the same path.
+:mod:`mcpconnect.entrypoints` (stevedore) finds and imports the one named driver a configuration
+selects, so start-up costs what the configuration uses, not what is installed. pluggy then calls
+the loaded module's hooks. Built-in plugins of the core are declared as entry points of the
+``mcpconnect`` distribution and take exactly the same path. Observer plugins (the
+``mcpconnect.plugins`` group) are loaded before the first event is delivered, wherever it fires.
+
+A plugin that fails to load (its import raises, it implements a hook that does not exist, it
+registers another name than its entry point's) is unregistered again and reported alone, with
+what to do; the plugins loaded after it are unaffected.
 
 Switches, read from the environment:
 
@@ -18,19 +23,26 @@ Switches, read from the environment:
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import pluggy
 
-from mcpconnect import hookspecs
-from mcpconnect.errors import PluginConflictError, PluginLoadError, PluginNotFoundError
+from mcpconnect import entrypoints, hookspecs
+from mcpconnect.errors import MCPConnectError, PluginConflictError, PluginError, PluginLoadError, PluginNotFoundError
+from mcpconnect.logs import scrub
 from mcpconnect.registry import GROUPS, KIND_LABELS, REGISTER_HOOKS, Kind, PluginInfo, Registration
+
+if TYPE_CHECKING:
+    from mcpconnect.errors import TransportError
+    from mcpconnect.tokens import Token
 
 __all__ = ["PluginHost", "PluginStatus"]
 
@@ -47,6 +59,21 @@ _INSTALL_HINTS: dict[Kind, str] = {
     "store": "mcpconnect-store-{name}",
     "transport": "mcpconnect-transport-{name}",
     "plugin": "{name}",
+}
+
+
+#: How each kind's factory is called (see the registration hooks in :mod:`mcpconnect.hookspecs`).
+_FACTORY_CALLS: dict[Kind, str] = {
+    "auth": "factory(name, config)",
+    "store": "factory(**options)",
+    "transport": "factory(name, server, context)",
+}
+
+#: What each kind's factory returns, for messages.
+_FACTORY_RETURNS: dict[Kind, str] = {
+    "auth": "an mcpconnect.auth.OAuthProvider",
+    "store": "an mcpconnect.storage.StorageBackend",
+    "transport": "an async context manager yielding (read_stream, write_stream)",
 }
 
 
@@ -72,21 +99,6 @@ class PluginStatus:
             "error": self.error,
             "provides": list(self.provides),
         }
-
-
-def _entry_points(group: str) -> list[metadata.EntryPoint]:
-    """The entry points of ``group``, read through stevedore's cached scan without loading any."""
-    from stevedore import ExtensionManager
-
-    class _Index(ExtensionManager[Any]):
-        def __init__(self, namespace: str) -> None:  # list only: load nothing
-            self.namespace = namespace
-            # Per call, not stevedore's process-wide dict: a plugin installed while this
-            # process runs (tests, long-lived hosts) must be seen. stevedore's own cache of the
-            # scan, keyed by sys.path and file mtimes, still makes this cheap.
-            self.ENTRY_POINT_CACHE = {}
-
-    return _Index(group).list_entry_points()
 
 
 def _split_names(value: str | None) -> frozenset[str] | None:
@@ -157,18 +169,7 @@ class PluginHost:
         if not self.autoload:
             return []
         if self._discovered is None:
-            seen: dict[tuple[str, str, str], PluginInfo] = {}
-            group_kinds = {group: k for k, group in GROUPS.items()}
-            for dist in metadata.distributions():
-                dist_name = dist.metadata["Name"]
-                for ep in dist.entry_points:
-                    k = group_kinds.get(ep.group)
-                    if k is None:
-                        continue
-                    key = (ep.group, ep.name, ep.value)
-                    if key not in seen:
-                        seen[key] = PluginInfo(k, ep.name, ep.value, dist_name, dist.version)
-            self._discovered = sorted(seen.values(), key=lambda i: (i.kind, i.name, i.distribution or ""))
+            self._discovered = entrypoints.installed()
         return [i for i in self._discovered if kind is None or i.kind == kind]
 
     def names(self, kind: Kind) -> list[str]:
@@ -192,17 +193,71 @@ class PluginHost:
         return self._register(plugin, info)
 
     def _register(self, plugin: object, info: PluginInfo) -> list[Registration]:
-        already = self.pm.is_registered(plugin)
-        if not already:
-            self.pm.register(plugin, name=f"{info.kind}:{info.name}:{info.value}")
-            # A misspelled @hookimpl must fail loudly here rather than silently never run.
-            self.pm.check_pending()
-        hook_name = REGISTER_HOOKS.get(info.kind)
-        if hook_name is None:
-            self._loaded[(info.kind, info.name)] = info
-            return []
-        collected: list[Registration] = []
+        """Register ``plugin`` with pluggy and collect what its registration hook registers.
 
+        On any failure the plugin and what it registered are removed again, so that it alone is
+        blamed and the plugins loaded after it are unaffected.
+        """
+        added = not self.pm.is_registered(plugin)
+        collected: list[Registration] = []
+        new_names: list[str] = []
+        try:
+            if added:
+                self._add(plugin, info)
+            hook_name = REGISTER_HOOKS.get(info.kind)
+            if hook_name is not None:
+                self._call_register_hook(plugin, info, hook_name, collected, new_names)
+        except BaseException:
+            for reg_name in new_names:
+                self._registrations[info.kind].pop(reg_name, None)
+            if added and self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            raise
+        self._loaded[(info.kind, info.name)] = info
+        return collected
+
+    def _add(self, plugin: object, info: PluginInfo) -> None:
+        try:
+            self.pm.register(plugin, name=f"{info.kind}:{info.name}:{info.value}")
+        except pluggy.PluginValidationError as exc:
+            # pluggy's text: "Plugin 'x' for hook 'h'\nhookimpl definition: h(a, b)\nArgument(s) ..."
+            detail = "; ".join(str(exc).splitlines()[1:]) or str(exc)
+            raise self._author_error(
+                info,
+                f"cannot be registered ({detail})",
+                f"fix the hook's arguments in {info.value} (docs/hooks.md gives each hook's signature)",
+            ) from None
+        # pytest's check_pending, for this plugin alone: a misspelled @hookimpl fails loudly here
+        # instead of silently never running, and is blamed on this plugin only.
+        unknown = sorted(
+            {
+                caller.name
+                for caller in self.pm.get_hookcallers(plugin) or []
+                if not caller.has_spec()
+                and any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls())
+            }
+        )
+        if unknown:
+            self.pm.unregister(plugin)
+            specs = [name for name, caller in vars(self.pm.hook).items() if caller.has_spec()]
+            hints = []
+            for hook in unknown:
+                close = difflib.get_close_matches(hook, specs, n=1)
+                hints.append(f"'{hook}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise self._author_error(
+                info,
+                f"implements {', '.join(hints)}, which {'is' if len(unknown) == 1 else 'are'} not a mcpconnect hook",
+                f"fix the name in {info.value} (docs/hooks.md lists every hook)",
+            )
+
+    def _call_register_hook(
+        self,
+        plugin: object,
+        info: PluginInfo,
+        hook_name: str,
+        collected: list[Registration],
+        new_names: list[str],
+    ) -> None:
         def register(
             name: str,
             factory: Callable[..., Any],
@@ -211,7 +266,10 @@ class PluginHost:
             requires: Literal["command", "url"] | None = None,
         ) -> None:
             previous = self._registrations[info.kind].get(name)
-            if previous is not None and previous.factory is not factory:
+            if previous is not None and previous.factory is factory:
+                collected.append(previous)
+                return
+            if previous is not None:
                 owner = previous.plugin.describe() if previous.plugin else "another plugin"
                 raise PluginConflictError(
                     f"two plugins register the {KIND_LABELS[info.kind]} '{name}': {owner} and "
@@ -220,13 +278,12 @@ class PluginHost:
                 )
             reg = Registration(info.kind, name, factory, description, requires, info)
             self._registrations[info.kind][name] = reg
+            new_names.append(name)
             collected.append(reg)
 
         others = [p for p in self.pm.get_plugins() if p is not plugin]
         caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
         caller(register=register)
-        self._loaded[(info.kind, info.name)] = info
-        return collected
 
     def load(self, kind: Kind, name: str) -> Registration:
         """The registration named ``name`` of ``kind``, loading its plugin if need be.
@@ -243,8 +300,11 @@ class PluginHost:
         info = self._find(kind, name)
         try:
             module = self._import(info)
-            self._register(module, info)
+            collected = self._register(module, info)
         except PluginConflictError:
+            raise
+        except PluginLoadError as exc:
+            self._failed[(kind, name)] = exc
             raise
         except Exception as exc:  # a broken plugin must be reported, never crash the host
             error = self._load_error(info, exc)
@@ -252,32 +312,29 @@ class PluginHost:
             raise error from exc
         reg = self._registrations[kind].get(name)
         if reg is None:
-            error = PluginLoadError(
-                f"{KIND_LABELS[kind]} plugin {info.describe()} is installed but registered no "
-                f"{KIND_LABELS[kind]} named '{name}'; report this to the plugin's authors",
-                name=name,
-                kind=kind,
-                distribution=info.distribution,
-            )
+            error = self._wrong_name(info, module, collected)
+            self._drop(module, collected)
             self._failed[(kind, name)] = error
             raise error
         return reg
+
+    def _drop(self, plugin: object, registrations: Sequence[Registration]) -> None:
+        for reg in registrations:
+            if self._registrations[reg.kind].get(reg.name) is reg:
+                del self._registrations[reg.kind][reg.name]
+        if self.pm.is_registered(plugin):
+            self.pm.unregister(plugin)
 
     def _find(self, kind: Kind, name: str) -> PluginInfo:
         if not self.autoload:
             raise self._not_found(kind, name)
         # stevedore answers from its on-disk cache of the entry-point scan; the full metadata
         # scan (which names distributions) is made only when a switch or an error needs it.
-        eps = [ep for ep in _entry_points(GROUPS[kind]) if ep.name == name]
+        eps = [ep for ep in entrypoints.group_entries(kind) if ep.name == name]
         if not eps:
             raise self._not_found(kind, name)
         if len({ep.value for ep in eps}) > 1:
-            claimants = self._conflicts(kind, name)
-            names = " and ".join(c.describe() for c in claimants) or ", ".join(ep.value for ep in eps)
-            raise PluginConflictError(
-                f"two installed plugins claim the {KIND_LABELS[kind]} '{name}': {names}; "
-                f"uninstall one, or disable one with {ENV_DISABLE}=<distribution>"
-            )
+            raise self._conflict(kind, name, [ep.value for ep in eps])
         info = PluginInfo(kind, name, eps[0].value)
         if self._load is not None or self._disable:
             info = self._with_distribution(info)
@@ -288,6 +345,14 @@ class PluginHost:
             )
         return info
 
+    def _conflict(self, kind: Kind, name: str, values: Sequence[str]) -> PluginConflictError:
+        claimants = self._conflicts(kind, name)
+        names = " and ".join(c.describe() for c in claimants) or ", ".join(values)
+        return PluginConflictError(
+            f"two installed plugins claim the {KIND_LABELS[kind]} '{name}': {names}; "
+            f"uninstall one, or disable one with {ENV_DISABLE}=<distribution>"
+        )
+
     def _with_distribution(self, info: PluginInfo) -> PluginInfo:
         if info.distribution is not None:
             return info
@@ -297,68 +362,240 @@ class PluginHost:
         return info
 
     def _import(self, info: PluginInfo) -> object:
-        from stevedore import DriverManager
+        def resolve(group: str, name: str, eps: Sequence[metadata.EntryPoint]) -> metadata.EntryPoint:
+            # The same entry point found on two path entries (an editable install and a stray
+            # copy of its metadata) is one plugin; two different ones are a conflict.
+            if len({ep.value for ep in eps}) > 1:
+                raise self._conflict(info.kind, name, [ep.value for ep in eps])
+            return eps[0]
 
-        def reraise(_manager: Any, _ep: Any, err: BaseException) -> None:
-            raise err
+        return entrypoints.load_driver(info.kind, info.name, resolve)
 
-        # stevedore keeps a process-wide list per group; drop it so that a plugin installed
-        # since (tests, long-lived hosts) is found. Its on-disk scan cache still applies.
-        DriverManager.ENTRY_POINT_CACHE.pop(info.group, None)
+    # -- messages -------------------------------------------------------------------------------
 
-        driver: DriverManager[Any] = DriverManager(info.group, info.name, on_load_failure_callback=reraise)
-        return driver.driver
+    def _who(self, info: PluginInfo) -> str:
+        return f"{KIND_LABELS[info.kind]} plugin {self._with_distribution(info).describe()}"
 
-    def _load_error(self, info: PluginInfo, exc: BaseException) -> PluginLoadError:
+    def _disable_hint(self, info: PluginInfo) -> str:
         info = self._with_distribution(info)
-        who = info.distribution or info.value
+        return f"{ENV_DISABLE}={info.distribution or info.name}"
+
+    def _author_error(self, info: PluginInfo, problem: str, fix: str) -> PluginLoadError:
+        """A plugin's own mistake: what it did, and what its authors (or the user) can do."""
+        info = self._with_distribution(info)
         return PluginLoadError(
-            f"{KIND_LABELS[info.kind]} plugin {info.describe()} failed to load: "
-            f"{type(exc).__name__}: {exc}. Reinstall or upgrade {who}, or disable it with "
-            f"{ENV_DISABLE}={who}",
+            f"{self._who(info)} {problem}; {fix}. Until it is fixed, upgrade it or disable it with "
+            f"{self._disable_hint(info)}",
             name=info.name,
             kind=info.kind,
             distribution=info.distribution,
         )
 
+    def _load_error(self, info: PluginInfo, exc: BaseException) -> PluginLoadError:
+        info = self._with_distribution(info)
+        who = info.distribution or info.value
+        if isinstance(exc, ImportError) and exc.name and not exc.name.startswith(info.value.split(".")[0]):
+            cause = (
+                f"it needs the Python module '{exc.name}', which is not installed. Install it "
+                f"(pip install {exc.name.split('.')[0]}), reinstall {who} with its dependencies"
+            )
+        else:
+            cause = f"{type(exc).__name__}: {scrub(str(exc))}. Reinstall or upgrade {who}"
+        return PluginLoadError(
+            f"{self._who(info)} failed to load: {cause}, or disable it with {self._disable_hint(info)}",
+            name=info.name,
+            kind=info.kind,
+            distribution=info.distribution,
+        )
+
+    def _wrong_name(self, info: PluginInfo, module: object, registered: Sequence[Registration]) -> PluginLoadError:
+        label = KIND_LABELS[info.kind]
+        hook_name = REGISTER_HOOKS[info.kind]
+        if registered:
+            names = ", ".join(f"'{r.name}'" for r in registered)
+            return self._author_error(
+                info,
+                f"registered the {label} {names}, but its entry point is named '{info.name}'",
+                "the two names must match: its authors must rename the entry point under "
+                f'[project.entry-points."{info.group}"] or the name given to register()',
+            )
+        implemented = {caller.name for caller in self.pm.get_hookcallers(module) or []}
+        elsewhere = [kind for kind, hook in REGISTER_HOOKS.items() if hook in implemented and kind != info.kind]
+        if elsewhere:
+            other = elsewhere[0]
+            return self._author_error(
+                info,
+                f"is declared in the entry-point group '{info.group}' ({label}s) but implements "
+                f"{REGISTER_HOOKS[other]} ({KIND_LABELS[other]}s)",
+                f'its authors must move the entry point to [project.entry-points."{GROUPS[other]}"]',
+            )
+        if hook_name in implemented:
+            problem = f"registered no {label}: its {hook_name} hook never called register()"
+            fix = f"it must call register('{info.name}', factory)"
+        else:
+            problem = f"does not implement {hook_name}"
+            fix = f"its entry point ({info.value}) must name the module with its @hookimpl {hook_name}"
+        return self._author_error(info, problem, fix)
+
     def _not_found(self, kind: Kind, name: str) -> PluginNotFoundError:
         available = ", ".join(self.names(kind)) or "none"
         hint = _INSTALL_HINTS[kind].format(name=name)
+        label = KIND_LABELS[kind]
+        misplaced = self._misplaced(kind, name) if self.autoload else None
+        if misplaced:
+            return PluginNotFoundError(
+                f"no {label} named '{name}' is installed (installed: {available}), but {misplaced}"
+            )
         return PluginNotFoundError(
-            f"no {KIND_LABELS[kind]} named '{name}' is installed (installed: {available}); "
+            f"no {label} named '{name}' is installed (installed: {available}); "
             f"install it with 'pip install {hint}' or fix the name"
         )
 
-    def load_observers(self) -> list[PluginStatus]:
-        """Load the generic plugins (``mcpconnect.plugins`` group) that observe events.
+    def _misplaced(self, kind: Kind, name: str) -> str | None:
+        """Why an installed entry point named ``name`` was not found as a ``kind``, if one exists."""
+        group = GROUPS[kind]
+        for found in entrypoints.declared():
+            if found.name != name or (isinstance(found, PluginInfo) and found.kind == kind):
+                continue
+            dist = f"{found.distribution} {found.version}" if found.distribution else found.value
+            if isinstance(found, PluginInfo):
+                where = f"as a {KIND_LABELS[found.kind]} (entry-point group '{found.group}')"
+                fix = f"fix the name, or, if it is a {KIND_LABELS[kind]}, its authors"
+            else:
+                where = f"in the entry-point group '{found.group}', which mcpconnect does not read"
+                fix = "its authors"
+            return (
+                f"{dist} declares '{name}' {where}; {KIND_LABELS[kind]}s are found in the group '{group}': "
+                f'{fix} must declare it under [project.entry-points."{group}"] and reinstall it'
+            )
+        return None
 
-        A broken one is reported in the result and logged, never raised.
+    # -- factories ------------------------------------------------------------------------------
+
+    def build(self, kind: Kind, name: str, *args: Any, returns: type | None = None, **kwargs: Any) -> Any:
+        """Call the factory registered as ``name`` of ``kind`` (loading its plugin first).
+
+        What goes wrong in a plugin's factory is reported as a :class:`PluginError` naming the
+        plugin, the cause and what to do: a call that does not fit the factory's signature, a
+        missing optional dependency, any other exception, a result that is not a ``returns``.
+        mcpconnect's own errors raised by the factory (a :class:`ConfigError` about an option)
+        pass through unchanged.
         """
-        statuses: list[PluginStatus] = []
+        reg = self.load(kind, name)
+        info = reg.plugin or PluginInfo(kind, name, getattr(reg.factory, "__module__", "?"))
+        try:
+            signature: inspect.Signature | None = inspect.signature(reg.factory)
+        except (TypeError, ValueError):  # some builtins and C types have none
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise self._signature_error(info, reg, signature, exc, kwargs) from None
+        try:
+            built = reg.factory(*args, **kwargs)
+        except MCPConnectError:
+            raise
+        except ImportError as exc:
+            module = exc.name or str(exc)
+            raise self._author_error(
+                info,
+                f"cannot build '{name}': it needs the Python module '{module}', which is not installed",
+                f"install it (pip install {module.split('.')[0]}) or reinstall "
+                f"{self._with_distribution(info).distribution or 'the plugin'} with its dependencies",
+            ) from None
+        except Exception as exc:
+            raise self._author_error(
+                info,
+                f"failed to build '{name}': {type(exc).__name__}: {scrub(str(exc))}",
+                "this is a bug in the plugin: report it to its authors",
+            ) from None
+        if returns is not None and not isinstance(built, returns):
+            if inspect.iscoroutine(built):
+                built.close()  # never awaited: close it rather than leave a warning behind
+            raise self._author_error(
+                info,
+                f"returned {type(built).__name__} from its factory for '{name}', not {_FACTORY_RETURNS[kind]}",
+                f"its factory must return {_FACTORY_RETURNS[kind]} (see {REGISTER_HOOKS[kind]} in docs/hooks.md)",
+            )
+        return built
+
+    def _signature_error(
+        self, info: PluginInfo, reg: Registration, signature: inspect.Signature, exc: TypeError, given: Iterable[str]
+    ) -> PluginError:
+        if reg.kind == "store":
+            # The keyword arguments are [storage]'s options: most likely the user's to fix.
+            params = signature.parameters
+            takes = [p.name for p in params.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
+            unknown = [] if open_ended else [k for k in given if k not in takes]
+            problem = f"unknown option(s) {', '.join(unknown)}" if unknown else str(exc)
+            return PluginError(
+                f"[storage] does not fit the {self._who(info)}: {problem} (the options it takes: "
+                f"{', '.join(takes) or 'none'}); fix the options in [storage] (see the store's documentation)"
+            )
+        return self._author_error(
+            info,
+            f"cannot build '{reg.name}': its factory {getattr(reg.factory, '__qualname__', reg.factory)!s}"
+            f"{signature} cannot be called as {_FACTORY_CALLS[reg.kind]} ({exc})",
+            f"its authors must give the factory that signature (see {REGISTER_HOOKS[reg.kind]} in docs/hooks.md)",
+        )
+
+    # -- observers and listings -----------------------------------------------------------------
+
+    def load_observers(self) -> list[PluginStatus]:
+        """Load the observer plugins (``mcpconnect.plugins`` group), once per host.
+
+        Called before the first event is delivered, so observers see every event wherever it
+        fires (the CLI, :func:`mcpconnect.connect`, an application's own :class:`Runtime`). A
+        broken one is reported in the result and logged, never raised.
+        """
         if self._observers_loaded:
-            return statuses
+            return []
         self._observers_loaded = True
-        for info in self.discover("plugin"):
-            statuses.append(self._status_after_load(info))
+        if not self.autoload:
+            return []
+        statuses = []
+        for name in sorted({ep.name for ep in entrypoints.group_entries("plugin")}):
+            status = self._status_after_load(self._observer_info(name))
+            if status.error:
+                log.warning("%s", status.error)  # nobody else shows it: events fire anywhere
+            statuses.append(status)
         return statuses
+
+    def _observer_info(self, name: str) -> PluginInfo:
+        eps = [ep for ep in entrypoints.group_entries("plugin") if ep.name == name]
+        info = PluginInfo("plugin", name, eps[0].value)
+        return self._with_distribution(info) if self._load is not None or self._disable else info
 
     def _status_after_load(self, info: PluginInfo) -> PluginStatus:
         def row(status: str, error: str | None = None, provides: Sequence[str] = ()) -> PluginStatus:
-            return PluginStatus(info.name, info.kind, info.distribution, info.version, status, error, tuple(provides))
+            shown = self._with_distribution(info) if info.distribution is None and status != "ok" else info
+            return PluginStatus(info.name, info.kind, shown.distribution, shown.version, status, error, tuple(provides))
 
         if not self.is_enabled(info):
             return row("disabled")
+        if info.kind == "plugin":
+            key: tuple[Kind, str] = ("plugin", info.name)
+            if key in self._failed:
+                return row("error", str(self._failed[key]))
+            if key in self._loaded:
+                return row("ok")
+            try:
+                self._register(self._import(info), info)
+            except PluginConflictError as exc:
+                return row("conflict", str(exc))
+            except PluginLoadError as exc:
+                error = exc
+            except Exception as exc:
+                error = self._load_error(info, exc)
+            else:
+                return row("ok")
+            self._failed[key] = error
+            return row("error", str(error))
         if len({c.value for c in self._conflicts(info.kind, info.name)}) > 1:
             others = " and ".join(c.describe() for c in self._conflicts(info.kind, info.name))
             return row("conflict", f"two installed plugins claim '{info.name}': {others}")
-        if info.kind == "plugin":
-            try:
-                self._register(self._import(info), info)
-            except Exception as exc:
-                error = self._load_error(info, exc)
-                log.warning("%s", error)
-                return row("error", str(error))
-            return row("ok")
         try:
             reg = self.load(info.kind, info.name)
         except PluginLoadError as exc:
@@ -368,13 +605,40 @@ class PluginHost:
         return row("ok", provides=[reg.name])
 
     def load_all(self) -> list[PluginStatus]:
-        """Load every installed plugin and report each one's state (``plugins list``)."""
+        """Load every installed plugin and report each one's state (``plugins list``), including
+        entry points declared in a group mcpconnect does not read."""
+        self._observers_loaded = True
         rows = [self._status_after_load(info) for info in self.discover()]
         listed = {(r.kind, r.name) for r in rows}
         for kind, regs in self._registrations.items():
             for reg_name in regs:
                 if (kind, reg_name) not in listed:
                     rows.append(PluginStatus(reg_name, kind, None, None, "ok", None, (reg_name,)))
+        if self.autoload:
+            rows.extend(self._misplaced_rows())
+        return rows
+
+    def _misplaced_rows(self) -> list[PluginStatus]:
+        rows = []
+        for found in entrypoints.declared():
+            if isinstance(found, PluginInfo):
+                continue
+            close = difflib.get_close_matches(found.group, list(GROUPS.values()), n=1, cutoff=0.6)
+            kind: Kind = next((k for k, g in GROUPS.items() if close and g == close[0]), "plugin")
+            meant = f" (did you mean '{close[0]}'?)" if close else ""
+            groups = ", ".join(GROUPS.values())
+            rows.append(
+                PluginStatus(
+                    found.name,
+                    kind,
+                    found.distribution,
+                    found.version,
+                    "error",
+                    f"'{found.name}' ({found.distribution} {found.version}) is declared in the entry-point group "
+                    f"'{found.group}'{meant}, which mcpconnect does not read (it reads {groups}); its authors "
+                    "must move it and reinstall",
+                )
+            )
         return rows
 
     def registration(self, kind: Kind, name: str) -> Registration | None:
@@ -388,6 +652,7 @@ class PluginHost:
     # -- events: a typed facade over the hook relay --------------------------------------------
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
+        self.load_observers()
         caller = getattr(self.pm.hook, hook_name)
         impls = caller.get_hookimpls()
         if not impls:
@@ -404,10 +669,10 @@ class PluginHost:
                 # An observer's bug must not break a login or a connection.
                 log.exception("plugin %s raised in %s", impl.plugin_name, hook_name)
 
-    def token_obtained(self, provider: str, account: str, token: Any) -> None:
+    def token_obtained(self, provider: str, account: str, token: Token) -> None:
         self._notify("on_token_obtained", provider=provider, account=account, token=token)
 
-    def token_refreshed(self, provider: str, account: str, token: Any) -> None:
+    def token_refreshed(self, provider: str, account: str, token: Token) -> None:
         self._notify("on_token_refreshed", provider=provider, account=account, token=token)
 
     def token_refresh_failed(self, provider: str, account: str, error: BaseException, will_retry: bool) -> None:
@@ -419,7 +684,7 @@ class PluginHost:
     def server_connected(self, server: str, transport: str, protocol_version: str | None) -> None:
         self._notify("on_server_connected", server=server, transport=transport, protocol_version=protocol_version)
 
-    def server_failed(self, server: str, error: BaseException) -> None:
+    def server_failed(self, server: str, error: TransportError) -> None:
         self._notify("on_server_failed", server=server, error=error)
 
     def server_restarted(self, server: str, attempt: int) -> None:

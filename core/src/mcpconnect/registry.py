@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 Kind = Literal["auth", "store", "transport", "plugin"]
 
@@ -28,21 +28,8 @@ KIND_LABELS: dict[Kind, str] = {
     "auth": "auth provider",
     "store": "token store",
     "transport": "transport",
-    "plugin": "plugin",
+    "plugin": "observer",
 }
-
-
-class Register(Protocol):
-    """The callback a registration hook receives."""
-
-    def __call__(
-        self,
-        name: str,
-        factory: Callable[..., Any],
-        *,
-        description: str = "",
-        requires: Literal["command", "url"] | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)

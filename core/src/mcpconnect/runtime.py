@@ -1,4 +1,5 @@
-"""The assembled pieces one process works with: configuration, plugins, the token store."""
+"""The assembled pieces one process works with: configuration, plugins, the token store and the
+token manager."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mcpconnect.auth.manager import TokenManager
     from mcpconnect.config import Config, LoadedConfig
     from mcpconnect.plugins import PluginHost
     from mcpconnect.storage import TokenStore
@@ -20,12 +22,15 @@ class Runtime:
     """Configuration-driven assembly: what :func:`mcpconnect.connect` and the CLI build on.
 
     The token store is opened on first use, so commands that need no token never load a store
-    plugin.
+    plugin. The runtime owns one :class:`~mcpconnect.auth.TokenManager`, made on first use, so
+    that every part of the process (the hub's connections, the CLI, MCP authorization) shares
+    its single-flight refresh locks and circuit breakers.
     """
 
     loaded: LoadedConfig
     host: PluginHost
     _store: TokenStore | None = field(default=None, repr=False)
+    _token_manager: TokenManager | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -59,6 +64,16 @@ class Runtime:
 
             self._store = open_store(self.config.storage, self.host)
         return self._store
+
+    def token_manager(self) -> TokenManager:
+        """The token manager of this runtime, made once (also :func:`mcpconnect.auth.token_manager`)."""
+        if self._token_manager is None:
+            # The manager pulls in the token model and the login flows; commands that use no
+            # OAuth provider never import them.
+            from mcpconnect.auth.manager import TokenManager
+
+            self._token_manager = TokenManager(self)
+        return self._token_manager
 
     async def aclose(self) -> None:
         """Close the token store if it was opened."""

@@ -1,25 +1,34 @@
 """How each server's requests are authenticated: OAuth token first, then the API token.
 
-``server_auth`` returns the :class:`httpx.Auth` an HTTP transport attaches to every request, or
-``None`` for ``auth = "none"``. ``server_env_token`` returns the variables a stdio server with
-``token_to_env`` receives its token in.
+:func:`server_auth` returns the :class:`httpx.Auth` an HTTP transport attaches to every request,
+or ``None`` for ``auth = "none"``; :func:`server_env_token` returns the variables a stdio server
+with ``token_to_env`` receives its token in. For ``auth = "provider:NAME"`` the token comes from
+the runtime's :class:`~mcpconnect.auth.TokenManager` (an :class:`OAuthBearerAuth`, which refreshes
+once when the server answers 401); ``auth = "mcp"`` runs MCP authorization when the server first
+answers 401. Without an OAuth token the configured API token (``token_env``, ``token_file``) is
+used, else a clear error says what to run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING
 
 import httpx
 
-from mcpconnect.errors import AuthError
+from mcpconnect.auth.errors import NeedsLoginError
+from mcpconnect.auth.manager import TokenManager, secret_of, token_manager
+from mcpconnect.auth.mcp import mcp_server_auth
+from mcpconnect.auth.provider import check_secure_url
+from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.logs import register_secret
 
 if TYPE_CHECKING:
     from mcpconnect.config.model import ServerConfig
     from mcpconnect.runtime import Runtime
+    from mcpconnect.tokens import Token
 
-__all__ = ["BearerAuth", "server_auth", "server_env_token"]
+__all__ = ["BearerAuth", "OAuthBearerAuth", "server_auth", "server_env_token"]
 
 
 class BearerAuth(httpx.Auth):
@@ -37,16 +46,93 @@ class BearerAuth(httpx.Auth):
         yield request
 
 
+class OAuthBearerAuth(httpx.Auth):
+    """``Authorization: Bearer`` with a token from the manager, always valid; a 401 answer
+    triggers one refresh and one retry before the error reaches the caller."""
+
+    def __init__(self, manager: TokenManager, provider: str, account: str) -> None:
+        self.manager = manager
+        self.provider = provider
+        self.account = account
+
+    def __repr__(self) -> str:
+        return f"OAuthBearerAuth(provider={self.provider!r}, account={self.account!r})"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("OAuthBearerAuth needs an httpx.AsyncClient")
+        yield request  # pragma: no cover - makes this a generator
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.manager.get_token(self.provider, self.account)
+        request.headers["Authorization"] = f"{_scheme(token)} {secret_of(token)}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        await response.aread()
+        fresh = await self.manager.refresh_rejected(self.provider, token)
+        request.headers["Authorization"] = f"{_scheme(fresh)} {secret_of(fresh)}"
+        yield request
+
+
+def _scheme(token: Token) -> str:
+    return "Bearer" if token.token_type.lower() == "bearer" else token.token_type
+
+
 def api_token_auth(name: str, server: ServerConfig) -> BearerAuth | None:
     """The configured API token (``token_env``, ``token_file``) as a bearer auth, if set."""
     token = server.resolve_token(name)
     return BearerAuth(token) if token else None
 
 
+def _check_server_url(name: str, server: ServerConfig) -> None:
+    if server.url:
+        check_secure_url(
+            server.url,
+            what="url",
+            owner=f"server '{name}'",
+            allow_insecure=server.allow_insecure_http,
+            how=f"[servers.{name}]",
+        )
+
+
+def _missing(name: str, server: ServerConfig, provider: str | None) -> AuthError:
+    if server.token_env:
+        alternative = f"set {server.token_env}"
+    elif server.token_file:
+        alternative = f"write the token to {server.token_file}"
+    else:
+        alternative = f'set token_env = "{(provider or name).upper().replace("-", "_")}_TOKEN" in [servers.{name}]'
+    if provider is None:
+        return AuthError(
+            f"server '{name}' uses auth = \"mcp\" (MCP authorization), which works for remote servers (url = ...) "
+            f"only; {alternative} to use an API token"
+        )
+    return AuthError(f"server '{name}' needs authentication: run 'mcpconnect login {provider}' or {alternative}")
+
+
+async def _oauth_token(name: str, server: ServerConfig, runtime: Runtime) -> tuple[TokenManager, Token] | None:
+    provider = server.auth_provider
+    if provider is None:
+        return None
+    if provider not in runtime.config.providers:
+        raise ConfigError(
+            f"server '{name}' uses auth = \"provider:{provider}\" but there is no [providers.{provider}]; add it "
+            "or fix the name",
+            key=f"servers.{name}.auth",
+        )
+    manager = token_manager(runtime)
+    try:
+        return manager, await manager.get_token(provider)
+    except NeedsLoginError:
+        return None
+
+
 async def server_auth(name: str, server: ServerConfig, runtime: Runtime) -> httpx.Auth | None:
     """The auth for server ``name``, as its ``auth`` setting asks.
 
-    Raises :class:`AuthError` with what to run when no credential is available.
+    Raises :class:`AuthError` naming the server and what to run when no credential is available,
+    and when an OAuth server's ``url`` is plain ``http://`` to another machine without
+    ``allow_insecure_http``.
     """
     if server.auth == "none":
         return None
@@ -56,24 +142,39 @@ async def server_auth(name: str, server: ServerConfig, runtime: Runtime) -> http
             where = server.token_env or str(server.token_file)
             raise AuthError(f"server '{name}' needs an API token: set {where}")
         return auth
-    # provider:NAME and mcp are served by the OAuth engine (mcpconnect.auth).
-    try:
-        from mcpconnect.auth.serverauth import oauth_server_auth
-    except ImportError:
-        fallback = api_token_auth(name, server)
-        if fallback is not None:
-            return fallback
-        raise AuthError(
-            f"server '{name}' uses auth = \"{server.auth}\", which this version of mcpconnect cannot "
-            "serve yet; set token_env or token_file to use an API token"
-        ) from None
-    return await oauth_server_auth(name, server, runtime)
+    _check_server_url(name, server)
+    if server.auth == "mcp" and server.url:
+        # A login made for this server comes first; then a configured API token; else MCP
+        # authorization runs when the server first answers 401.
+        logged_in = await token_manager(runtime).store.list(name)
+        fallback = None if logged_in else api_token_auth(name, server)
+        return fallback if fallback is not None else mcp_server_auth(name, server, runtime)
+    found = await _oauth_token(name, server, runtime)
+    if found is not None:
+        manager, token = found
+        return OAuthBearerAuth(manager, token.provider, token.account)
+    fallback = api_token_auth(name, server)
+    if fallback is not None:
+        return fallback
+    raise _missing(name, server, server.auth_provider)
 
 
 async def server_env_token(name: str, server: ServerConfig, runtime: Runtime) -> dict[str, str]:
-    """``{VAR: token}`` for a stdio server with ``token_to_env = "VAR"`` (OAuth token first, then
-    the API token), ``{}`` without ``token_to_env``. Raises :class:`AuthError` saying what to run
-    when no credential is available."""
-    from mcpconnect.auth.serverauth import server_env_token as oauth_env_token
-
-    return await oauth_env_token(name, server, runtime)
+    """For a stdio server with ``token_to_env = "VAR"``: ``{VAR: token}`` (OAuth token first, then
+    the API token); ``{}`` when ``token_to_env`` is not set or ``auth = "none"``. Raises
+    :class:`AuthError` saying what to run when no credential is available."""
+    if not server.token_to_env or server.auth == "none":
+        return {}
+    value: str | None = None
+    if server.auth != "token":
+        found = await _oauth_token(name, server, runtime)
+        if found is not None:
+            value = secret_of(found[1])
+    if value is None:
+        value = server.resolve_token(name)
+        register_secret(value)
+    if value is None:
+        if server.auth == "token":
+            raise AuthError(f"server '{name}' needs an API token: set {server.token_env or server.token_file}")
+        raise _missing(name, server, server.auth_provider)
+    return {server.token_to_env: value}

@@ -9,10 +9,9 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 from mcpconnect.auth import TokenManager, token_manager
 from mcpconnect.auth.headless import follow_authorization
-from mcpconnect.auth.serverauth import OAuthBearerAuth, server_env_token
 from mcpconnect.config.model import ServerConfig
 from mcpconnect.errors import AuthError, ConfigError
-from mcpconnect.serverauth import BearerAuth, server_auth
+from mcpconnect.serverauth import BearerAuth, OAuthBearerAuth, server_auth, server_env_token
 
 pytestmark = pytest.mark.node
 
@@ -110,12 +109,10 @@ async def test_stdio_server_gets_its_token_in_the_named_variable(oidc_server, ma
         await server_env_token("gh", stdio, runtime)
 
 
-async def test_server_env_token_entry_point_in_core_serverauth(oidc_server, make_runtime, monkeypatch):
-    from mcpconnect.serverauth import server_env_token as core_env_token
-
+async def test_server_env_token_passes_the_api_token_for_auth_token(oidc_server, make_runtime, monkeypatch):
     stdio = ServerConfig.model_validate(
         {"command": "server", "auth": "token", "token_env": "GITHUB_TOKEN", "token_to_env": "GH_TOKEN"}
     )
     monkeypatch.setenv("GITHUB_TOKEN", "api-token-from-the-environment-2")
     runtime = make_runtime(providers(oidc_server))
-    assert await core_env_token("gh", stdio, runtime) == {"GH_TOKEN": "api-token-from-the-environment-2"}
+    assert await server_env_token("gh", stdio, runtime) == {"GH_TOKEN": "api-token-from-the-environment-2"}

@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from mcpconnect.auth import NeedsLoginError, TokenManager, TransientAuthError
 from mcpconnect.auth.headless import follow_authorization
-from mcpconnect.auth.serverauth import OAuthBearerAuth
 from mcpconnect.hookspecs import hookimpl
+from mcpconnect.serverauth import OAuthBearerAuth
 
 pytestmark = pytest.mark.node
 

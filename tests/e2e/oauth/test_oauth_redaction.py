@@ -12,7 +12,7 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 from mcpconnect.auth import NeedsLoginError, TokenManager, flows
 from mcpconnect.auth.headless import deliver_callback, follow_authorization
-from mcpconnect.auth.serverauth import OAuthBearerAuth
+from mcpconnect.serverauth import OAuthBearerAuth
 
 pytestmark = pytest.mark.node
 

@@ -8,7 +8,7 @@ installed plugin is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -17,7 +17,9 @@ from mcpconnect.auth.errors import TransientAuthError
 from mcpconnect.auth.provider import Endpoints, OAuthProvider
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.hookspecs import hookimpl
-from mcpconnect.registry import Register
+
+if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
 
 __all__ = ["OAuth2Provider", "OIDCProvider"]
 
@@ -109,6 +111,6 @@ class OIDCProvider(OAuthProvider):
 
 
 @hookimpl
-def register_auth_providers(register: Register) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("oidc", OIDCProvider, description="Any OpenID Connect server, from its issuer's discovery document")
     register("oauth2", OAuth2Provider, description="Any OAuth 2 server, with endpoints given in the configuration")

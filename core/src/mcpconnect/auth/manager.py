@@ -22,7 +22,6 @@ import logging
 import random
 import re
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -203,14 +202,7 @@ class TokenManager:
                     'with type = "..." to mcpconnect.toml',
                     key=f"providers.{name}",
                 )
-            registration = self.runtime.host.load("auth", cfg.type)
-            provider = registration.factory(name, cfg)
-            if not isinstance(provider, OAuthProvider):
-                raise PluginError(
-                    f"auth provider plugin '{cfg.type}' returned {type(provider).__name__}, not an OAuthProvider; "
-                    "report this to the plugin's authors"
-                )
-            self._providers[name] = provider
+            self._providers[name] = self.runtime.host.build("auth", cfg.type, name, cfg, returns=OAuthProvider)
         return self._providers[name]
 
     def use_provider(self, provider: OAuthProvider) -> None:
@@ -538,17 +530,9 @@ class TokenManager:
         return out
 
 
-_by_id: dict[int, TokenManager] = {}
-
-
 def token_manager(runtime: Runtime) -> TokenManager:
     """The one :class:`TokenManager` of ``runtime`` (so its single-flight locks are shared)."""
-    manager = _by_id.get(id(runtime))
-    if manager is None or manager.runtime is not runtime:
-        manager = TokenManager(runtime)
-        _by_id[id(runtime)] = manager
-        weakref.finalize(runtime, _by_id.pop, id(runtime), None)
-    return manager
+    return runtime.token_manager()
 
 
 def register_token(token: Token) -> Token:

@@ -188,12 +188,15 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
             result["providers"] = providers
         print_json(result)
     else:
+        from rich.text import Text
+
         out = console()
         if statuses:
             out.print(_table(statuses))
             for s in statuses:
                 if s.error and "\n" in s.error:
-                    out.print(f"\n[bold]{s.name}[/]: {s.error}", markup=False)
+                    # Text, not markup: an error may hold brackets that rich would take for tags.
+                    out.print(Text.assemble("\n", (s.name, "bold"), f": {s.error}"))
         if providers:
             out.print(_provider_table(providers))
         summary = f"\n{ok}/{len(statuses)} servers operational"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
-from mcpconnect.config.model import expand_vars, read_secret_file
-from mcpconnect.errors import ConfigError, PluginError, PluginNotFoundError
+from mcpconnect.config.model import ServerConfig, expand_vars, read_secret_file
+from mcpconnect.errors import ConfigError, MCPConnectError, PluginError, PluginNotFoundError
+from mcpconnect.storage.factory import open_backend
+from mcpconnect.transport import TransportContext
 
 if TYPE_CHECKING:
     from mcpconnect.config.loader import LoadedConfig
@@ -32,8 +35,10 @@ def check_config(
 ) -> tuple[list[ConfigError], list[str]]:
     """Every problem found, and warnings, without stopping at the first.
 
-    Plugins named by the configuration are loaded (only those), so a plugin that fails to import
-    is reported here, against the key that names it.
+    Plugins named by the configuration are loaded (only those) and their factories called as a
+    connection would call them (the store backend, each provider, each server's transport,
+    nothing started or connected), so a plugin that fails to import or to build is reported
+    here, against the key that names it.
     """
     env = os.environ if environ is None else environ
     cfg = loaded.config
@@ -51,10 +56,30 @@ def check_config(
             return False
         return True
 
-    plugin("store", cfg.storage.backend, "storage", "backend")
+    def build_transport(transport: str, server: str, srv: ServerConfig) -> None:
+        # Called as a connection calls it; nothing starts: the async context manager it returns
+        # is never entered.
+        try:
+            context = TransportContext(name=server)
+            host.build("transport", transport, server, srv, context, returns=AbstractAsyncContextManager)
+        except MCPConnectError as exc:
+            errors.append(_err(loaded, str(exc), "servers", server, "transport"))
+
+    if plugin("store", cfg.storage.backend, "storage", "backend"):
+        try:
+            open_backend(cfg.storage, host)  # builds it; a backend connects on first use
+        except MCPConnectError as exc:
+            errors.append(_err(loaded, str(exc), "storage", "backend"))
 
     for name, prov in cfg.providers.items():
-        plugin("auth", prov.type, "providers", name, "type")
+        if plugin("auth", prov.type, "providers", name, "type"):
+            # httpx and the provider contract come with it; only a configuration with providers pays.
+            from mcpconnect.auth.provider import OAuthProvider
+
+            try:
+                host.build("auth", prov.type, name, prov, returns=OAuthProvider)
+            except MCPConnectError as exc:
+                errors.append(_err(loaded, str(exc), "providers", name, "type"))
         if secrets:
             try:
                 prov.resolve_client_secret(name, dict(env))
@@ -67,7 +92,11 @@ def check_config(
     for name, srv in cfg.servers.items():
         transport = srv.transport_name
         if transport == "auto":
-            if not any(t in host.names("transport") for t in AUTO_TRANSPORTS):
+            installed = [t for t in AUTO_TRANSPORTS if t in host.names("transport")]
+            for candidate in installed:
+                if plugin("transport", candidate, "servers", name, "transport"):
+                    build_transport(candidate, name, srv)
+            if not installed:
                 errors.append(
                     _err(
                         loaded,
@@ -84,22 +113,26 @@ def check_config(
                 errors.append(
                     _err(
                         loaded,
-                        f'the {transport} transport starts a process: set command = "..."',
+                        f'the {transport} transport starts a process, it takes no url: set command = "..." instead',
                         "servers",
                         name,
                         "command",
                     )
                 )
-            if needs == "url" and not srv.url:
+            elif needs == "url" and not srv.url:
+                example = "https://..." if transport in AUTO_TRANSPORTS else "..."
                 errors.append(
                     _err(
                         loaded,
-                        f'the {transport} transport connects to a URL: set url = "https://..."',
+                        f'the {transport} transport connects to a URL, it starts no process: set url = "{example}" '
+                        "instead of command",
                         "servers",
                         name,
                         "url",
                     )
                 )
+            else:
+                build_transport(transport, name, srv)
         provider = srv.auth_provider
         if provider is not None and provider not in cfg.providers:
             known = ", ".join(sorted(cfg.providers)) or "none are configured"

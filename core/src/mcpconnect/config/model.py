@@ -42,11 +42,6 @@ def expand_vars(value: str, environ: dict[str, str] | os._Environ[str] | None = 
     return _VAR.sub(sub, value)
 
 
-def has_vars(value: str) -> bool:
-    """Whether ``value`` holds a ``${VAR}`` reference."""
-    return bool(_VAR.search(value))
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -171,8 +166,15 @@ class ServerConfig(_Section):
         if not self.command and not self.url:
             if self.transport == "stdio":
                 raise ValueError('a stdio server needs command = "..." (the program to start)')
-            if self.transport is not None:
+            if self.transport in {"sse", "streamable-http", "auto"}:
                 raise ValueError(f'a {self.transport} server needs url = "https://..."')
+            if self.transport is not None:
+                # A plugin's transport: whether it starts a process or connects to a URL (and
+                # which scheme) is the plugin's to say, once it is loaded.
+                raise ValueError(
+                    f'a {self.transport} server needs command = "..." or url = "..." (whichever the {self.transport} '
+                    "transport takes)"
+                )
             raise ValueError('needs command = "..." (a local stdio server) or url = "..." (a remote one)')
         if self.auth == "token" and not (self.token_env or self.token_file or self.token):
             raise ValueError('auth = "token" needs token_env = "VAR" or token_file = "PATH"')

@@ -278,22 +278,24 @@ class ServerConnection:
         """
         from mcp import Client
 
-        try:
-            registration = self.runtime.host.load("transport", transport)
-        except MCPConnectError as exc:
-            raise _ConnectFailed(transport, f"server '{self.name}': {exc}") from None
         self._lost = anyio.Event()
         self._lost_reason = ""
         context = TransportContext(
             name=self.name, auth=auth, log=self.log, on_lost=self._on_lost, secret_env=secret_env
         )
         self._context = context
+        try:
+            streams = self.runtime.host.build(
+                "transport", transport, self.name, server, context, returns=contextlib.AbstractAsyncContextManager
+            )
+        except MCPConnectError as exc:
+            raise _ConnectFailed(transport, f"server '{self.name}': {exc}") from None
         ready = False
         started = time.perf_counter()
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.server.timeout) as scope:
                 client = Client(
-                    _watch_eof(registration.factory(self.name, server, context), self._on_lost),
+                    _watch_eof(streams, self._on_lost),
                     mode=self.options.mode,
                     read_timeout_seconds=self.server.timeout,
                     sampling_callback=self.options.sampling_callback,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcpconnect.errors import StoreError
 from mcpconnect.storage.base import StorageBackend
 from mcpconnect.storage.crypto import OPTION_NAMES, EncryptionOptions
 from mcpconnect.storage.store import TokenStore
@@ -36,18 +35,7 @@ def encryption_options(storage: StorageConfig) -> EncryptionOptions:
 
 
 def _open_backend(storage: StorageConfig, host: PluginHost, options: dict[str, Any]) -> StorageBackend:
-    registration = host.load("store", storage.backend)
-    try:
-        backend = registration.factory(**options)
-    except TypeError as exc:
-        raise StoreError(
-            f"storage backend '{storage.backend}': bad options in [storage] ({exc}); see its docs page"
-        ) from None
-    if not isinstance(backend, StorageBackend):
-        raise StoreError(
-            f"storage backend '{storage.backend}' returned {type(backend).__name__}, not a StorageBackend; "
-            "report this to the plugin's authors"
-        )
+    backend: StorageBackend = host.build("store", storage.backend, returns=StorageBackend, **options)
     return backend
 
 

@@ -15,8 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcpconnect.errors import VersionConflict
-from mcpconnect.hookspecs import hookimpl
-from mcpconnect.registry import Register
+from mcpconnect.hookspecs import RegisterTokenStore, hookimpl
 from mcpconnect.storage.base import ANY_VERSION, LockLease, Record, StorageBackend
 
 __all__ = ["MemoryBackend"]
@@ -116,5 +115,5 @@ class MemoryBackend(StorageBackend):
 
 
 @hookimpl
-def register_token_stores(register: Register) -> None:
+def register_token_stores(register: RegisterTokenStore) -> None:
     register("memory", MemoryBackend, description="In memory, this process only (tests)")

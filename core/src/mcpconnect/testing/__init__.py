@@ -8,10 +8,23 @@ project that installs mcpconnect:
 - ``mcpconnect_isolated``: points every platformdirs location and the ``MCPCONNECT_*`` switches
   at a temporary folder, so a test never reads or writes the user's real configuration or tokens.
 
-Contract suites that plugins subclass live in :mod:`mcpconnect.testing.contracts`.
+The contract suites a plugin's tests subclass, one per kind (see docs/plugins.md):
+:class:`StorageBackendContract` (token stores), :class:`ProviderContract` (OAuth providers,
+against a local replica of the provider) and :class:`TransportContract` (transports, against a
+running MCP server), with the helpers their fixtures use.
 """
 
 from mcpconnect.auth.headless import deliver_callback, follow_authorization
 from mcpconnect.testing.contracts import StorageBackendContract
+from mcpconnect.testing.provider_contract import ProviderContract
+from mcpconnect.testing.transport_contract import TransportContract, free_port, http_server
 
-__all__ = ["StorageBackendContract", "deliver_callback", "follow_authorization"]
+__all__ = [
+    "ProviderContract",
+    "StorageBackendContract",
+    "TransportContract",
+    "deliver_callback",
+    "follow_authorization",
+    "free_port",
+    "http_server",
+]

@@ -4,7 +4,7 @@ Subclass :class:`ProviderContract` in the plugin's tests and provide two fixture
 
     import pytest
     import mcpconnect_auth_example
-    from mcpconnect.testing.provider_contract import ProviderContract
+    from mcpconnect.testing import ProviderContract
 
     class TestExample(ProviderContract):
         expected_account = "12345"

@@ -3,7 +3,7 @@
 ::
 
     import mcpconnect_transport_websocket as plugin
-    from mcpconnect.testing.transport_contract import TransportContract
+    from mcpconnect.testing import TransportContract
 
     class TestWebSocketContract(TransportContract):
         plugin = plugin
@@ -16,7 +16,9 @@
 
 ``server_config`` must reach a running MCP server with an ``echo`` tool taking ``message`` (the
 example server ``examples/servers/notes_server.py`` and ``@modelcontextprotocol/server-everything``
-both have one). :func:`http_server` starts a local HTTP server process for such fixtures.
+both have one). :func:`http_server` starts a local server process (HTTP or any other protocol
+over TCP) for such fixtures and waits until its port accepts connections; :func:`free_port`
+picks the port.
 """
 
 from __future__ import annotations
@@ -86,11 +88,34 @@ def python_server(*args: str) -> list[str]:
 
 class TransportContract:
     """Tests every transport plugin must pass. Set ``plugin``, ``name``, ``requires`` and
-    provide the ``server_config`` fixture."""
+    provide the ``server_config`` fixture.
+
+    Knobs (class attributes):
+
+    ``plugin``
+        The transport's entry module (what its entry point names).
+    ``name``
+        The name it registers (what users write as ``transport``).
+    ``requires``
+        ``"command"`` or ``"url"``, as it registers it.
+    ``http``
+        Whether the transport sends HTTP requests, which must then all go through
+        ``context.auth`` (how OAuth and API tokens reach the server). ``None`` (the default):
+        decided from the scheme of ``server_config.url`` (``http``/``https``), so a ``tcp://``
+        or ``ws+unix://`` transport is not held to it.
+    """
 
     plugin: ClassVar[ModuleType]
     name: ClassVar[str]
     requires: ClassVar[str]
+    http: ClassVar[bool | None] = None
+
+    def speaks_http(self, server_config: Any) -> bool:
+        """Whether :meth:`test_every_http_request_goes_through_the_auth` applies (see ``http``)."""
+        if self.http is not None:
+            return self.http
+        url = getattr(server_config, "url", None) or ""
+        return url.split(":", 1)[0].lower() in {"http", "https"}
 
     @pytest.fixture
     def server_config(self) -> Any:
@@ -152,9 +177,9 @@ class TransportContract:
                 assert not result.is_error
 
     async def test_every_http_request_goes_through_the_auth(self, server_config: Any) -> None:
-        """A URL transport sends every request through ``context.auth`` (how OAuth plugs in)."""
-        if self.requires != "url":
-            pytest.skip("only URL transports authenticate with an httpx.Auth")
+        """An HTTP transport sends every request through ``context.auth`` (how OAuth plugs in)."""
+        if not self.speaks_http(server_config):
+            pytest.skip(f"the {self.name} transport sends no HTTP requests (set http = True if it does)")
         import httpx
         from mcp import Client
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import httpx
@@ -115,7 +115,6 @@ class TransportContext:
     log: ServerLog | None = None
     on_lost: Callable[[str], None] = field(default=lambda _reason: None)
     environ: dict[str, str] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
 

@@ -12,10 +12,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import httpx
-    import httpx2
+# Imported at the top: only the HTTP transports import this module, inside their factories.
+import httpx
+import httpx2
 
+from mcpconnect.logs import register_secret
+from mcpconnect.servers.errors import safe_url
+
+if TYPE_CHECKING:
     from mcpconnect.config import ServerConfig
     from mcpconnect.transport import TransportContext
 
@@ -27,10 +31,6 @@ SSE_READ_TIMEOUT = 300.0
 
 def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> httpx.AsyncClient:
     """The httpx client for server ``name``: its headers, its auth, its timeout."""
-    import httpx
-
-    from mcpconnect.logs import register_secret
-
     headers = server.resolved_headers(name, context.environ)
     for key, value in headers.items():
         if key.lower() in {"authorization", "x-api-key", "cookie"}:
@@ -38,8 +38,6 @@ def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> 
 
     async def on_response(response: httpx.Response) -> None:
         if response.status_code >= 400:
-            from mcpconnect.servers.errors import safe_url
-
             request = response.request
             url = safe_url(request.url)  # no user info, no query: they may hold secrets
             context.note(f"HTTP {response.status_code} {response.reason_phrase} from {request.method} {url}")
@@ -64,8 +62,6 @@ def sdk_http_client(client: httpx.AsyncClient, **kwargs: Any) -> httpx2.AsyncCli
     ``kwargs`` are passed to ``httpx2.AsyncClient`` (the SDK's ``headers``/``timeout``); the
     httpx client's own headers and auth still apply.
     """
-    import httpx2
-
     kwargs.pop("auth", None)  # auth is the httpx client's business
     if client.auth is None:
         headers = {k: v for k, v in client.headers.items() if k.lower() != "user-agent"}
@@ -79,63 +75,53 @@ def sdk_http_client(client: httpx.AsyncClient, **kwargs: Any) -> httpx2.AsyncCli
     return httpx2.AsyncClient(transport=_Bridge(client), **kwargs)
 
 
-def _bridge_class() -> type[Any]:
-    import httpx
-    import httpx2
+class _Body(httpx2.AsyncByteStream):
+    """An httpx response's raw bytes as an httpx2 response body."""
 
-    class _Body(httpx2.AsyncByteStream):
-        def __init__(self, response: httpx.Response) -> None:
-            self._response = response
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
 
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            try:
-                async for chunk in self._response.aiter_raw():
-                    yield chunk
-            except httpx.TransportError as exc:
-                raise _as_httpx2(exc) from exc
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except httpx.TransportError as exc:
+            raise _as_httpx2(exc) from exc
 
-        async def aclose(self) -> None:
-            await self._response.aclose()
-
-    def _as_httpx2(exc: httpx.TransportError) -> Exception:
-        # Same class names in both libraries; the SDK catches httpx2's.
-        cls = getattr(httpx2, type(exc).__name__, httpx2.TransportError)
-        return cls(str(exc))
-
-    class Bridge(httpx2.AsyncBaseTransport):
-        def __init__(self, client: httpx.AsyncClient) -> None:
-            self._client = client
-
-        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-            body = await request.aread()
-            out = self._client.build_request(
-                request.method, str(request.url), headers=request.headers.multi_items(), content=body
-            )
-            timeout = request.extensions.get("timeout")
-            if timeout:
-                out.extensions["timeout"] = timeout
-            try:
-                response = await self._client.send(out, stream=True)
-            except httpx.TransportError as exc:
-                raise _as_httpx2(exc) from exc
-            return httpx2.Response(
-                response.status_code,
-                headers=response.headers.multi_items(),
-                stream=_Body(response),
-                request=request,
-            )
-
-        async def aclose(self) -> None:
-            await self._client.aclose()
-
-    return Bridge
+    async def aclose(self) -> None:
+        await self._response.aclose()
 
 
-_bridge: type[Any] | None = None
+def _as_httpx2(exc: httpx.TransportError) -> Exception:
+    # Same class names in both libraries; the SDK catches httpx2's.
+    cls = getattr(httpx2, type(exc).__name__, httpx2.TransportError)
+    return cls(str(exc))
 
 
-def _Bridge(client: httpx.AsyncClient) -> Any:
-    global _bridge
-    if _bridge is None:
-        _bridge = _bridge_class()
-    return _bridge(client)
+class _Bridge(httpx2.AsyncBaseTransport):
+    """An httpx2 transport that sends each request with an :class:`httpx.AsyncClient`."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = await request.aread()
+        out = self._client.build_request(
+            request.method, str(request.url), headers=request.headers.multi_items(), content=body
+        )
+        timeout = request.extensions.get("timeout")
+        if timeout:
+            out.extensions["timeout"] = timeout
+        try:
+            response = await self._client.send(out, stream=True)
+        except httpx.TransportError as exc:
+            raise _as_httpx2(exc) from exc
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers.multi_items(),
+            stream=_Body(response),
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

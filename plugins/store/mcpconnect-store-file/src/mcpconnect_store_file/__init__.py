@@ -31,7 +31,7 @@ from mcpconnect.storage.local import (
 )
 
 if TYPE_CHECKING:
-    from mcpconnect.registry import Register
+    from mcpconnect.hookspecs import RegisterTokenStore
 
 __all__ = ["FORMAT", "FileBackend"]
 
@@ -172,5 +172,5 @@ class FileBackend(StorageBackend):
 
 
 @mcpconnect.hookimpl
-def register_token_stores(register: Register) -> None:
+def register_token_stores(register: RegisterTokenStore) -> None:
     register("file", FileBackend, description="A JSON file (0600) in the data folder")

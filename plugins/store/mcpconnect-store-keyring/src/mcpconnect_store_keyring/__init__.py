@@ -24,7 +24,7 @@ from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend
 from mcpconnect.storage.local import FileLeaseLock, data_dir, held_flock
 
 if TYPE_CHECKING:
-    from mcpconnect.registry import Register
+    from mcpconnect.hookspecs import RegisterTokenStore
 
 __all__ = ["KeyringBackend"]
 
@@ -179,5 +179,5 @@ class KeyringBackend(StorageBackend):
 
 
 @mcpconnect.hookimpl
-def register_token_stores(register: Register) -> None:
+def register_token_stores(register: RegisterTokenStore) -> None:
     register("keyring", KeyringBackend, description="The operating system's keychain")

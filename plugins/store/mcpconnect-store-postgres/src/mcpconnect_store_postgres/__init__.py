@@ -23,7 +23,7 @@ from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend
 from mcpconnect.storage.remote import redact_url, scrub_password
 
 if TYPE_CHECKING:
-    from mcpconnect.registry import Register
+    from mcpconnect.hookspecs import RegisterTokenStore
 
 __all__ = ["SCHEMA_VERSION", "PostgresBackend"]
 
@@ -245,5 +245,5 @@ class PostgresBackend(StorageBackend):
 
 
 @mcpconnect.hookimpl
-def register_token_stores(register: Register) -> None:
+def register_token_stores(register: RegisterTokenStore) -> None:
     register("postgres", PostgresBackend, description="PostgreSQL, shared by processes and hosts")

@@ -23,7 +23,7 @@ from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend
 from mcpconnect.storage.remote import redact_url, scrub_password
 
 if TYPE_CHECKING:
-    from mcpconnect.registry import Register
+    from mcpconnect.hookspecs import RegisterTokenStore
 
 __all__ = ["RedisBackend"]
 
@@ -196,5 +196,5 @@ class RedisBackend(StorageBackend):
 
 
 @mcpconnect.hookimpl
-def register_token_stores(register: Register) -> None:
+def register_token_stores(register: RegisterTokenStore) -> None:
     register("redis", RedisBackend, description="Redis, shared by processes and hosts")

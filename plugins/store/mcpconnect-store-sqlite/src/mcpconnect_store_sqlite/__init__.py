@@ -34,7 +34,7 @@ from mcpconnect.storage.local import (
 if TYPE_CHECKING:
     import sqlite3
 
-    from mcpconnect.registry import Register
+    from mcpconnect.hookspecs import RegisterTokenStore
 
 __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 
@@ -233,5 +233,5 @@ class SqliteBackend(StorageBackend):
 
 
 @mcpconnect.hookimpl
-def register_token_stores(register: Register) -> None:
+def register_token_stores(register: RegisterTokenStore) -> None:
     register("sqlite", SqliteBackend, description="SQLite database in the data folder (the default)")

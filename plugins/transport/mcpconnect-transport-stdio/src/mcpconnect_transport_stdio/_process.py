@@ -82,7 +82,7 @@ async def _stop(process: anyio.abc.Process, pgid: int, stop_timeout: float, log:
 
 @asynccontextmanager
 async def open_stdio(name: str, server: Any, context: TransportContext) -> AsyncIterator[Any]:
-    options = {**server.options, **context.options}
+    options = server.options
     max_bytes = int(options.get("max_message_bytes", MAX_MESSAGE_BYTES))
     stop_timeout = float(options.get("stop_timeout", STOP_TIMEOUT))
     env = _environment(name, server, context)
