@@ -89,3 +89,27 @@ def test_every_production_module_imports_with_pytest_unimportable() -> None:
     # Every module of every distribution, not only the packages' __init__ files.
     assert len(out["imported"]) >= len(_production_files()) - 5
     assert "mcpconnect.auth.headless" in out["imported"]
+
+
+def _contract_modules(contract: str, key: str) -> set[str]:
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / ".importlinter")
+    return set(parser[f"importlinter:contract:{contract}"][key].split())
+
+
+def _core_modules() -> set[str]:
+    package = ROOT / "core" / "src" / "mcpconnect"
+    found = {f"mcpconnect.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__"}
+    found |= {f"mcpconnect.{p.parent.name}" for p in package.glob("*/__init__.py")}
+    return found - {"mcpconnect.testing"}
+
+
+def test_the_walls_cover_every_module() -> None:
+    # A new core module or plugin is inside the walls from its first commit.
+    plugins = {p.name for f in distributions.folders()[1:] for p in distributions.read(f).packages}
+    assert _contract_modules("no-test-tools", "source_modules") == _core_modules() | plugins
+    assert _contract_modules("library-not-cli", "source_modules") == _core_modules() - {"mcpconnect.cli"}
+    assert _contract_modules("plugins-independent", "modules") == plugins
+    assert _contract_modules("core-imports-no-plugin", "forbidden_modules") == plugins
