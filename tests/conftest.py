@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mcpconnect.testing.pytest_plugin import isolate_home
+
+# CI explores the same examples on every run (a failure there reproduces locally with CI=true);
+# a local run draws new ones each time.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
