@@ -259,6 +259,12 @@ class EncryptionOptions:
         if mode not in ("auto", "on", "off"):
             raise ConfigError(f'encryption = {mode!r}: use "auto", "on" or "off"', key="storage.encryption")
         key_file = raw.get("key_file")
+        for name in ("key_env", "key_file", "key_keyring"):
+            if raw.get(name) is not None and not isinstance(raw[name], str):
+                raise ConfigError(
+                    f"{name} = {raw[name]!r}: write it as a string (a variable name, a path or a keyring entry)",
+                    key=f"storage.{name}",
+                )
         return cls(
             encryption=mode,
             key_env=str(raw.get("key_env") or DEFAULT_KEY_ENV),

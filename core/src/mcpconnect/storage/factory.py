@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcpconnect.errors import StoreError
+from mcpconnect.errors import ConfigError, StoreError
 from mcpconnect.storage.base import StorageBackend
 from mcpconnect.storage.crypto import OPTION_NAMES, EncryptionOptions
 from mcpconnect.storage.store import TokenStore
@@ -39,9 +39,13 @@ def _open_backend(storage: StorageConfig, host: PluginHost, options: dict[str, A
     registration = host.load("store", storage.backend)
     try:
         backend = registration.factory(**options)
-    except TypeError as exc:
-        raise StoreError(
-            f"storage backend '{storage.backend}': bad options in [storage] ({exc}); see its docs page"
+    except (TypeError, ValueError) as exc:
+        # A misspelled option or a value of the wrong type ("x" for a number): configuration.
+        shown = ", ".join(f"{k} = {_shown(k, v)}" for k, v in sorted(options.items())) or "none"
+        raise ConfigError(
+            f"storage backend '{storage.backend}' does not accept these options ({exc}; given: {shown}); "
+            "fix them in [storage] (see the backend's docs page)",
+            key="storage",
         ) from None
     if not isinstance(backend, StorageBackend):
         raise StoreError(
@@ -49,6 +53,12 @@ def _open_backend(storage: StorageConfig, host: PluginHost, options: dict[str, A
             "report this to the plugin's authors"
         )
     return backend
+
+
+def _shown(key: str, value: Any) -> str:
+    from mcpconnect.redact import redact_value
+
+    return repr(redact_value(key, value))
 
 
 def open_store(storage: StorageConfig, host: PluginHost) -> TokenStore:

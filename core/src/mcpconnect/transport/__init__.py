@@ -114,7 +114,7 @@ class TransportContext:
     auth: httpx.Auth | None = None
     log: ServerLog | None = None
     on_lost: Callable[[str], None] = field(default=lambda _reason: None)
-    environ: dict[str, str] | None = None
+    environ: dict[str, str] | None = field(default=None, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
