@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mcpconnect.config.model import ServerConfig
     from mcpconnect.runtime import Runtime
 
-__all__ = ["BearerAuth", "server_auth", "server_env_token"]
+__all__ = ["BearerAuth", "credentials_of", "require_secure_url", "server_auth", "server_env_token"]
 
 
 class BearerAuth(httpx.Auth):
@@ -43,11 +43,53 @@ def api_token_auth(name: str, server: ServerConfig) -> BearerAuth | None:
     return BearerAuth(token) if token else None
 
 
+def credentials_of(server: ServerConfig) -> list[str]:
+    """The configuration keys through which requests to ``server`` carry a credential."""
+    from mcpconnect.redact import is_secret_name, secret_values
+
+    found: list[str] = []
+    if server.auth != "none":
+        found.append(f"auth = {server.auth!r}")
+    found += [key for key in ("token", "token_env", "token_file") if getattr(server, key)]
+    found += [f"headers.{key}" for key in server.headers if is_secret_name(key)]
+    if server.url and secret_values({"url": server.url}):
+        found.append("url (a password or key in it)")
+    return found
+
+
+def require_secure_url(name: str, server: ServerConfig, url: str | None = None) -> None:
+    """Refuse to send server ``name``'s credentials (OAuth or API token, secret headers, a key in
+    the URL) over plain ``http://`` to another machine, unless its ``allow_insecure_http`` is set.
+
+    :param url: the URL a request goes to (a redirect, an SSE endpoint); default ``server.url``.
+    :raises AuthError: naming the server, the credential and the key to set.
+    """
+    target = url or server.url
+    if not target or server.allow_insecure_http:
+        return
+    credentials = credentials_of(server)
+    if not credentials:
+        return
+    from mcpconnect.auth.provider import is_loopback
+
+    # Only plain http is refused here; a URL still holding ${VAR} is checked once expanded.
+    if target.lower().startswith("http://") and not is_loopback(target):
+        from mcpconnect.servers.errors import safe_url
+
+        raise AuthError(
+            f"server '{name}': {safe_url(target)} uses plain http://, which would expose its credentials "
+            f"({', '.join(credentials)}) to the network; use https://, or set allow_insecure_http = true "
+            f"in [servers.{name}] if this network is trusted"
+        )
+
+
 async def server_auth(name: str, server: ServerConfig, runtime: Runtime) -> httpx.Auth | None:
     """The auth for server ``name``, as its ``auth`` setting asks.
 
-    Raises :class:`AuthError` with what to run when no credential is available.
+    Raises :class:`AuthError` with what to run when no credential is available, and when the
+    credential would go over plain ``http://`` to another machine (:func:`require_secure_url`).
     """
+    require_secure_url(name, server)
     if server.auth == "none":
         return None
     if server.auth == "token":

@@ -187,10 +187,21 @@ class TokenManager:
             return self.margin
         return max(timedelta(0), min(self.margin, (token.expires_at - token.obtained_at) / 2))
 
-    def http(self) -> httpx.AsyncClient:
+    def http(self, provider: OAuthProvider | None = None) -> httpx.AsyncClient:
         """A client for provider requests; redirects are not followed (a token endpoint that
-        redirects is misconfigured, and following could send secrets elsewhere)."""
-        return httpx.AsyncClient(timeout=self.http_timeout, follow_redirects=False)
+        redirects is misconfigured, and following could send secrets elsewhere).
+
+        With ``provider``, every request it sends, to any URL a plugin builds (an ``api_url``
+        user endpoint too), must be https, loopback, or allowed by its ``allow_insecure_http``.
+        """
+        hooks: dict[str, list[Any]] = {}
+        if provider is not None:
+
+            async def secure_only(request: httpx.Request) -> None:
+                provider.check_url(str(request.url), "request URL")
+
+            hooks["request"] = [secure_only]
+        return httpx.AsyncClient(timeout=self.http_timeout, follow_redirects=False, event_hooks=hooks)
 
     def provider(self, name: str) -> OAuthProvider:
         """The provider configured as ``[providers.NAME]``, built by its plugin's factory."""
@@ -292,7 +303,7 @@ class TokenManager:
         ``"client_credentials"``. Nothing stored changes when the login fails.
         """
         provider = self.provider(name)
-        async with self.http() as http:
+        async with self.http(provider) as http:
             endpoints = await provider.endpoints(http)
             if method == "client_credentials":
                 # A user's default scopes (openid, profile...) mean nothing for the client itself.
@@ -449,7 +460,7 @@ class TokenManager:
         for attempt in range(self.retries):
             breaker.before()
             try:
-                async with self.http() as http:
+                async with self.http(provider) as http:
                     response = await provider.refresh(http, token)
             except TransientAuthError as exc:
                 breaker.failure()
@@ -503,7 +514,7 @@ class TokenManager:
         remote, warning = False, None
         try:
             provider = self.provider(name)
-            async with self.http() as http:
+            async with self.http(provider) as http:
                 remote = await provider.revoke(http, token)
             if not remote:
                 warning = f"provider '{name}' offers no token revocation; the token was deleted locally only"
@@ -522,7 +533,7 @@ class TokenManager:
         out: dict[str, Any] = {"provider": name, "reachable": None, "logged_in": False, "problem": None}
         try:
             provider = self.provider(name)
-            async with self.http() as http:
+            async with self.http(provider) as http:
                 endpoints = await provider.endpoints(http)
                 if endpoints.token:
                     try:

@@ -57,6 +57,10 @@ async def check_providers(runtime: Any, names: list[str]) -> list[dict[str, Any]
             health = await manager.health(name)
         except MCPConnectError as exc:  # a broken store or plugin is this provider's problem, not a crash
             health = {"problem": str(exc)}
+        except Exception as exc:  # a plugin's bug, too: it must not hide the other providers' results
+            from mcpconnect.servers.errors import describe
+
+            health = {"problem": f"provider '{name}': {describe(exc)}"}
         results[name] = provider_json(name, runtime.config.providers[name].type, health)
 
     async with anyio.create_task_group() as tg:

@@ -182,6 +182,13 @@ class ServerConnection:
                 error = TransportError(exc.message)
                 self._set(ServerState.FAILED, exc.message)
                 self.runtime.host.server_failed(self.name, error)
+            except Exception as exc:
+                # A bug here or in a plugin (auth, transport) fails this server only: it never
+                # escapes into the hub's task group, where it would hide every other server.
+                log.debug("server %s failed", self.name, exc_info=True)
+                message = f"server '{self.name}': {describe(exc)}"
+                self._set(ServerState.FAILED, message)
+                self.runtime.host.server_failed(self.name, TransportError(message))
             finally:
                 self.client = None
                 self._first_done.set()
