@@ -42,6 +42,7 @@ from mcpconnect.auth.flows import (
 from mcpconnect.auth.provider import Identity, OAuthProvider, TokenResponse
 from mcpconnect.errors import AuthError, ConfigError, PluginError, VersionConflict
 from mcpconnect.logs import register_secret
+from mcpconnect.storage.store import DamagedRecordError
 from mcpconnect.tokens import Token
 
 if TYPE_CHECKING:
@@ -346,7 +347,10 @@ class TokenManager:
                 )
             register_token(found.token)
             return found
-        tokens = await self.store.list(name)
+        tokens, damaged = await self.store.scan(name)
+        if not tokens and damaged:
+            # Say why, rather than "not logged in": the login is there but cannot be read.
+            raise NeedsLoginError(damaged[0].message, provider=name)
         if not tokens:
             raise NeedsLoginError(f"provider '{name}': not logged in; run 'mcpconnect login {name}'", provider=name)
         latest = max(tokens, key=lambda s: s.token.obtained_at)
@@ -508,8 +512,27 @@ class TokenManager:
 
     async def logout(self, name: str, account: str | None = None) -> LogoutResult:
         """Revoke at the provider (RFC 7009 or its own) and delete the local copy; the local copy
-        is deleted even when revocation fails, and the result carries a warning then."""
-        current = await self.stored(name, account)
+        is deleted even when revocation fails, and the result carries a warning then.
+
+        A damaged record (one that cannot be read) is deleted locally: there is no token to revoke.
+        """
+        try:
+            current = await self.stored(name, account)
+        except (NeedsLoginError, DamagedRecordError):
+            _, damaged = await self.store.scan(name)
+            damaged = [d for d in damaged if account is None or d.account == account]
+            if not damaged:
+                raise
+            for found in damaged:
+                await self.store.delete_damaged(found)
+            accounts = ", ".join(d.account for d in damaged)
+            return LogoutResult(
+                name,
+                accounts,
+                False,
+                f"the stored token of {name} ({accounts}) was damaged and could not be revoked; it was deleted "
+                f"locally: run 'mcpconnect login {name}'",
+            )
         token = current.token
         remote, warning = False, None
         try:

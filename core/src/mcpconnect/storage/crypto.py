@@ -57,6 +57,10 @@ DEFAULT_KEY_FILE_NAME: Final = "storage.key"
 OPTION_NAMES: Final = ("encryption", "key_env", "key_file", "key_keyring")
 
 
+
+class RecordIntegrityError(StoreError):
+    """One record failed its integrity check: that record is damaged, not the key or the store."""
+
 def generate_key() -> bytes:
     """32 random bytes."""
     return secrets.token_bytes(KEY_LEN)
@@ -168,7 +172,7 @@ class StoreCipher:
         try:
             return aead.decrypt(nonce, data[head + _KEY_ID_LEN + _NONCE_LEN :], MAGIC)
         except InvalidTag:
-            raise StoreError(
+            raise RecordIntegrityError(
                 f"a stored record failed its integrity check with {self._where()} (id {kid.hex()}): "
                 "it was damaged or altered; log in again to replace it"
             ) from None
