@@ -142,7 +142,8 @@ class KeyringBackend(StorageBackend):
 
         def op(kr: Any) -> bool:
             with held_flock(self._write_lock):
-                existed = self._check(kr, namespace, key, expected_version) > 0
+                self._check(kr, namespace, key, expected_version)
+                existed = self._read(kr, namespace, key) is not None  # a damaged entry too
                 if existed:
                     try:
                         kr.delete_password(self.service, f"{namespace}:{key}")

@@ -156,7 +156,7 @@ class PostgresBackend(StorageBackend):
         rows = await self._query(
             "SELECT data, version FROM {s}.records WHERE namespace = %s AND key = %s", (namespace, key)
         )
-        return _record(rows[0][0], rows[0][1]) if rows else None
+        return Record(bytes(rows[0][0]), rows[0][1]) if rows else None
 
     async def _conflict(self, namespace: str, key: str, expected: int) -> VersionConflict:
         current = await self.get(namespace, key)
@@ -208,7 +208,7 @@ class PostgresBackend(StorageBackend):
 
     async def list(self, namespace: str) -> dict[str, Record]:
         rows = await self._query("SELECT key, data, version FROM {s}.records WHERE namespace = %s", (namespace,))
-        return {key: _record(data, version) for key, data, version in rows}
+        return {key: Record(bytes(data), version) for key, data, version in rows}
 
     # -- refresh lock ---------------------------------------------------------------------------
 
@@ -242,12 +242,6 @@ class PostgresBackend(StorageBackend):
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
-
-
-def _record(data: Any, version: Any) -> Record:
-    if data is None or version is None:  # a row edited by hand; the columns allow no other type
-        return Record.damaged("the row has no data or no version")
-    return Record(bytes(data), int(version))
 
 
 @mcpconnect.hookimpl

@@ -36,7 +36,7 @@ _LIST = """
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 """
 _PUT = """
-local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0  -- 0: absent, or damaged
 local e = tonumber(ARGV[2])
 if e >= 0 and e ~= v then return {0, v} end
 redis.call('HSET', KEYS[1], ARGV[1], v + 1)
@@ -44,12 +44,12 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return {1, v + 1}
 """
 _DELETE = """
-local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0  -- 0: absent, or damaged
 local e = tonumber(ARGV[2])
 if e >= 0 and e ~= v then return {0, v} end
-redis.call('HDEL', KEYS[1], ARGV[1])
+local existed = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-return {1, v}
+return {1, v, existed}
 """
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -162,10 +162,10 @@ class RedisBackend(StorageBackend):
         return int(version)
 
     async def delete(self, namespace: str, key: str, *, expected_version: int = ANY_VERSION) -> bool:
-        ok, version = await self._run("delete", self._keys(namespace), [key, expected_version])
+        ok, version, *existed = await self._run("delete", self._keys(namespace), [key, expected_version])
         if not ok:
             self._conflict(namespace, key, int(version), expected_version)
-        return int(version) > 0
+        return bool(existed and int(existed[0]))
 
     def _conflict(self, namespace: str, key: str, version: int, expected: int) -> None:
         raise VersionConflict(
