@@ -38,6 +38,10 @@ _NOT_SECRET = frozenset({"auth", "token_to_env", "token_endpoint_auth"})
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)(?P<pw>[^\s@/?#]+)(?=@)")
 # ?api_key=... or &token=... (the value up to the next separator)
 _QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<name>[^\s=&#;?]+)=)(?P<value>[^\s&#;]*)")
+# API_KEY=..., --token=... (at a word start; the value up to white space or a quote)
+_ASSIGNMENT = re.compile(
+    r"(?P<head>(?<![\w?&;])-{0,2}(?P<name>[A-Za-z_][\w.-]*)=)(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'&]*)"
+)
 _ONLY_REFERENCES = re.compile(r"(\$\{[^}]*\})+")
 
 
@@ -50,15 +54,20 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with URL passwords and secret query parameters replaced by ``***``."""
+    """``text`` with URL passwords, secret query parameters and ``SECRET_NAME=value``
+    assignments (``--token=...`` too) replaced by ``***``."""
     if "://" in text:
         text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
     if "=" in text:
-        text = _QUERY_PARAM.sub(
-            lambda m: m.group("head") + (MASK if m.group("value") and is_secret_name(m.group("name")) else m.group("value")),
-            text,
-        )
+        text = _QUERY_PARAM.sub(_masked, text)
+        text = _ASSIGNMENT.sub(_masked, text)
     return text
+
+
+def _masked(match: re.Match[str]) -> str:
+    value = match.group("value")
+    secret = value and value != MASK and is_secret_name(match.group("name"))
+    return match.group("head") + (MASK if secret else value)
 
 
 def redact_value(key: str, value: Any) -> Any:

@@ -23,6 +23,8 @@ from mcp.client.stdio import get_default_environment
 from mcp.shared.message import SessionMessage
 
 from mcpconnect.errors import TransportError
+from mcpconnect.logs import register_secret
+from mcpconnect.redact import secret_values
 from mcpconnect.transport import ServerLog, TransportContext
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -36,7 +38,11 @@ _POLL = 0.02
 def _environment(name: str, server: Any, context: TransportContext) -> dict[str, str]:
     base = dict(os.environ if context.environ is None else context.environ)
     env = base if server.inherit_env else get_default_environment()
-    return {**env, **server.resolved_env(name, base), **context.secret_env}
+    full = {**env, **server.resolved_env(name, base), **context.secret_env}
+    # Servers echo their environment to stderr; what is secret in it never reaches the log.
+    for value in [*secret_values(full), *context.secret_env.values()]:
+        register_secret(value)
+    return full
 
 
 def _executable(name: str, command: str, env: dict[str, str], cwd: str | None) -> str:
