@@ -48,9 +48,10 @@ def credentials_of(server: ServerConfig) -> list[str]:
     from mcpconnect.redact import is_secret_name, secret_values
 
     found: list[str] = []
-    if server.auth != "none":
-        found.append(f"auth = {server.auth!r}")
-    found += [key for key in ("token", "token_env", "token_file") if getattr(server, key)]
+    if server.auth != "none":  # with "none", no token is sent even if token_env is set
+        if server.auth != "token":
+            found.append(f'auth = "{server.auth}"')
+        found += [key for key in ("token", "token_env", "token_file") if getattr(server, key)]
     found += [f"headers.{key}" for key in server.headers if is_secret_name(key)]
     if server.url and secret_values({"url": server.url}):
         found.append("url (a password or key in it)")
