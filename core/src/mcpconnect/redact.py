@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "MASK",
     "is_secret_name",
+    "redact_header",
     "redact_mapping",
     "redact_nested",
     "redact_text",
@@ -26,7 +27,7 @@ MASK = "***"
 
 _SECRET_NAME = re.compile(
     r"token|secret|passw(or)?d|\bpwd\b|_pwd|pwd_|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
-    r"authorization|auth[_-]?header|cookie|credential|session[_-]?id|signature|\bsig\b|client[_-]?key|dsn",
+    r"authorization|(^|[_.-])auth($|[_.-])|cookie|credential|session[_-]?id|signature|\bsig\b|client[_-]?key|dsn",
     re.IGNORECASE,
 )
 #: Names that say where a secret is, or what kind it is, not what it is.
@@ -87,6 +88,14 @@ def redact_value(key: str, value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     return value
+
+
+def redact_header(value: Any) -> Any:
+    """A header value as it may be shown: any header may carry a credential (``X-Custom-Auth``),
+    so only one made of ``${VAR}`` references shows."""
+    if isinstance(value, str) and (value == "" or _ONLY_REFERENCES.fullmatch(value)):
+        return value
+    return MASK
 
 
 def redact_mapping(data: Mapping[str, Any]) -> dict[str, Any]:

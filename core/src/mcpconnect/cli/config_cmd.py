@@ -12,8 +12,10 @@ from mcpconnect.cli.app import App, console, fail, handle_errors, print_json, wa
 
 def _redact_value(path: tuple[str, ...], value: Any) -> Any:
     """Config values as they may be shown: secrets become ``***``; ``${VAR}`` references stay."""
-    from mcpconnect.redact import redact_value
+    from mcpconnect.redact import redact_header, redact_value
 
+    if len(path) >= 2 and path[-2] == "headers":
+        return redact_header(value)
     return redact_value(path[-1] if path else "", value)
 
 
