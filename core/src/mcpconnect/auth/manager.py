@@ -40,9 +40,8 @@ from mcpconnect.auth.flows import (
     device_flow,
 )
 from mcpconnect.auth.provider import Identity, OAuthProvider, TokenResponse
-from mcpconnect.errors import AuthError, ConfigError, PluginError, VersionConflict
+from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, VersionConflict
 from mcpconnect.logs import register_secret
-from mcpconnect.storage.store import DamagedRecordError
 from mcpconnect.tokens import Token
 
 if TYPE_CHECKING:
@@ -518,7 +517,7 @@ class TokenManager:
         """
         try:
             current = await self.stored(name, account)
-        except (NeedsLoginError, DamagedRecordError):
+        except (NeedsLoginError, StoreError):  # DamagedRecordError, or a record the key cannot read
             _, damaged = await self.store.scan(name)
             damaged = [d for d in damaged if account is None or d.account == account]
             if not damaged:

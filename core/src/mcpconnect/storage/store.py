@@ -169,7 +169,15 @@ class TokenStore:
         record = await self.backend.get(TOKENS, key)
         if record is None:
             return None
-        return StoredToken(self._decode_token(record, key), record.version)
+        try:
+            return StoredToken(self._decode_token(record, key), record.version)
+        except DamagedRecordError:
+            raise
+        except StoreError as exc:
+            raise StoreError(
+                f"{exc}; if other logins still work, this record alone is damaged: run "
+                f"'mcpconnect logout {provider} --account {account}' and log in again"
+            ) from None
 
     async def put(self, token: Token, *, expected_version: int = ANY_VERSION) -> int:
         """Store ``token``; with ``expected_version``, only if nobody stored a newer one."""
@@ -201,6 +209,7 @@ class TokenStore:
         records = await self.backend.list(TOKENS)
         out: list[StoredToken] = []
         damaged: list[DamagedRecord] = []
+        unreadable: list[tuple[str, StoreError]] = []
         for key, record in records.items():
             if provider is not None and split_token_key(key)[0] != provider:
                 continue
@@ -209,8 +218,19 @@ class TokenStore:
             except DamagedRecordError as exc:
                 damaged.append(exc.damaged)
                 continue
+            except StoreError as exc:  # the key or the encryption setting does not fit this record
+                unreadable.append((key, exc))
+                continue
             if provider is None or token.provider == provider:
                 out.append(StoredToken(token, record.version))
+        if unreadable and not out and not damaged:
+            # Not one record fits: the key or the setting is wrong for the whole store, and
+            # deleting records would not help. Say so once.
+            raise unreadable[0][1]
+        prefix = f"{self.backend.describe()}: "
+        for key, exc in unreadable:  # the others read: these records alone are wrong
+            problem = str(exc).removeprefix(prefix).removeprefix(f"'{key}': ")
+            damaged.append(self._damaged(TOKENS, key, problem))
         out.sort(key=lambda s: (s.token.provider, s.token.account))
         damaged.sort(key=lambda d: d.key)
         return out, damaged
