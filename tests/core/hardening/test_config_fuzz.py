@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mcpconnect.config import load_config
@@ -37,6 +37,7 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
     st.sampled_from(["stdio", "sse", "auto", "token", "mcp", "provider:x", "memory", "none", "${X}", "${X:-y}"]),
+    st.sampled_from(["a\x00b", "/nonexistent/file", "~/.missing", ".", "/", "-1", "1e400"]),
     st.datetimes(),
     st.dates(),
 )
@@ -48,7 +49,10 @@ values = st.recursive(
 
 
 def table(keys: list[str]) -> st.SearchStrategy[dict]:
-    return st.dictionaries(st.sampled_from(keys) | st.text(min_size=1, max_size=6), values, max_size=5)
+    """A table with any of ``keys`` (each with a value of any type) and now and then a stray key."""
+    known = st.fixed_dictionaries({}, optional=dict.fromkeys(keys, values))
+    stray = st.dictionaries(st.text(min_size=1, max_size=6), values, max_size=1)
+    return st.builds(lambda a, b: {**b, **a}, known, stray)
 
 
 named_tables = lambda keys: st.dictionaries(st.text(min_size=1, max_size=8), table(keys) | values, max_size=3)  # noqa: E731
@@ -87,6 +91,71 @@ def test_any_toml_config(doc: dict, mcpconnect_isolated: Path, capsys: pytest.Ca
     for argv in (("config", "validate"), ("config", "show", "--json")):
         code, out, err = run(capsys, "--config", str(path), *argv)
         assert_clean_exit(code, out, err, (str(path),))
+
+
+hostile_text = st.one_of(
+    st.text(max_size=16),
+    st.sampled_from(["a\x00b", "\x00", "/nonexistent/file", "~/.missing", ".", "/", "${UNSET_VAR}", "${X:-}", "-1"]),
+)
+# Tables that mostly validate, so that the connection path (auth, token files, env, cwd) runs on
+# hostile values, with a wrong type now and then.
+typed_server = st.fixed_dictionaries(
+    {},
+    optional={
+        "url": st.just("pinned below"),
+        "args": st.lists(hostile_text, max_size=3),
+        "env": st.dictionaries(st.text(min_size=1, max_size=8), hostile_text, max_size=3),
+        "headers": st.dictionaries(st.sampled_from(["Authorization", "X-Api-Key", "X-Other"]), hostile_text, max_size=2),
+        "cwd": hostile_text,
+        "auth": st.sampled_from(["none", "token", "mcp", "provider:gh", "provider:missing"]),
+        "token": hostile_text,
+        "token_env": hostile_text,
+        "token_file": hostile_text,
+        "token_to_env": hostile_text,
+        "inherit_env": st.booleans(),
+        "allow_insecure_http": st.booleans(),
+        "options": st.dictionaries(st.sampled_from(["max_message_bytes", "stop_timeout", "guard", "x"]), values, max_size=2),
+        "enabled": st.booleans() | values,
+    },
+)
+servers = st.dictionaries(st.text(min_size=1, max_size=8), typed_server, min_size=1, max_size=3)
+
+
+@settings(
+    max_examples=int(os.environ.get("MCPCONNECT_FUZZ_EXAMPLES", "120")) // 2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(doc=servers, transport=st.sampled_from(["stdio", "sse", "streamable-http", "auto", None]))
+# Found by fuzzing: a NUL byte in a token file's path was a ValueError that escaped the server's
+# task and hid every other server's result behind an ExceptionGroup.
+@example(doc={"a": {"url": "x", "auth": "token", "token_file": "a\x00b"}, "b": {}}, transport=None)
+@example(doc={"a": {"url": "x", "auth": "provider:gh", "token_file": "\x00"}}, transport="streamable-http")
+def test_any_server_table_through_check(
+    doc: dict, transport: str | None, mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The connection path too (auth, tokens, env, cwd, transports): every server ends in a
+    result of its own. Commands and URLs are pinned where nothing can run or answer."""
+    for table_ in doc.values():
+        if "command" in table_ or "url" not in table_:
+            table_["command"] = "/nonexistent/mcp-server-fuzz"
+        if "url" in table_:
+            table_["url"] = "https://127.0.0.1:1/mcp"
+            table_.pop("command", None)
+        table_["timeout"] = 2
+        if transport:
+            table_["transport"] = transport
+    path = mcpconnect_isolated / "mcpconnect.toml"
+    try:
+        providers = {"gh": {"type": "github", "client_id": "cid"}}
+        path.write_text(tomli_w.dumps({"storage": {"backend": "memory"}, "providers": providers, "servers": doc}))
+    except (TypeError, ValueError):
+        return
+    code, out, err = run(capsys, "--config", str(path), "check", "--json")
+    assert code in (1, 2), (code, out, err)
+    assert "Traceback" not in err and "unexpected" not in err + out, err + out
+    if code == 2:
+        assert str(path) in err or "servers." in err, err
 
 
 env_names = st.builds(

@@ -146,6 +146,10 @@ def read_secret_file(path: Path, key: str) -> str:
         raise ConfigError(
             f"the secret file {path} cannot be read ({exc.strerror}); check its permissions", key=key
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the secret file {path} is not UTF-8 text; write the secret into it as text", key=key) from None
+    except ValueError:  # a NUL byte in the path
+        raise ConfigError(f"the path {str(path)!r} is not a valid file name; fix it", key=key) from None
     value = text.strip()
     if not value:
         raise ConfigError(f"the secret file {path} is empty; write the secret into it", key=key)
