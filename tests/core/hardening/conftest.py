@@ -4,14 +4,21 @@ that records what reached it, and the CLI run in-process."""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mcpconnect.cli import main
+
+# The real authorization server (oidc-provider) for the login tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "oidc"))
+
+from mcpconnect_oidc_server import make_runtime, oidc_server, oidc_server_session  # noqa: F401
 
 
 def lan_address() -> str:
@@ -47,7 +54,9 @@ def plain_http() -> Iterator[Recorder]:
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length).decode("latin-1") if length else ""
-            recorder.requests.append({**{k.lower(): v for k, v in self.headers.items()}, ":path": self.path, ":body": body})
+            recorder.requests.append(
+                {**{k.lower(): v for k, v in self.headers.items()}, ":path": self.path, ":body": body}
+            )
             self.send_response(401)
             self.send_header("content-length", "0")
             self.end_headers()

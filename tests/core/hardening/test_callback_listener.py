@@ -5,9 +5,6 @@ callback the flow cannot trust fails the login at once with a clear error; nothi
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,10 +13,6 @@ from hypothesis import strategies as st
 from mcpconnect.auth.headless import deliver_callback, follow_authorization
 from mcpconnect.auth.loopback import LoopbackListener
 from mcpconnect.errors import AuthError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "oidc"))
-
-from mcpconnect_oidc_server import make_runtime, oidc_server, oidc_server_session  # noqa: E402, F401
 
 
 async def raw_request(port: int, data: bytes) -> bytes:

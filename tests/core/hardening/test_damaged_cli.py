@@ -29,7 +29,9 @@ def damaged_store(mcpconnect_isolated: Path) -> Path:
     async def fill() -> None:
         store = open_store(StorageConfig(), PluginHost())  # the default: sqlite, encrypted
         for provider, account in (("gh", "1"), ("gh", "2"), ("acme", "9")):
-            await store.put(Token(provider=provider, account=account, access_token=f"at-{provider}-{account}-xyzxyzxyz"))
+            await store.put(
+                Token(provider=provider, account=account, access_token=f"at-{provider}-{account}-xyzxyzxyz")
+            )
         await store.close()
 
     asyncio.run(fill())

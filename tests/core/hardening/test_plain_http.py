@@ -57,7 +57,9 @@ def test_credential_is_never_sent_over_plain_http(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HARDENING_TOKEN", SECRET)
-    code, out, err = run(capsys, "--config", str(project(tmp_path, plain_http, credential, allow=False)), "check", "--json")
+    code, out, err = run(
+        capsys, "--config", str(project(tmp_path, plain_http, credential, allow=False)), "check", "--json"
+    )
     assert code == 1, err
     error = json.loads(out)["servers"][0]["error"]
     assert "server 'remote'" in error and "plain http://" in error
@@ -77,7 +79,9 @@ def test_allow_insecure_http_is_the_explicit_escape(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HARDENING_TOKEN", SECRET)
-    code, out, err = run(capsys, "--config", str(project(tmp_path, plain_http, credential, allow=True)), "check", "--json")
+    code, out, err = run(
+        capsys, "--config", str(project(tmp_path, plain_http, credential, allow=True)), "check", "--json"
+    )
     assert code == 1  # the listener is no MCP server
     assert plain_http.requests, "with allow_insecure_http the request is sent"
     sent = json.dumps(plain_http.requests)

@@ -42,18 +42,22 @@ backend = "memory"
 [providers.gh]
 type = "github"
 client_id = "public-client-id"
-client_secret = "{SECRETS['client_secret']}"
-options = {{ api_key = "{SECRETS['option_secret']}" }}
+client_secret = "{SECRETS["client_secret"]}"
+options = {{ api_key = "{SECRETS["option_secret"]}" }}
 
 [servers.remote]
-url = "https://mcp.example.com/mcp?api_key={SECRETS['query_key']}&region=eu"
+url = "https://mcp.example.com/mcp?api_key={SECRETS["query_key"]}&region=eu"
 auth = "token"
-token = "{SECRETS['inline_token']}"
-headers = {{ "X-Custom-Auth" = "{SECRETS['header_secret']}", "X-PASSWORD" = "{SECRETS['upper_name']}" }}
+token = "{SECRETS["inline_token"]}"
+headers = {{ "X-Custom-Auth" = "{SECRETS["header_secret"]}", "X-PASSWORD" = "{SECRETS["upper_name"]}" }}
 
 [servers.local]
 command = "{sys.executable}"
-env = {{ DATABASE_URL = "postgresql://app:{SECRETS['db_password']}@db.internal:5432/app", MY_SERVICE_TOKEN = "{SECRETS['env_secret']}", NOTE = "https://h/x?Signature={SECRETS['stdio_query']}" }}
+
+[servers.local.env]
+DATABASE_URL = "postgresql://app:{SECRETS["db_password"]}@db.internal:5432/app"
+MY_SERVICE_TOKEN = "{SECRETS["env_secret"]}"
+NOTE = "https://h/x?Signature={SECRETS["stdio_query"]}"
 """
 
 
@@ -136,7 +140,9 @@ def test_repr_and_str_of_every_public_object(project: Path) -> None:
         assert_clean(str(obj), f"str({type(obj).__name__})")
 
 
-def test_server_stderr_log_is_private_and_redacted(mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_server_stderr_log_is_private_and_redacted(
+    mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The server echoes its whole environment and a URL with a password to stderr."""
     echo = mcpconnect_isolated / "echo_env.py"
     echo.write_text(
@@ -204,7 +210,7 @@ def test_tokens_list_json_shows_no_token(mcpconnect_isolated: Path, capsys: pyte
 
     asyncio.run(fill())
     for argv in (("tokens", "list", "--json"), ("tokens", "list"), ("whoami", "gh", "--json"), ("check", "--json")):
-        code, out, err = run(capsys, *argv)
+        _code, out, err = run(capsys, *argv)
         assert_clean(out + err, " ".join(argv))
-    code, out, _ = run(capsys, "tokens", "list", "--json")
+    _code, out, _ = run(capsys, "tokens", "list", "--json")
     assert json.loads(out)[0]["account"] == "1"

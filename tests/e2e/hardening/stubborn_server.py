@@ -18,12 +18,18 @@ import time
 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(sig, signal.SIG_IGN)
 
-CHILD = "import signal, time\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, signal.SIG_IGN)\ntime.sleep(600)\n"
+CHILD = (
+    "import signal, time\n"
+    "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, signal.SIG_IGN)\n"
+    "time.sleep(600)\n"
+)
 child = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 with open(sys.argv[1] + ".tmp", "w") as fh:
     fh.write(f"{os.getpid()} {child.pid}")
 os.replace(sys.argv[1] + ".tmp", sys.argv[1])
-sys.stderr.write(f"stubborn: pid {os.getpid()}, child {child.pid}; SECRET_ECHO={os.environ.get('STUBBORN_SECRET', '')}\n")
+sys.stderr.write(
+    f"stubborn: pid {os.getpid()}, child {child.pid}; SECRET_ECHO={os.environ.get('STUBBORN_SECRET', '')}\n"
+)
 sys.stderr.flush()
 
 
@@ -52,7 +58,9 @@ for line in sys.stdin:
     elif method == "tools/list":
         answer(message, {"tools": []})
     else:
-        sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no"}}) + "\n")
+        sys.stdout.write(
+            json.dumps({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no"}}) + "\n"
+        )
         sys.stdout.flush()
 
 # End of file on stdin: a well-behaved server exits here. This one stays.

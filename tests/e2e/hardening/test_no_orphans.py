@@ -6,6 +6,7 @@ that ignores them too; only the process-group kill of the stdio guard can end th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -64,10 +65,8 @@ def wait_until(condition: Callable[[], bool], limit: float = 30.0) -> bool:
 
 def kill_all(pids: set[int]) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def config(tmp_path: Path, *extra: str) -> Path:

@@ -173,7 +173,8 @@ async def test_one_damaged_row_affects_that_login_only(tmp_path: Path, encryptio
                 "text": ("data = ?", "not bytes at all"),
                 "version": ("version = ?", "seven"),
             }[damage]
-            conn.execute(f"UPDATE records SET {change[0]} WHERE namespace = 'token' AND key = ?", (change[1], key))
+            query = f"UPDATE records SET {change[0]} WHERE namespace = 'token' AND key = ?"  # noqa: S608 - fixed text
+            conn.execute(query, (change[1], key))
 
     try:
         await damaged.check(store, corrupt)

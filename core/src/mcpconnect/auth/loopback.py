@@ -119,7 +119,11 @@ class LoopbackListener:
         if done is not None and not done.done():
             self.rejected = reason
             done.set_result(reason)
-        return "400 Bad Request", "Login failed", "The login callback was malformed. Return to the terminal for details."
+        return (
+            "400 Bad Request",
+            "Login failed",
+            "The login callback was malformed. Return to the terminal for details.",
+        )
 
     def _respond(self, request_line: bytes) -> tuple[str, str, str]:
         parts = request_line.decode("latin-1").split()
@@ -136,7 +140,9 @@ class LoopbackListener:
         if len(params) != len(pairs):
             # RFC 6749 3.1: a parameter must not appear twice; which one would be the real state?
             repeated = sorted({k for k, _ in pairs if sum(1 for n, _ in pairs if n == k) > 1})
-            return self._reject(f"the login callback repeats the parameter {', '.join(repeated)[:100]} (possibly forged)")
+            return self._reject(
+                f"the login callback repeats the parameter {', '.join(repeated)[:100]} (possibly forged)"
+            )
         try:
             verdict = self._on_callback(params)
         except Exception as exc:  # the flow's check failed unexpectedly: fail the login, say why

@@ -10,6 +10,7 @@ import click
 
 from mcpconnect.cli.app import App, console, fail, handle_errors, print_json, warn
 
+
 def _redact_value(path: tuple[str, ...], value: Any) -> Any:
     """Config values as they may be shown: secrets become ``***``; ``${VAR}`` references stay."""
     from mcpconnect.redact import redact_header, redact_value

@@ -147,7 +147,9 @@ def read_secret_file(path: Path, key: str) -> str:
             f"the secret file {path} cannot be read ({exc.strerror}); check its permissions", key=key
         ) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"the secret file {path} is not UTF-8 text; write the secret into it as text", key=key) from None
+        raise ConfigError(
+            f"the secret file {path} is not UTF-8 text; write the secret into it as text", key=key
+        ) from None
     except ValueError:  # a NUL byte in the path
         raise ConfigError(f"the path {str(path)!r} is not a valid file name; fix it", key=key) from None
     value = text.strip()
@@ -241,7 +243,5 @@ class Config(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
-    refresh_margin: float = Field(
-        default=300.0, ge=0, le=366 * 86400, description="seconds before expiry to refresh"
-    )
+    refresh_margin: float = Field(default=300.0, ge=0, le=366 * 86400, description="seconds before expiry to refresh")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"

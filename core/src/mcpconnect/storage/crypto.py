@@ -57,9 +57,9 @@ DEFAULT_KEY_FILE_NAME: Final = "storage.key"
 OPTION_NAMES: Final = ("encryption", "key_env", "key_file", "key_keyring")
 
 
-
 class RecordIntegrityError(StoreError):
     """One record failed its integrity check: that record is damaged, not the key or the store."""
+
 
 def generate_key() -> bytes:
     """32 random bytes."""

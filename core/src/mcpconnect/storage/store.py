@@ -106,6 +106,12 @@ class DamagedRecord:
         }
 
 
+# Aliases: inside TokenStore, ``list`` is the method.
+_Tokens = list[StoredToken]
+_Damaged = list[DamagedRecord]
+_Unreadable = list[tuple[str, StoreError]]
+
+
 class TokenStore:
     """Tokens by provider and account, and client registrations by issuer, in one backend."""
 
@@ -200,16 +206,16 @@ class TokenStore:
             log.warning("%s", found.message)
         return tokens
 
-    async def scan(self, provider: str | None = None) -> tuple[list[StoredToken], list[DamagedRecord]]:
+    async def scan(self, provider: str | None = None) -> tuple[_Tokens, _Damaged]:
         """The readable tokens (of ``provider``) and the records that cannot be read.
 
         Only the records of ``provider`` are decoded: another provider's damaged record cannot
         affect it.
         """
         records = await self.backend.list(TOKENS)
-        out: list[StoredToken] = []
-        damaged: list[DamagedRecord] = []
-        unreadable: list[tuple[str, StoreError]] = []
+        out: _Tokens = []
+        damaged: _Damaged = []
+        unreadable: _Unreadable = []
         for key, record in records.items():
             if provider is not None and split_token_key(key)[0] != provider:
                 continue
@@ -228,8 +234,8 @@ class TokenStore:
             # deleting records would not help. Say so once.
             raise unreadable[0][1]
         prefix = f"{self.backend.describe()}: "
-        for key, exc in unreadable:  # the others read: these records alone are wrong
-            problem = str(exc).removeprefix(prefix).removeprefix(f"'{key}': ")
+        for key, error in unreadable:  # the others read: these records alone are wrong
+            problem = str(error).removeprefix(prefix).removeprefix(f"'{key}': ")
             damaged.append(self._damaged(TOKENS, key, problem))
         out.sort(key=lambda s: (s.token.provider, s.token.account))
         damaged.sort(key=lambda d: d.key)

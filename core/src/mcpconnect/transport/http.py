@@ -30,7 +30,6 @@ def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> 
     import httpx
 
     from mcpconnect.logs import register_secret
-
     from mcpconnect.redact import secret_values
     from mcpconnect.serverauth import require_secure_url
 

@@ -22,6 +22,7 @@ variables), so it starts in a few milliseconds and is unaffected by the server's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -37,7 +38,7 @@ def _exec_server(command: list[str], watch_fd: int) -> None:
         for name in _RESET:
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
-        os.execv(command[0], command)
+        os.execv(command[0], command)  # noqa: S606 - the configured server, as the user wrote it
     except OSError as exc:
         os.write(2, f"mcpconnect: cannot start {command[0]}: {exc.strerror}\n".encode())
     os._exit(127)
@@ -46,10 +47,8 @@ def _exec_server(command: list[str], watch_fd: int) -> None:
 def _exit_like(status: int) -> None:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        try:
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL, SIGSTOP cannot change, need not
             signal.signal(sig, signal.SIG_DFL)
-        except (OSError, ValueError):  # SIGKILL and SIGSTOP cannot be changed, and need not be
-            pass
         os.kill(os.getpid(), sig)
     os._exit(os.waitstatus_to_exitcode(status) if not os.WIFSIGNALED(status) else 1)
 
