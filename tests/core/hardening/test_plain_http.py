@@ -158,3 +158,18 @@ async def test_every_request_a_provider_plugin_sends_is_checked(plain_http: Reco
         with pytest.raises(AuthError):  # the listener answers 401
             await provider.get_json(http, f"{plain_http.url}/user", SECRET, what="user API")
     assert plain_http.requests and plain_http.requests[0]["authorization"] == f"Bearer {SECRET}"
+
+
+def test_the_check_table_shows_the_key_to_set(
+    plain_http: Recorder,
+    tmp_path: Path,
+    mcpconnect_isolated: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """'[servers.remote]' is text, not a rich markup tag that vanishes from the table."""
+    monkeypatch.setenv("HARDENING_TOKEN", SECRET)
+    monkeypatch.setenv("COLUMNS", "400")
+    path = project(tmp_path, plain_http, "token_env", allow=False)
+    code, out, _ = run(capsys, "--config", str(path), "check")
+    assert code == 1 and "set allow_insecure_http = true in [servers.remote]" in out

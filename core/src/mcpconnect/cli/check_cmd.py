@@ -109,6 +109,13 @@ async def run_check(
         await runtime.aclose()
 
 
+def escape(text: str) -> str:
+    """``text`` shown as is by rich (``[servers.x]`` is no markup tag)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def _progress_table(progress: dict[str, str]) -> Any:
     from rich.table import Table
 
@@ -127,7 +134,8 @@ def _table(statuses: list[ServerStatus]) -> Any:
         table.add_column(column, overflow="fold")
     for s in statuses:
         state = "[green]ready[/]" if s.ok else f"[red]{s.state.value}[/]"
-        error = (s.error or "").splitlines()[0] if s.error else ""
+        # Errors name tables ("[servers.x]"): plain text, not rich markup.
+        error = escape((s.error or "").splitlines()[0]) if s.error else ""
         table.add_row(
             s.name,
             s.transport,
@@ -148,10 +156,15 @@ def _provider_table(providers: list[dict[str, Any]]) -> Any:
         table.add_column(column, overflow="fold")
     for p in providers:
         reachable = {True: "[green]reachable[/]", False: "[red]unreachable[/]", None: "-"}[p["reachable"]]
-        login = f"[green]{', '.join(p['accounts'])}[/]" if p["logged_in"] else "[yellow]not logged in[/]"
+        login = f"[green]{escape(', '.join(p['accounts']))}[/]" if p["logged_in"] else "[yellow]not logged in[/]"
         expires = p["expires_in_seconds"]
         table.add_row(
-            p["name"], p["type"], reachable, login, "-" if expires is None else _duration(expires), p["problem"] or ""
+            escape(p["name"]),
+            p["type"],
+            reachable,
+            login,
+            "-" if expires is None else _duration(expires),
+            escape(p["problem"] or ""),
         )
     return table
 
@@ -197,7 +210,7 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
             out.print(_table(statuses))
             for s in statuses:
                 if s.error and "\n" in s.error:
-                    out.print(f"\n[bold]{s.name}[/]: {s.error}", markup=False)
+                    out.print(f"\n[bold]{escape(s.name)}[/]: {escape(s.error)}")
         if providers:
             out.print(_provider_table(providers))
         summary = f"\n{ok}/{len(statuses)} servers operational"
