@@ -71,3 +71,19 @@ def test_logout_deletes_the_damaged_record(damaged_store: Path, capsys: pytest.C
         ("acme", "9", "valid"),
         ("gh", "1", "valid"),
     ]
+
+
+def test_migrate_copies_every_readable_login_and_names_the_damaged_one(
+    damaged_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "copy.json"
+    code, out, err = run(capsys, "tokens", "migrate", "--to", "file", "-o", f"path={target}", "--json")
+    assert code == 0, err
+    assert json.loads(out)["tokens"] == 2
+    assert "gh account '2' is damaged" in err and "not copied" in err
+
+    async def copied() -> list[tuple[str, str]]:
+        store = open_store(StorageConfig.model_validate({"backend": "file", "path": str(target)}), PluginHost())
+        return sorted((s.token.provider, s.token.account) for s in await store.list())
+
+    assert asyncio.run(copied()) == [("acme", "9"), ("gh", "1")]

@@ -101,7 +101,9 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
     argv = [command, *server.args]
     # The guard's pipe: only this process holds the write end, so the guard sees end of file
     # however this process ends, SIGKILL included, and takes the server's group down with it.
-    guarded = os.name == "posix" and bool(sys.executable) and options.get("guard", True) is not False
+    # A frozen application's executable is no Python that takes "-I -S script".
+    runs_python = bool(sys.executable) and not getattr(sys, "frozen", False)
+    guarded = os.name == "posix" and runs_python and options.get("guard", True) is not False
     watch_r, watch_w = os.pipe() if guarded else (-1, -1)
     if guarded:
         argv = [sys.executable, "-I", "-S", GUARD, str(watch_r), str(stop_timeout), *argv]
