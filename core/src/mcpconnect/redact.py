@@ -36,7 +36,10 @@ _PLACE_SUFFIXES = ("_env", "_file", "_type", "_url", "_header", "_path", "_keyri
 _NOT_SECRET = frozenset({"auth", "token_to_env", "token_endpoint_auth"})
 
 # scheme://user:password@host -> scheme://user:***@host
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)(?P<pw>[^\s@/?#]+)(?=@)")
+# (a raw "@" in the password, as people write them, is part of it: the host follows the last one)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)(?P<pw>[^\s/?#]+?)(?=@[^\s@/?#]*(?:[/?#\s\"']|$))"
+)
 # ?api_key=... or &token=... (the value up to the next separator)
 _QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<name>[^\s=&#;?]+)=)(?P<value>[^\s&#;]*)")
 # API_KEY=..., --token=... (at a word start; the value up to white space or a quote)
