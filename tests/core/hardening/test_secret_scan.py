@@ -103,17 +103,20 @@ def test_a_store_password_in_options_is_hidden(mcpconnect_isolated: Path, capsys
 
 
 def test_repr_and_str_of_every_public_object(project: Path) -> None:
-    from mcpconnect.auth import token_manager
+    from mcpconnect.auth import TokenResponse, token_manager
+    from mcpconnect.auth.flows import AuthorizationAttempt
     from mcpconnect.runtime import Runtime
     from mcpconnect.serverauth import BearerAuth
-    from mcpconnect.storage import TokenStore
+    from mcpconnect.storage import Record, TokenStore
     from mcpconnect.storage.memory import MemoryBackend
+    from mcpconnect.storage.store import DamagedRecord, StoredToken
     from mcpconnect.tokens import Token
     from mcpconnect.transport import ServerLog, TransportContext
 
     loaded = load_config()
     runtime = Runtime.build(loaded)
     cfg = loaded.config
+    attempt_code = SECRETS["query_key"]
     token = Token(provider="gh", account="1", access_token=SECRETS["inline_token"], refresh_token=SECRETS["env_secret"])
     objects: list[object] = [
         loaded,
@@ -134,7 +137,13 @@ def test_repr_and_str_of_every_public_object(project: Path) -> None:
         ),
         *cfg.servers.values(),
         *cfg.providers.values(),
+        TokenResponse(SECRETS["inline_token"], refresh_token=SECRETS["env_secret"], id_token=SECRETS["query_key"]),
+        StoredToken(token, 3),
+        Record(SECRETS["inline_token"].encode(), 1),
+        DamagedRecord("token", "gh/1", "it failed its integrity check", "memory"),
+        AuthorizationAttempt(provider="gh", redirect_uri="http://127.0.0.1:1/callback", expires_at=0.0),
     ]
+    objects[-1].code = attempt_code  # type: ignore[attr-defined]
     for obj in objects:
         assert_clean(repr(obj), f"repr({type(obj).__name__})")
         assert_clean(str(obj), f"str({type(obj).__name__})")
