@@ -173,3 +173,25 @@ def test_the_check_table_shows_the_key_to_set(
     path = project(tmp_path, plain_http, "token_env", allow=False)
     code, out, _ = run(capsys, "--config", str(path), "check")
     assert code == 1 and "set allow_insecure_http = true in [servers.remote]" in out
+
+
+async def test_each_request_is_checked_not_only_the_configured_url(plain_http: Recorder) -> None:
+    """A server configured on loopback whose client is sent elsewhere (a redirect followed, an
+    endpoint the server names) must not carry the credential to plain http on another host."""
+    from mcpconnect.config.model import ServerConfig
+    from mcpconnect.errors import AuthError
+    from mcpconnect.serverauth import BearerAuth
+    from mcpconnect.transport import TransportContext
+    from mcpconnect.transport.http import httpx_client, sdk_http_client
+
+    server = ServerConfig(url="http://127.0.0.1:9/mcp", auth="token", token=SECRET)
+    for auth in (BearerAuth(SECRET), None):  # the bridged client and the plain one
+        headers = {} if auth else {"Authorization": f"Bearer {SECRET}"}
+        config = server.model_copy(update={"headers": headers})
+        async with httpx_client("remote", config, TransportContext(name="remote", auth=auth)) as client:
+            with pytest.raises(AuthError, match="plain http://"):
+                await client.get(f"{plain_http.url}/elsewhere")
+            async with sdk_http_client(client) as sdk_client:
+                with pytest.raises(Exception, match="plain http://"):
+                    await sdk_client.post(f"{plain_http.url}/elsewhere", content=b"{}")
+    assert plain_http.requests == []
