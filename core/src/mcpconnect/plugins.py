@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 import pluggy
 
 from mcpconnect import entrypoints, hookspecs
-from mcpconnect.errors import MCPConnectError, PluginConflictError, PluginError, PluginLoadError, PluginNotFoundError
+from mcpconnect.errors import (
+    ConfigError,
+    MCPConnectError,
+    PluginConflictError,
+    PluginError,
+    PluginLoadError,
+    PluginNotFoundError,
+)
 from mcpconnect.logs import scrub
 from mcpconnect.registry import GROUPS, KIND_LABELS, REGISTER_HOOKS, Kind, PluginInfo, Registration
 
@@ -503,6 +510,23 @@ class PluginHost:
                 f"cannot build '{name}': it needs the Python module '{module}', which is not installed",
                 f"install it (pip install {module.split('.')[0]}) or reinstall "
                 f"{self._with_distribution(info).distribution or 'the plugin'} with its dependencies",
+            ) from None
+        except (TypeError, ValueError) as exc:
+            if kind == "store":
+                # The keyword arguments are [storage]'s options: a value of the wrong type ("x"
+                # for a number) is the user's to fix, not a bug of the plugin.
+                from mcpconnect.redact import redact_value
+
+                shown = ", ".join(f"{k} = {redact_value(k, v)!r}" for k, v in sorted(kwargs.items())) or "none"
+                raise ConfigError(
+                    f"[storage] has an option the {self._who(info)} cannot use ({type(exc).__name__}: "
+                    f"{scrub(str(exc))}; given: {shown}); fix it in [storage] (see the store's documentation)",
+                    key="storage",
+                ) from None
+            raise self._author_error(
+                info,
+                f"failed to build '{name}': {type(exc).__name__}: {scrub(str(exc))}",
+                "this is a bug in the plugin: report it to its authors",
             ) from None
         except Exception as exc:
             raise self._author_error(

@@ -19,16 +19,24 @@ import httpx
 from mcpconnect.auth.errors import NeedsLoginError
 from mcpconnect.auth.manager import TokenManager, secret_of, token_manager
 from mcpconnect.auth.mcp import mcp_server_auth
-from mcpconnect.auth.provider import check_secure_url
+from mcpconnect.auth.provider import is_loopback
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.logs import register_secret
+from mcpconnect.redact import is_secret_name, secret_values
 
 if TYPE_CHECKING:
     from mcpconnect.config.model import ServerConfig
     from mcpconnect.runtime import Runtime
     from mcpconnect.tokens import Token
 
-__all__ = ["BearerAuth", "OAuthBearerAuth", "server_auth", "server_env_token"]
+__all__ = [
+    "BearerAuth",
+    "OAuthBearerAuth",
+    "credentials_of",
+    "require_secure_url",
+    "server_auth",
+    "server_env_token",
+]
 
 
 class BearerAuth(httpx.Auth):
@@ -84,14 +92,40 @@ def api_token_auth(name: str, server: ServerConfig) -> BearerAuth | None:
     return BearerAuth(token) if token else None
 
 
-def _check_server_url(name: str, server: ServerConfig) -> None:
-    if server.url:
-        check_secure_url(
-            server.url,
-            what="url",
-            owner=f"server '{name}'",
-            allow_insecure=server.allow_insecure_http,
-            how=f"[servers.{name}]",
+def credentials_of(server: ServerConfig) -> list[str]:
+    """The configuration keys through which requests to ``server`` carry a credential."""
+    found: list[str] = []
+    if server.auth != "none":  # with "none", no token is sent even if token_env is set
+        if server.auth != "token":
+            found.append(f'auth = "{server.auth}"')
+        found += [key for key in ("token", "token_env", "token_file") if getattr(server, key)]
+    found += [f"headers.{key}" for key in server.headers if is_secret_name(key)]
+    if server.url and secret_values({"url": server.url}):
+        found.append("url (a password or key in it)")
+    return found
+
+
+def require_secure_url(name: str, server: ServerConfig, url: str | None = None) -> None:
+    """Refuse to send server ``name``'s credentials (OAuth or API token, secret headers, a key in
+    the URL) over plain ``http://`` to another machine, unless its ``allow_insecure_http`` is set.
+
+    :param url: the URL a request goes to (a redirect, an SSE endpoint); default ``server.url``.
+    :raises AuthError: naming the server, the credential and the key to set.
+    """
+    target = url or server.url
+    if not target or server.allow_insecure_http:
+        return
+    credentials = credentials_of(server)
+    if not credentials:
+        return
+    # Only plain http is refused here; a URL still holding ${VAR} is checked once expanded.
+    if target.lower().startswith("http://") and not is_loopback(target):
+        from mcpconnect.servers.errors import safe_url
+
+        raise AuthError(
+            f"server '{name}': {safe_url(target)} uses plain http://, which would expose its credentials "
+            f"({', '.join(credentials)}) to the network; use https://, or set allow_insecure_http = true "
+            f"in [servers.{name}] if this network is trusted"
         )
 
 
@@ -131,9 +165,10 @@ async def server_auth(name: str, server: ServerConfig, runtime: Runtime) -> http
     """The auth for server ``name``, as its ``auth`` setting asks.
 
     Raises :class:`AuthError` naming the server and what to run when no credential is available,
-    and when an OAuth server's ``url`` is plain ``http://`` to another machine without
-    ``allow_insecure_http``.
+    and when the credential would go over plain ``http://`` to another machine
+    (:func:`require_secure_url`).
     """
+    require_secure_url(name, server)
     if server.auth == "none":
         return None
     if server.auth == "token":
@@ -142,7 +177,6 @@ async def server_auth(name: str, server: ServerConfig, runtime: Runtime) -> http
             where = server.token_env or str(server.token_file)
             raise AuthError(f"server '{name}' needs an API token: set {where}")
         return auth
-    _check_server_url(name, server)
     if server.auth == "mcp" and server.url:
         # A login made for this server comes first; then a configured API token; else MCP
         # authorization runs when the server first answers 401.

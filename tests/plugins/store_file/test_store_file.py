@@ -101,3 +101,43 @@ async def test_writer_killed_mid_write_leaves_a_complete_token(tmp_path: Path) -
     assert not list(tmp_path.glob("*.corrupt-*"))
     await store.put(got.token)  # the next write clears what killed writers left behind
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("damage", ["flipped", "not-base64", "no-version", "not-an-object"])
+async def test_one_damaged_entry_affects_that_login_only(tmp_path: Path, damage: str) -> None:
+    import base64
+
+    from ..store_shared import damaged
+
+    path = tmp_path / "tokens.json"
+    store = open_store(StorageConfig.model_validate({"backend": "file", "path": str(path)}), PluginHost())
+    assert store.cipher is not None  # the file store encrypts by default
+
+    async def corrupt(key: str) -> None:
+        doc = json.loads(path.read_text())
+        entry = doc["records"]["token"][key]
+        if damage == "flipped":
+            entry["data"] = base64.b64encode(damaged.flip(base64.b64decode(entry["data"]))).decode()
+        elif damage == "not-base64":
+            entry["data"] = "%%% not base64 %%%"
+        elif damage == "no-version":
+            del entry["version"]
+        else:
+            doc["records"]["token"][key] = ["a", "list"]
+        path.write_text(json.dumps(doc))
+
+    await damaged.check(store, corrupt)
+
+
+async def test_one_damaged_registration_is_skipped(tmp_path: Path) -> None:
+    from ..store_shared import damaged
+
+    path = tmp_path / "tokens.json"
+    store = open_store(StorageConfig.model_validate({"backend": "file", "path": str(path)}), PluginHost())
+
+    async def corrupt(key: str) -> None:
+        doc = json.loads(path.read_text())
+        doc["records"]["registration"][key]["data"] = "%%%"
+        path.write_text(json.dumps(doc))
+
+    await damaged.check_registration(store, corrupt)

@@ -107,3 +107,22 @@ async def test_the_storage_key_can_live_in_the_keyring_and_be_rotated(file_keyri
     got = await store.get("acme", "a")
     assert got is not None and got.token.access_token.get_secret_value() == "access-token-abcdefgh"
     await store.close()
+
+
+@pytest.mark.parametrize("damage", ["not-json", "not-base64"])
+async def test_one_damaged_entry_affects_that_login_only(damage: str) -> None:
+    import keyring.core
+
+    from ..store_shared import damaged
+
+    store = open_store(
+        StorageConfig.model_validate({"backend": "keyring", "keyring_backend": FILE_KEYRING}), PluginHost()
+    )
+    backend = store.backend
+
+    async def corrupt(key: str) -> None:
+        ring = keyring.core.load_keyring(FILE_KEYRING)
+        value = "{not json" if damage == "not-json" else '{"v": 1, "d": "%%%"}'
+        ring.set_password(backend.service, f"token:{key}", value)
+
+    await damaged.check(store, corrupt)

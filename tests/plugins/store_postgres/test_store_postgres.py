@@ -127,3 +127,25 @@ async def test_writer_killed_mid_write_leaves_a_complete_token(postgres_storage:
         assert got.token.access_token.get_secret_value() == f"access-{n:08d}-" + "y" * 16
         assert len(got.token.extra["payload"]) == 200_000
         last = n
+
+
+@pytest.mark.parametrize("damage", ["flipped", "truncated"])
+async def test_one_damaged_row_affects_that_login_only(postgres_storage: dict[str, Any], damage: str) -> None:
+    from ..store_shared import damaged
+
+    store = open_store(StorageConfig.model_validate({**postgres_storage, "encryption": "on"}), PluginHost())
+    schema = postgres_storage["schema"]
+
+    async def corrupt(key: str) -> None:
+        with psycopg.connect(postgres_storage["url"], autocommit=True) as conn:
+            table = sql.Identifier(schema, "records")
+            row = conn.execute(sql.SQL("SELECT data FROM {} WHERE key = %s").format(table), (key,)).fetchone()
+            assert row is not None
+            data = bytes(row[0])
+            changed = damaged.flip(data) if damage == "flipped" else data[: len(data) // 2]
+            conn.execute(sql.SQL("UPDATE {} SET data = %s WHERE key = %s").format(table), (changed, key))
+
+    try:
+        await damaged.check(store, corrupt)
+    finally:
+        await store.close()

@@ -127,3 +127,31 @@ async def test_writer_killed_mid_write_leaves_a_complete_token(redis_storage: di
         assert got.token.access_token.get_secret_value() == f"access-{n:08d}-" + "y" * 16
         assert len(got.token.extra["payload"]) == 200_000
         last = n
+
+
+@pytest.mark.parametrize("damage", ["flipped", "version", "no-data"])
+async def test_one_damaged_record_affects_that_login_only(redis_storage: dict[str, Any], damage: str) -> None:
+    import redis
+
+    from ..store_shared import damaged
+
+    store = open_store(StorageConfig.model_validate({**redis_storage, "encryption": "on"}), PluginHost())
+    prefix = redis_storage["prefix"]
+
+    async def corrupt(key: str) -> None:
+        client = redis.Redis.from_url(redis_storage["url"])
+        try:
+            data_key, ver_key = f"{prefix}{{token}}:data", f"{prefix}{{token}}:ver"
+            if damage == "flipped":
+                client.hset(data_key, key, damaged.flip(client.hget(data_key, key)))
+            elif damage == "version":
+                client.hset(ver_key, key, "seven")
+            else:
+                client.hdel(data_key, key)
+        finally:
+            client.close()
+
+    try:
+        await damaged.check(store, corrupt)
+    finally:
+        await store.close()

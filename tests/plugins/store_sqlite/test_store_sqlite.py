@@ -144,3 +144,55 @@ async def test_eight_processes_on_one_machine_refresh_once(tmp_path: Path) -> No
     assert server.refreshes == 1
     assert sum(r["refreshed"] for r in results) == 1
     assert len({r["access_sha256"] for r in results}) == 1 and all(r["version"] == 2 for r in results)
+
+
+def _sqlite_store(tmp_path: Path, encryption: str) -> Any:
+    config = {"backend": "sqlite", "path": str(tmp_path / "tokens.db"), "encryption": encryption}
+    return open_store(StorageConfig.model_validate(config), PluginHost())
+
+
+@pytest.mark.parametrize(
+    ("encryption", "damage"),
+    [
+        ("on", "flipped"),  # encrypted at rest: the record fails its integrity check
+        ("off", "flipped"),  # plain JSON that no longer parses
+        ("off", "text"),  # a row edited by hand: text where bytes belong
+        ("off", "version"),  # a version that is not a number
+    ],
+)
+async def test_one_damaged_row_affects_that_login_only(tmp_path: Path, encryption: str, damage: str) -> None:
+    from ..store_shared import damaged
+
+    store = _sqlite_store(tmp_path, encryption)
+
+    async def corrupt(key: str) -> None:
+        with sqlite3.connect(tmp_path / "tokens.db") as conn:
+            (data,) = conn.execute("SELECT data FROM records WHERE namespace = 'token' AND key = ?", (key,)).fetchone()
+            change = {
+                "flipped": ("data = ?", damaged.flip(bytes(data))),
+                "text": ("data = ?", "not bytes at all"),
+                "version": ("version = ?", "seven"),
+            }[damage]
+            query = f"UPDATE records SET {change[0]} WHERE namespace = 'token' AND key = ?"  # noqa: S608 - fixed text
+            conn.execute(query, (change[1], key))
+
+    try:
+        await damaged.check(store, corrupt)
+    finally:
+        await store.close()
+
+
+async def test_one_damaged_registration_is_skipped(tmp_path: Path) -> None:
+    from ..store_shared import damaged
+
+    store = _sqlite_store(tmp_path, "on")
+
+    async def corrupt(key: str) -> None:
+        with sqlite3.connect(tmp_path / "tokens.db") as conn:
+            (data,) = conn.execute("SELECT data FROM records WHERE key = ?", (key,)).fetchone()
+            conn.execute("UPDATE records SET data = ? WHERE key = ?", (damaged.flip(bytes(data)), key))
+
+    try:
+        await damaged.check_registration(store, corrupt)
+    finally:
+        await store.close()

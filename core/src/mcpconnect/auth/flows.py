@@ -194,6 +194,8 @@ async def authorization_code_flow(
             await asyncio.gather(waiter, handler, return_exceptions=True)
     if attempt.error is not None:
         raise attempt.error
+    if attempt.code is None and listener.rejected:
+        raise AuthError(f"{provider.label}: {listener.rejected}; run 'mcpconnect login {provider.name}' again")
     if attempt.code is None:  # pragma: no cover - the listener sets one or the other
         raise AuthError(f"provider '{provider.name}': the login ended without a code; run the login again")
     return await provider.exchange_code(

@@ -19,6 +19,9 @@ __all__ = ["CallbackResult", "LoopbackListener"]
 
 log = logging.getLogger("mcpconnect.auth")
 
+#: The most a callback request (request line and headers) may take; a real one is a few KiB.
+MAX_REQUEST_BYTES = 64 * 1024
+
 #: What the flow says about a callback: ``None`` when it was accepted, else why not.
 CallbackResult = str | None
 
@@ -47,6 +50,9 @@ class LoopbackListener:
         self._server: asyncio.Server | None = None
         self._done: asyncio.Future[CallbackResult] | None = None
         self.port = 0
+        #: Why the listener refused a callback on its own (too large, repeated parameters); the
+        #: flow's check was not called then.
+        self.rejected: str | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -74,13 +80,24 @@ class LoopbackListener:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request_line = await asyncio.wait_for(reader.readline(), 10)
-            # Drain the headers; nothing in them matters here.
-            while True:
-                line = await asyncio.wait_for(reader.readline(), 10)
-                if line in (b"\r\n", b"\n", b""):
-                    break
-            status, title, text = self._respond(request_line)
+            try:
+                request_line = await asyncio.wait_for(reader.readline(), 10)
+                # Drain the headers; nothing in them matters here, but their size does.
+                size = len(request_line)
+                while size <= MAX_REQUEST_BYTES:
+                    line = await asyncio.wait_for(reader.readline(), 10)
+                    size += len(line)
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                too_large = size > MAX_REQUEST_BYTES
+            except ValueError:  # a line longer than the stream's limit (64 KiB)
+                too_large = True
+            if too_large:
+                status, title, text = self._reject(
+                    "the login callback is larger than 64 KiB (not a real authorization response)"
+                )
+            else:
+                status, title, text = self._respond(request_line)
             body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
             head = (
                 f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
@@ -96,6 +113,18 @@ class LoopbackListener:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    def _reject(self, reason: str) -> tuple[str, str, str]:
+        """Refuse a callback the flow cannot trust, and end the login with ``reason``."""
+        done = self._done
+        if done is not None and not done.done():
+            self.rejected = reason
+            done.set_result(reason)
+        return (
+            "400 Bad Request",
+            "Login failed",
+            "The login callback was malformed. Return to the terminal for details.",
+        )
+
     def _respond(self, request_line: bytes) -> tuple[str, str, str]:
         parts = request_line.decode("latin-1").split()
         if len(parts) < 2 or parts[0] != "GET":
@@ -106,7 +135,14 @@ class LoopbackListener:
         done = self._done
         if done is None or done.done():
             return "400 Bad Request", "Login already finished", "This login was already completed or failed."
-        params = dict(parse_qsl(target.query, keep_blank_values=True))
+        pairs = parse_qsl(target.query, keep_blank_values=True)
+        params = dict(pairs)
+        if len(params) != len(pairs):
+            # RFC 6749 3.1: a parameter must not appear twice; which one would be the real state?
+            repeated = sorted({k for k, _ in pairs if sum(1 for n, _ in pairs if n == k) > 1})
+            return self._reject(
+                f"the login callback repeats the parameter {', '.join(repeated)[:100]} (possibly forged)"
+            )
         try:
             verdict = self._on_callback(params)
         except Exception as exc:  # the flow's check failed unexpectedly: fail the login, say why

@@ -39,7 +39,7 @@ from mcpconnect.auth.flows import (
     device_flow,
 )
 from mcpconnect.auth.provider import Identity, OAuthProvider, TokenResponse
-from mcpconnect.errors import AuthError, ConfigError, PluginError, VersionConflict
+from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, VersionConflict
 from mcpconnect.logs import register_secret
 from mcpconnect.tokens import Token
 
@@ -186,10 +186,21 @@ class TokenManager:
             return self.margin
         return max(timedelta(0), min(self.margin, (token.expires_at - token.obtained_at) / 2))
 
-    def http(self) -> httpx.AsyncClient:
+    def http(self, provider: OAuthProvider | None = None) -> httpx.AsyncClient:
         """A client for provider requests; redirects are not followed (a token endpoint that
-        redirects is misconfigured, and following could send secrets elsewhere)."""
-        return httpx.AsyncClient(timeout=self.http_timeout, follow_redirects=False)
+        redirects is misconfigured, and following could send secrets elsewhere).
+
+        With ``provider``, every request it sends, to any URL a plugin builds (an ``api_url``
+        user endpoint too), must be https, loopback, or allowed by its ``allow_insecure_http``.
+        """
+        hooks: dict[str, list[Any]] = {}
+        if provider is not None:
+
+            async def secure_only(request: httpx.Request) -> None:
+                provider.check_url(str(request.url), "request URL")
+
+            hooks["request"] = [secure_only]
+        return httpx.AsyncClient(timeout=self.http_timeout, follow_redirects=False, event_hooks=hooks)
 
     def provider(self, name: str) -> OAuthProvider:
         """The provider configured as ``[providers.NAME]``, built by its plugin's factory."""
@@ -284,7 +295,7 @@ class TokenManager:
         ``"client_credentials"``. Nothing stored changes when the login fails.
         """
         provider = self.provider(name)
-        async with self.http() as http:
+        async with self.http(provider) as http:
             endpoints = await provider.endpoints(http)
             if method == "client_credentials":
                 # A user's default scopes (openid, profile...) mean nothing for the client itself.
@@ -327,7 +338,10 @@ class TokenManager:
                 )
             register_token(found.token)
             return found
-        tokens = await self.store.list(name)
+        tokens, damaged = await self.store.scan(name)
+        if not tokens and damaged:
+            # Say why, rather than "not logged in": the login is there but cannot be read.
+            raise NeedsLoginError(damaged[0].message, provider=name)
         if not tokens:
             raise NeedsLoginError(f"provider '{name}': not logged in; run 'mcpconnect login {name}'", provider=name)
         latest = max(tokens, key=lambda s: s.token.obtained_at)
@@ -441,7 +455,7 @@ class TokenManager:
         for attempt in range(self.retries):
             breaker.before()
             try:
-                async with self.http() as http:
+                async with self.http(provider) as http:
                     response = await provider.refresh(http, token)
             except TransientAuthError as exc:
                 breaker.failure()
@@ -489,13 +503,32 @@ class TokenManager:
 
     async def logout(self, name: str, account: str | None = None) -> LogoutResult:
         """Revoke at the provider (RFC 7009 or its own) and delete the local copy; the local copy
-        is deleted even when revocation fails, and the result carries a warning then."""
-        current = await self.stored(name, account)
+        is deleted even when revocation fails, and the result carries a warning then.
+
+        A damaged record (one that cannot be read) is deleted locally: there is no token to revoke.
+        """
+        try:
+            current = await self.stored(name, account)
+        except (NeedsLoginError, StoreError):  # DamagedRecordError, or a record the key cannot read
+            _, damaged = await self.store.scan(name)
+            damaged = [d for d in damaged if account is None or d.account == account]
+            if not damaged:
+                raise
+            for found in damaged:
+                await self.store.delete_damaged(found)
+            accounts = ", ".join(d.account for d in damaged)
+            return LogoutResult(
+                name,
+                accounts,
+                False,
+                f"the stored token of {name} ({accounts}) was damaged and could not be revoked; it was deleted "
+                f"locally: run 'mcpconnect login {name}'",
+            )
         token = current.token
         remote, warning = False, None
         try:
             provider = self.provider(name)
-            async with self.http() as http:
+            async with self.http(provider) as http:
                 remote = await provider.revoke(http, token)
             if not remote:
                 warning = f"provider '{name}' offers no token revocation; the token was deleted locally only"
@@ -514,7 +547,7 @@ class TokenManager:
         out: dict[str, Any] = {"provider": name, "reachable": None, "logged_in": False, "problem": None}
         try:
             provider = self.provider(name)
-            async with self.http() as http:
+            async with self.http(provider) as http:
                 endpoints = await provider.endpoints(http)
                 if endpoints.token:
                     try:

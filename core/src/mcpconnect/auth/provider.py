@@ -267,6 +267,9 @@ class OAuthProvider:
                 issuer=cfg.issuer or found.issuer,
             )
             for what, url in (
+                # The base URLs a plugin builds its own endpoints from (a user API) count too.
+                ("base_url", cfg.base_url),
+                ("api_url", cfg.api_url),
                 ("authorization endpoint", found.authorize),
                 ("token endpoint", found.token),
                 ("revocation endpoint", found.revoke),

@@ -61,12 +61,31 @@ def cli(ctx: click.Context, config_file: str | None, overrides: tuple[str, ...],
         configure_logging(logging.DEBUG)
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     try:
-        return cli.main(args=argv, prog_name="mcpconnect", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        sys.exit(130)
+        try:
+            result = cli.main(args=argv, prog_name="mcpconnect", standalone_mode=False)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            click.echo("Aborted!", err=True)  # end of input at a prompt
+            sys.exit(EXIT_FAILED)
+        # standalone_mode=False returns what the command returned, or an exit code of ctx.exit().
+        sys.exit(result if type(result) is int else EXIT_OK)
+    except KeyboardInterrupt:
+        # Ctrl-C: asyncio.run has cancelled the command's task, so every server it started has
+        # been stopped on the way out. One line, no traceback, the shell's code for SIGINT.
+        click.echo("\ninterrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         # A bug of ours or a plugin's: one line, the traceback only with --debug.
         if "--debug" in (argv if argv is not None else sys.argv):

@@ -57,6 +57,10 @@ async def check_providers(runtime: Any, names: list[str]) -> list[dict[str, Any]
             health = await manager.health(name)
         except MCPConnectError as exc:  # a broken store or plugin is this provider's problem, not a crash
             health = {"problem": str(exc)}
+        except Exception as exc:  # a plugin's bug, too: it must not hide the other providers' results
+            from mcpconnect.servers.errors import describe
+
+            health = {"problem": f"provider '{name}': {describe(exc)}"}
         results[name] = provider_json(name, runtime.config.providers[name].type, health)
 
     async with anyio.create_task_group() as tg:
@@ -105,6 +109,13 @@ async def run_check(
         await runtime.aclose()
 
 
+def escape(text: str) -> str:
+    """``text`` shown as is by rich (``[servers.x]`` is no markup tag)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def _progress_table(progress: dict[str, str]) -> Any:
     from rich.table import Table
 
@@ -123,7 +134,8 @@ def _table(statuses: list[ServerStatus]) -> Any:
         table.add_column(column, overflow="fold")
     for s in statuses:
         state = "[green]ready[/]" if s.ok else f"[red]{s.state.value}[/]"
-        error = (s.error or "").splitlines()[0] if s.error else ""
+        # Errors name tables ("[servers.x]"): plain text, not rich markup.
+        error = escape((s.error or "").splitlines()[0]) if s.error else ""
         table.add_row(
             s.name,
             s.transport,
@@ -144,10 +156,15 @@ def _provider_table(providers: list[dict[str, Any]]) -> Any:
         table.add_column(column, overflow="fold")
     for p in providers:
         reachable = {True: "[green]reachable[/]", False: "[red]unreachable[/]", None: "-"}[p["reachable"]]
-        login = f"[green]{', '.join(p['accounts'])}[/]" if p["logged_in"] else "[yellow]not logged in[/]"
+        login = f"[green]{escape(', '.join(p['accounts']))}[/]" if p["logged_in"] else "[yellow]not logged in[/]"
         expires = p["expires_in_seconds"]
         table.add_row(
-            p["name"], p["type"], reachable, login, "-" if expires is None else _duration(expires), p["problem"] or ""
+            escape(p["name"]),
+            p["type"],
+            reachable,
+            login,
+            "-" if expires is None else _duration(expires),
+            escape(p["problem"] or ""),
         )
     return table
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,25 +10,14 @@ import click
 
 from mcpconnect.cli.app import App, console, fail, handle_errors, print_json, warn
 
-_SECRET_NAME = re.compile(r"(token|secret|password|passwd|api[_-]?key|authorization|cookie|credential)", re.I)
-
 
 def _redact_value(path: tuple[str, ...], value: Any) -> Any:
     """Config values as they may be shown: secrets become ``***``; ``${VAR}`` references stay."""
-    from pydantic import SecretStr
+    from mcpconnect.redact import redact_header, redact_value
 
-    if isinstance(value, SecretStr):
-        return "***" if value.get_secret_value() else ""
-    if isinstance(value, str) and "${" in value:
-        return value
-    last = path[-1] if path else ""
-    # Names like token_env or client_secret_file say where a secret is, not what it is.
-    names_a_place = last.endswith(("_env", "_file", "_type", "_url", "_header"))
-    if isinstance(value, str) and value and not names_a_place and _SECRET_NAME.search(last):
-        return "***"
-    if isinstance(value, str) and (last == "url" or last.endswith("_url")):
-        return re.sub(r"://([^:/@]+):([^@]+)@", r"://\1:***@", value)
-    return value
+    if len(path) >= 2 and path[-2] == "headers":
+        return redact_header(value)
+    return redact_value(path[-1] if path else "", value)
 
 
 def _flatten(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:

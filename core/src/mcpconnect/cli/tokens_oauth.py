@@ -6,13 +6,27 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mcpconnect.cli.app import App, console, handle_errors, print_json
+from mcpconnect.cli.app import App, console, handle_errors, print_json, warn
 from mcpconnect.cli.login_cmd import _expires, run_with_manager
 
 if TYPE_CHECKING:
     from mcpconnect.auth.manager import TokenManager
+    from mcpconnect.storage.store import DamagedRecord
 
 __all__ = ["COMMANDS"]
+
+
+def _damaged_row(found: DamagedRecord) -> dict[str, Any]:
+    return {
+        "provider": found.provider,
+        "account": found.account,
+        "account_name": None,
+        "scopes": [],
+        "expires_in_seconds": None,
+        "refreshable": False,
+        "state": "damaged",
+        "problem": found.message,
+    }
 
 
 @click.command("list")
@@ -22,20 +36,25 @@ __all__ = ["COMMANDS"]
 def list_(app: App, as_json: bool) -> None:
     """Every stored login: provider, account, scopes, expiry, refreshable, state."""
 
-    async def work(manager: TokenManager) -> list[dict[str, Any]]:
+    async def work(manager: TokenManager) -> tuple[list[dict[str, Any]], list[DamagedRecord]]:
         rows = []
-        for stored in await manager.store.list():
+        tokens, damaged = await manager.store.scan()
+        for stored in tokens:
             row = stored.token.summary()
             row.pop("access_token", None)
             rows.append(row)
-        return rows
+        return rows, damaged
 
-    rows = run_with_manager(app, work)
+    rows, damaged = run_with_manager(app, work)
     if as_json:
-        print_json(rows)
+        # A damaged record is a row of its own, state "damaged", with what to do in "problem".
+        print_json(rows + [_damaged_row(d) for d in damaged])
         return
+    for found in damaged:
+        warn(found.message)
     if not rows:
-        click.echo("No stored tokens; log in with 'mcpconnect login NAME'.", err=True)
+        if not damaged:
+            click.echo("No stored tokens; log in with 'mcpconnect login NAME'.", err=True)
         return
     from rich.table import Table
 

@@ -21,7 +21,9 @@ __all__ = ["COMMANDS", "migrate_store"]
 async def migrate_store(source: TokenStore, target: TokenStore, *, overwrite: bool = False) -> dict[str, int]:
     """Copy every token and client registration of ``source`` into ``target``, then read each
     back from ``target`` and compare. ``source`` is left as it was."""
-    tokens = await source.list()
+    tokens, damaged = await source.scan()
+    for found in damaged:
+        warn(f"{found.message}; it is not copied")
     registrations = await source.list_registrations()
     wanted = {(s.token.provider, s.token.account): s.token.to_json() for s in tokens}
     clashes = [

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, DotEnvSettingsSource, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from mcpconnect.config.model import Config
 from mcpconnect.errors import ConfigError
@@ -154,21 +160,59 @@ def _env_layers(environ: Mapping[str, str], dotenv: Path | None) -> tuple[dict[s
     fields = set(Config.model_fields)
     dot: dict[str, Any] = {}
     if dotenv is not None and dotenv.is_file():
-        raw = DotEnvSettingsSource(_EnvSchema, env_file=dotenv)()
+        try:
+            raw = DotEnvSettingsSource(_EnvSchema, env_file=dotenv)()
+        except SettingsError as exc:
+            from dotenv import dotenv_values
+
+            raise _settings_error(exc, dict(dotenv_values(dotenv)), source=str(dotenv)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot be read ({exc}); fix or remove it", source=str(dotenv)) from None
         dot = {k: v for k, v in raw.items() if k in fields}
     # EnvSettingsSource reads os.environ; a different mapping is swapped in only for the call.
-    if environ is os.environ:
-        env = EnvSettingsSource(_EnvSchema)()
-    else:
-        saved = dict(os.environ)
-        try:
-            os.environ.clear()
-            os.environ.update(environ)
+    try:
+        if environ is os.environ:
             env = EnvSettingsSource(_EnvSchema)()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        else:
+            saved = dict(os.environ)
+            try:
+                os.environ.clear()
+                os.environ.update(environ)
+                env = EnvSettingsSource(_EnvSchema)()
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+    except SettingsError as exc:
+        raise _settings_error(exc, environ, source=None) from None
     return dot, {k: v for k, v in env.items() if k in fields}
+
+
+def _settings_error(exc: SettingsError, variables: Mapping[str, str | None], *, source: str | None) -> ConfigError:
+    """Which ``MCPCONNECT_*`` variable pydantic-settings could not parse (a JSON value), and why."""
+    import json
+
+    bad: list[str] = []
+    for name, value in variables.items():
+        if not name.upper().startswith("MCPCONNECT_") or value is None:
+            continue
+        text = value.strip()
+        if text[:1] in "[{" or name.upper().removeprefix("MCPCONNECT_").split("__")[0].lower() in _COMPLEX:
+            try:
+                json.loads(text)
+            except ValueError as err:
+                bad.append(f"{name} is not valid JSON ({err})")
+    detail = "; ".join(bad) or str(exc)
+    where = source or "environment"
+    return ConfigError(
+        f"{detail}: write a JSON object (or list), or set one key per variable such as "
+        "MCPCONNECT_SERVERS__NAME__COMMAND",
+        source=where if source else None,
+        key=None if source else where,
+    )
+
+
+#: Fields that pydantic-settings reads as JSON from one variable.
+_COMPLEX = {"storage", "providers", "servers"}
 
 
 def _env_label(path: KeyPath) -> str:

@@ -42,11 +42,32 @@ def expand_vars(value: str, environ: dict[str, str] | os._Environ[str] | None = 
     return _VAR.sub(sub, value)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class _Redacted(BaseModel):
+    """``repr()`` and ``str()`` show no secret: secret-named values, ``env``/``headers`` values and
+    URL passwords are masked (see :mod:`mcpconnect.redact`)."""
+
+    def __repr_args__(self) -> Any:
+        from mcpconnect.redact import redact_nested
+
+        for key, value in super().__repr_args__():
+            if isinstance(value, BaseModel):
+                yield key, value
+            elif key in ("env", "headers") and isinstance(value, dict):
+                # Any env or header value may be a credential; show which are set, not what.
+                yield key, {k: redact_nested(k, v) if _ONLY_REFS.fullmatch(v) else "***" for k, v in value.items()}
+            else:
+                yield key, redact_nested(key or "", value)
 
 
-class StorageConfig(BaseModel):
+_ONLY_REFS = re.compile(r"(\$\{[^}]*\})+")
+
+
+class _Section(_Redacted):
+    # inf and nan are no durations: a timeout or margin of inf validated, then crashed later.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+class StorageConfig(_Redacted):
     """``[storage]``: which backend keeps tokens, plus that backend's own options."""
 
     model_config = ConfigDict(extra="allow")
@@ -120,6 +141,12 @@ def read_secret_file(path: Path, key: str) -> str:
         raise ConfigError(
             f"the secret file {path} cannot be read ({exc.strerror}); check its permissions", key=key
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"the secret file {path} is not UTF-8 text; write the secret into it as text", key=key
+        ) from None
+    except ValueError:  # a NUL byte in the path
+        raise ConfigError(f"the path {str(path)!r} is not a valid file name; fix it", key=key) from None
     value = text.strip()
     if not value:
         raise ConfigError(f"the secret file {path} is empty; write the secret into it", key=key)
@@ -147,7 +174,7 @@ class ServerConfig(_Section):
     token_file: Path | None = None
     token: SecretStr | None = Field(default=None, description="inline; prefer token_env or token_file")
     token_to_env: str | None = Field(default=None, description="stdio: pass the token in this variable")
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, le=86400, description="seconds; at most a day")
     allow_insecure_http: bool = False
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
@@ -218,5 +245,5 @@ class Config(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
-    refresh_margin: float = Field(default=300.0, ge=0, description="seconds before expiry to refresh")
+    refresh_margin: float = Field(default=300.0, ge=0, le=366 * 86400, description="seconds before expiry to refresh")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"

@@ -8,6 +8,7 @@ backoff, jitter and a cap. Callers in any task borrow the ready client through :
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import random
@@ -182,6 +183,13 @@ class ServerConnection:
                 error = TransportError(exc.message)
                 self._set(ServerState.FAILED, exc.message)
                 self.runtime.host.server_failed(self.name, error)
+            except Exception as exc:
+                # A bug here or in a plugin (auth, transport) fails this server only: it never
+                # escapes into the hub's task group, where it would hide every other server.
+                log.debug("server %s failed", self.name, exc_info=True)
+                message = f"server '{self.name}': {describe(exc)}"
+                self._set(ServerState.FAILED, message)
+                self.runtime.host.server_failed(self.name, TransportError(message))
             finally:
                 self.client = None
                 self._first_done.set()
@@ -278,10 +286,17 @@ class ServerConnection:
         """
         from mcp import Client
 
+        from mcpconnect.serverauth import require_secure_url
+
         self._lost = anyio.Event()
         self._lost_reason = ""
         context = TransportContext(
-            name=self.name, auth=auth, log=self.log, on_lost=self._on_lost, secret_env=secret_env
+            name=self.name,
+            auth=auth,
+            log=self.log,
+            on_lost=self._on_lost,
+            secret_env=secret_env,
+            check_url=functools.partial(require_secure_url, self.name, server),
         )
         self._context = context
         try:

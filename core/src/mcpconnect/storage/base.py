@@ -25,13 +25,26 @@ ANY_VERSION: Final = -1
 
 @dataclass(frozen=True)
 class Record:
-    """Stored bytes and their version (1 for the first write, then +1 on each write)."""
+    """Stored bytes and their version (1 for the first write, then +1 on each write).
+
+    A backend that finds a record it cannot read (a version that is no number, data that does
+    not decode) returns it with ``problem`` saying what is wrong, instead of failing the whole
+    :meth:`StorageBackend.list`: one damaged record must not hide the others.
+    """
 
     data: bytes
     version: int
+    problem: str | None = None
+
+    @classmethod
+    def damaged(cls, problem: str) -> Record:
+        """A record that is there but cannot be read."""
+        return cls(b"", 0, problem)
 
     def __repr__(self) -> str:
         # The data may be a token: never show it.
+        if self.problem:
+            return f"Record(damaged: {self.problem})"
         return f"Record(version={self.version}, {len(self.data)} bytes)"
 
 
@@ -81,7 +94,8 @@ class StorageBackend(ABC):
 
     @abstractmethod
     async def list(self, namespace: str) -> dict[str, Record]:
-        """Every record of ``namespace``, by key."""
+        """Every record of ``namespace``, by key. A record that cannot be read is listed as
+        :meth:`Record.damaged`, never raised: the others must stay readable."""
 
     @abstractmethod
     def lock(self, name: str, *, lease: float, wait: float) -> AbstractAsyncContextManager[LockLease]:

@@ -57,6 +57,10 @@ DEFAULT_KEY_FILE_NAME: Final = "storage.key"
 OPTION_NAMES: Final = ("encryption", "key_env", "key_file", "key_keyring")
 
 
+class RecordIntegrityError(StoreError):
+    """One record failed its integrity check: that record is damaged, not the key or the store."""
+
+
 def generate_key() -> bytes:
     """32 random bytes."""
     return secrets.token_bytes(KEY_LEN)
@@ -168,7 +172,7 @@ class StoreCipher:
         try:
             return aead.decrypt(nonce, data[head + _KEY_ID_LEN + _NONCE_LEN :], MAGIC)
         except InvalidTag:
-            raise StoreError(
+            raise RecordIntegrityError(
                 f"a stored record failed its integrity check with {self._where()} (id {kid.hex()}): "
                 "it was damaged or altered; log in again to replace it"
             ) from None
@@ -259,6 +263,12 @@ class EncryptionOptions:
         if mode not in ("auto", "on", "off"):
             raise ConfigError(f'encryption = {mode!r}: use "auto", "on" or "off"', key="storage.encryption")
         key_file = raw.get("key_file")
+        for name in ("key_env", "key_file", "key_keyring"):
+            if raw.get(name) is not None and not isinstance(raw[name], str):
+                raise ConfigError(
+                    f"{name} = {raw[name]!r}: write it as a string (a variable name, a path or a keyring entry)",
+                    key=f"storage.{name}",
+                )
         return cls(
             encryption=mode,
             key_env=str(raw.get("key_env") or DEFAULT_KEY_ENV),

@@ -39,6 +39,12 @@ def _open_backend(storage: StorageConfig, host: PluginHost, options: dict[str, A
     return backend
 
 
+def _shown(key: str, value: Any) -> str:
+    from mcpconnect.redact import redact_value
+
+    return repr(redact_value(key, value))
+
+
 def open_store(storage: StorageConfig, host: PluginHost) -> TokenStore:
     """The :class:`TokenStore` over the selected backend, encrypting records when ``[storage]
     encryption`` says so (``"auto"``: where the backend's ``encrypt_by_default`` is true)."""

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 __all__ = ["redact_url", "scrub_password"]
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``: ``redis://app:***@db:6379/0``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its password replaced by ``***``: ``redis://app:***@db:6379/0`` (and secret
+    query parameters, as :func:`mcpconnect.redact.redact_text` does everywhere)."""
+    from mcpconnect.redact import redact_text
+
+    return redact_text(url)
 
 
 def scrub_password(text: str, url: str) -> str:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mcpconnect.errors import StoreError
-from mcpconnect.storage.base import ANY_VERSION, LockLease, StorageBackend
+from mcpconnect.storage.base import ANY_VERSION, LockLease, Record, StorageBackend
 from mcpconnect.tokens import Token
 
-__all__ = ["Cipher", "StoredToken", "TokenStore"]
+__all__ = ["Cipher", "DamagedRecord", "DamagedRecordError", "StoredToken", "TokenStore"]
+
+log = logging.getLogger("mcpconnect.storage")
 
 TOKENS = "token"
 REGISTRATIONS = "registration"
@@ -44,6 +47,71 @@ def _escape(part: str) -> str:
     return part.replace("%", "%25").replace("/", "%2F")
 
 
+def _unescape(part: str) -> str:
+    return part.replace("%2F", "/").replace("%25", "%")
+
+
+def split_token_key(key: str) -> tuple[str, str]:
+    """``(provider, account)`` of a backend key made by :func:`token_key`."""
+    provider, _, account = key.partition("/")
+    return _unescape(provider), _unescape(account)
+
+
+class DamagedRecordError(StoreError):
+    """One stored record cannot be read; every other record still can."""
+
+    def __init__(self, damaged: DamagedRecord) -> None:
+        self.damaged = damaged
+        super().__init__(damaged.message)
+
+
+@dataclass(frozen=True)
+class DamagedRecord:
+    """A record a store holds but cannot read, and what to do about it."""
+
+    namespace: str
+    key: str
+    problem: str
+    #: Where the store is (``describe()`` of the backend: a path, a URL without its password).
+    store: str
+
+    @property
+    def provider(self) -> str:
+        return split_token_key(self.key)[0] if self.namespace == TOKENS else ""
+
+    @property
+    def account(self) -> str:
+        return split_token_key(self.key)[1] if self.namespace == TOKENS else ""
+
+    @property
+    def message(self) -> str:
+        if self.namespace == TOKENS:
+            return (
+                f"{self.store}: the token of {self.provider} account '{self.account}' is damaged ({self.problem}); "
+                f"the other logins are unaffected: run 'mcpconnect logout {self.provider} --account {self.account}' "
+                f"to delete it, then 'mcpconnect login {self.provider}'"
+            )
+        return (
+            f"{self.store}: the client registration for {self.key} is damaged ({self.problem}); it is ignored, and "
+            "the next login registers the client again"
+        )
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "provider": self.provider,
+            "account": self.account,
+            "key": self.key,
+            "problem": self.problem,
+            "message": self.message,
+        }
+
+
+# Aliases: inside TokenStore, ``list`` is the method.
+_Tokens = list[StoredToken]
+_Damaged = list[DamagedRecord]
+_Unreadable = list[tuple[str, StoreError]]
+
+
 class TokenStore:
     """Tokens by provider and account, and client registrations by issuer, in one backend."""
 
@@ -70,17 +138,33 @@ class TokenStore:
         try:
             return self.cipher.decrypt(data)
         except StoreError as exc:
-            raise StoreError(f"{self.backend.describe()}: '{what}': {exc}") from None
+            raise type(exc)(f"{self.backend.describe()}: '{what}': {exc}") from None
 
-    def _decode_token(self, data: bytes, key: str) -> Token:
+    def _plaintext(self, record: Record, namespace: str, key: str) -> bytes:
+        """The decrypted bytes of ``record``. A record that fails its integrity check is damaged
+        (that record alone); a wrong key or encryption setting is the whole store's problem and
+        stays a :class:`StoreError`: deleting records would not help there."""
+        from mcpconnect.storage.crypto import RecordIntegrityError
+
         try:
-            return Token.from_json(self._open(data, key))
-        except StoreError:
-            raise
+            return self._open(record.data, key)
+        except RecordIntegrityError:
+            raise DamagedRecordError(self._damaged(namespace, key, "it failed its integrity check")) from None
+
+    def _damaged(self, namespace: str, key: str, problem: str) -> DamagedRecord:
+        return DamagedRecord(namespace, key, problem, self.backend.describe())
+
+    def _decode_token(self, record: Record, key: str) -> Token:
+        """The token of ``record``; :class:`DamagedRecordError` for this record alone when it
+        cannot be read (damaged, encrypted with another key, written by a newer mcpconnect)."""
+        if record.problem:
+            raise DamagedRecordError(self._damaged(TOKENS, key, record.problem))
+        plain = self._plaintext(record, TOKENS, key)
+        try:
+            return Token.from_json(plain)
         except Exception as exc:
-            raise StoreError(
-                f"{self.backend.describe()}: the token '{key}' cannot be read ({type(exc).__name__}); "
-                "it may be damaged or written by a newer mcpconnect: run 'mcpconnect login' again"
+            raise DamagedRecordError(
+                self._damaged(TOKENS, key, f"{type(exc).__name__}; damaged, or written by a newer mcpconnect")
             ) from None
 
     # -- tokens ---------------------------------------------------------------------------------
@@ -91,7 +175,15 @@ class TokenStore:
         record = await self.backend.get(TOKENS, key)
         if record is None:
             return None
-        return StoredToken(self._decode_token(record.data, key), record.version)
+        try:
+            return StoredToken(self._decode_token(record, key), record.version)
+        except DamagedRecordError:
+            raise
+        except StoreError as exc:
+            raise StoreError(
+                f"{exc}; if other logins still work, this record alone is damaged: run "
+                f"'mcpconnect logout {provider} --account {account}' and log in again"
+            ) from None
 
     async def put(self, token: Token, *, expected_version: int = ANY_VERSION) -> int:
         """Store ``token``; with ``expected_version``, only if nobody stored a newer one."""
@@ -104,11 +196,50 @@ class TokenStore:
         return await self.backend.delete(TOKENS, key, expected_version=expected_version)
 
     async def list(self, provider: str | None = None) -> list[StoredToken]:
-        """Every stored token (of ``provider``), sorted by provider and account."""
+        """Every readable stored token (of ``provider``), sorted by provider and account.
+
+        A damaged record is left out and logged as a warning saying what to do; :meth:`scan`
+        returns those too.
+        """
+        tokens, damaged = await self.scan(provider)
+        for found in damaged:
+            log.warning("%s", found.message)
+        return tokens
+
+    async def scan(self, provider: str | None = None) -> tuple[_Tokens, _Damaged]:
+        """The readable tokens (of ``provider``) and the records that cannot be read.
+
+        Only the records of ``provider`` are decoded: another provider's damaged record cannot
+        affect it.
+        """
         records = await self.backend.list(TOKENS)
-        out = [StoredToken(self._decode_token(r.data, k), r.version) for k, r in records.items()]
-        out = [s for s in out if provider is None or s.token.provider == provider]
-        return sorted(out, key=lambda s: (s.token.provider, s.token.account))
+        out: _Tokens = []
+        damaged: _Damaged = []
+        unreadable: _Unreadable = []
+        for key, record in records.items():
+            if provider is not None and split_token_key(key)[0] != provider:
+                continue
+            try:
+                token = self._decode_token(record, key)
+            except DamagedRecordError as exc:
+                damaged.append(exc.damaged)
+                continue
+            except StoreError as exc:  # the key or the encryption setting does not fit this record
+                unreadable.append((key, exc))
+                continue
+            if provider is None or token.provider == provider:
+                out.append(StoredToken(token, record.version))
+        if unreadable and not out and not damaged:
+            # Not one record fits: the key or the setting is wrong for the whole store, and
+            # deleting records would not help. Say so once.
+            raise unreadable[0][1]
+        prefix = f"{self.backend.describe()}: "
+        for key, error in unreadable:  # the others read: these records alone are wrong
+            problem = str(error).removeprefix(prefix).removeprefix(f"'{key}': ")
+            damaged.append(self._damaged(TOKENS, key, problem))
+        out.sort(key=lambda s: (s.token.provider, s.token.account))
+        damaged.sort(key=lambda d: d.key)
+        return out, damaged
 
     def refresh_lock(
         self, provider: str, account: str, *, lease: float = 30.0, wait: float = 60.0
@@ -119,19 +250,27 @@ class TokenStore:
     # -- client registrations (per issuer) ------------------------------------------------------
 
     async def get_registration(self, issuer: str) -> dict[str, Any] | None:
-        """The client registration stored for the authorization server ``issuer``."""
+        """The client registration stored for the authorization server ``issuer``; ``None`` when
+        there is none, or when it is damaged (logged: the client then registers again)."""
         record = await self.backend.get(REGISTRATIONS, issuer)
         if record is None:
             return None
         try:
-            value: dict[str, Any] = json.loads(self._open(record.data, issuer))
-        except StoreError:
-            raise
+            return self._decode_registration(record, issuer)
+        except DamagedRecordError as exc:
+            log.warning("%s", exc.damaged.message)
+            return None
+
+    def _decode_registration(self, record: Record, issuer: str) -> dict[str, Any]:
+        if record.problem:
+            raise DamagedRecordError(self._damaged(REGISTRATIONS, issuer, record.problem))
+        plain = self._plaintext(record, REGISTRATIONS, issuer)
+        try:
+            value = json.loads(plain)
         except Exception as exc:
-            raise StoreError(
-                f"{self.backend.describe()}: the client registration for {issuer} cannot be read "
-                f"({type(exc).__name__}); delete it with 'mcpconnect logout' and log in again"
-            ) from None
+            raise DamagedRecordError(self._damaged(REGISTRATIONS, issuer, type(exc).__name__)) from None
+        if not isinstance(value, dict):
+            raise DamagedRecordError(self._damaged(REGISTRATIONS, issuer, "not a JSON object"))
         return value
 
     async def put_registration(
@@ -146,9 +285,19 @@ class TokenStore:
         return await self.backend.delete(REGISTRATIONS, issuer)
 
     async def list_registrations(self) -> dict[str, dict[str, Any]]:
-        """Every stored registration, by issuer."""
+        """Every readable stored registration, by issuer; a damaged one is logged and left out."""
         records = await self.backend.list(REGISTRATIONS)
-        return {issuer: json.loads(self._open(r.data, issuer)) for issuer, r in records.items()}
+        out: dict[str, dict[str, Any]] = {}
+        for issuer, record in records.items():
+            try:
+                out[issuer] = self._decode_registration(record, issuer)
+            except DamagedRecordError as exc:
+                log.warning("%s", exc.damaged.message)
+        return out
+
+    async def delete_damaged(self, damaged: DamagedRecord) -> bool:
+        """Delete a record that cannot be read (what ``mcpconnect logout`` does with one)."""
+        return await self.backend.delete(damaged.namespace, damaged.key)
 
     async def close(self) -> None:
         await self.backend.close()

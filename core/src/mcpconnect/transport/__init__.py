@@ -52,10 +52,13 @@ class ServerLog:
         self._size: int | None = None
 
     def write(self, line: str) -> None:
-        """Record one line of stderr (a trailing newline is stripped)."""
+        """Record one line of stderr (a trailing newline is stripped), with every known secret
+        (registered tokens, secret ``env`` and ``headers`` values) and anything that looks like
+        one (a URL's password, ``API_KEY=...``) redacted: servers echo their environment."""
         from mcpconnect.logs import scrub
+        from mcpconnect.redact import redact_text
 
-        line = scrub(line.rstrip("\r\n"))
+        line = redact_text(scrub(line.rstrip("\r\n")))
         with self._lock:
             self._lines.append(line)
             self._append_to_file(line + "\n")
@@ -77,22 +80,38 @@ class ServerLog:
     def _append_to_file(self, text: str) -> None:
         try:
             if self._size is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _private_folders(self.path.parent)
                 self._size = self.path.stat().st_size if self.path.exists() else 0
             data = text.encode("utf-8", "replace")
-            with open(self.path, "ab") as fh:
+            # 0600 from the first byte, and tightened if an older version left it 0644.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with open(fd, "ab") as fh:
+                if os.fstat(fd).st_mode & 0o077:
+                    os.fchmod(fd, 0o600)
                 fh.write(data)
             self._size += len(data)
             if self._size > LOG_BYTES:
+                from mcpconnect.fsutil import atomic_write
+
                 kept = self.path.read_bytes()[-LOG_BYTES // 2 :]
                 kept = kept[kept.find(b"\n") + 1 :]
-                tmp = self.path.with_suffix(".tmp")
-                tmp.write_bytes(kept)
-                os.replace(tmp, self.path)
+                atomic_write(self.path, kept, mode=0o600)
                 self._size = len(kept)
         except OSError:
             # The log is a diagnostic aid: a read-only home must not stop the server.
             self._size = 0
+
+
+def _private_folders(folder: Path) -> None:
+    """Create the log folders 0700. Ours (``.../mcpconnect/...``) are tightened if they exist;
+    the platform folders above them are left as they are."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for part in (folder, *folder.parents):
+        if part.name == "mcpconnect" or "mcpconnect" in part.parent.parts:
+            if part.stat().st_mode & 0o077:
+                os.chmod(part, 0o700)
+        else:
+            break
 
 
 @dataclass
@@ -106,6 +125,10 @@ class TransportContext:
     :ivar environ: the environment a local process inherits (``os.environ`` by default).
     :ivar secret_env: variables a local process gets on top of its ``env`` (the token of
         ``token_to_env``); never logged.
+    :ivar check_url: the core's rule for where this server's credentials may go; an HTTP
+        transport calls it with the URL of every request (redirects and endpoints a server names
+        included) and lets its :class:`~mcpconnect.errors.AuthError` end the request. It refuses
+        plain ``http://`` to another machine when the request would carry a credential.
     :ivar notes: what a transport observed that explains a failure (``HTTP 401 from POST ...``);
         the owner adds them to its error messages.
     """
@@ -114,7 +137,8 @@ class TransportContext:
     auth: httpx.Auth | None = None
     log: ServerLog | None = None
     on_lost: Callable[[str], None] = field(default=lambda _reason: None)
-    environ: dict[str, str] | None = None
+    environ: dict[str, str] | None = field(default=None, repr=False)
+    check_url: Callable[[str], None] = field(default=lambda _url: None, repr=False)
     notes: list[str] = field(default_factory=list)
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
 

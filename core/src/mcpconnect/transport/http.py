@@ -31,10 +31,18 @@ SSE_READ_TIMEOUT = 300.0
 
 def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> httpx.AsyncClient:
     """The httpx client for server ``name``: its headers, its auth, its timeout."""
+    from mcpconnect.redact import secret_values
+
+    if server.url:
+        context.check_url(server.url)
     headers = server.resolved_headers(name, context.environ)
-    for key, value in headers.items():
-        if key.lower() in {"authorization", "x-api-key", "cookie"}:
-            register_secret(value.split(" ", 1)[-1])
+    for value in secret_values(headers):
+        register_secret(value)
+
+    async def on_request(request: httpx.Request) -> None:
+        # Every request, not only the configured URL: a redirect or an SSE endpoint event may
+        # point elsewhere, and the credentials would follow.
+        context.check_url(str(request.url))
 
     async def on_response(response: httpx.Response) -> None:
         if response.status_code >= 400:
@@ -44,7 +52,7 @@ def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> 
 
     return httpx.AsyncClient(
         auth=context.auth,
-        event_hooks={"response": [on_response]},
+        event_hooks={"request": [on_request], "response": [on_response]},
         headers=headers,
         timeout=httpx.Timeout(server.timeout, read=SSE_READ_TIMEOUT),
         follow_redirects=False,  # the SDK decides which redirects to follow
@@ -68,7 +76,10 @@ def sdk_http_client(client: httpx.AsyncClient, **kwargs: Any) -> httpx2.AsyncCli
         headers.update(kwargs.pop("headers", None) or {})
         return httpx2.AsyncClient(
             headers=headers,
-            event_hooks={"response": list(client.event_hooks.get("response", []))},
+            event_hooks={
+                "request": list(client.event_hooks.get("request", [])),
+                "response": list(client.event_hooks.get("response", [])),
+            },
             follow_redirects=False,
             **kwargs,
         )

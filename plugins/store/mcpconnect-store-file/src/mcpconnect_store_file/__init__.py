@@ -124,7 +124,7 @@ class FileBackend(StorageBackend):
 
     def _check(self, records: Records, namespace: str, key: str, expected: int) -> int:
         current = records.get(namespace, {}).get(key)
-        version = int(current["version"]) if current else 0
+        version = self._record(current).version if current else 0
         if expected != ANY_VERSION and expected != version:
             raise VersionConflict(
                 f"{self.describe()}: {namespace} '{key}' is at version {version}, not {expected}; "
@@ -133,8 +133,11 @@ class FileBackend(StorageBackend):
         return version
 
     @staticmethod
-    def _record(entry: dict[str, Any]) -> Record:
-        return Record(base64.b64decode(entry["data"]), int(entry["version"]))
+    def _record(entry: Any) -> Record:
+        try:
+            return Record(base64.b64decode(entry["data"], validate=True), int(entry["version"]))
+        except (KeyError, TypeError, ValueError) as exc:  # binascii.Error is a ValueError
+            return Record.damaged(f"the entry is not a record ({type(exc).__name__})")
 
     # -- records --------------------------------------------------------------------------------
 

@@ -95,12 +95,9 @@ class KeyringBackend(StorageBackend):
             return None
         try:
             entry = json.loads(raw)
-            return Record(base64.b64decode(entry["d"]), int(entry["v"]))
-        except (ValueError, KeyError, TypeError):
-            raise StoreError(
-                f"{self.describe()}: the entry {namespace}:{key} is damaged; it was left in place: "
-                "delete it in your keychain tool and log in again"
-            ) from None
+            return Record(base64.b64decode(entry["d"], validate=True), int(entry["v"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            return Record.damaged(f"the keychain entry {namespace}:{key} is not a record ({type(exc).__name__})")
 
     def _index(self, kr: Any, namespace: str) -> list[str]:
         raw = kr.get_password(self.service, f"__index__:{namespace}")
@@ -145,7 +142,8 @@ class KeyringBackend(StorageBackend):
 
         def op(kr: Any) -> bool:
             with held_flock(self._write_lock):
-                existed = self._check(kr, namespace, key, expected_version) > 0
+                self._check(kr, namespace, key, expected_version)
+                existed = self._read(kr, namespace, key) is not None  # a damaged entry too
                 if existed:
                     try:
                         kr.delete_password(self.service, f"{namespace}:{key}")

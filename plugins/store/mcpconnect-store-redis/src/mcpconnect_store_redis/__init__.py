@@ -36,7 +36,7 @@ _LIST = """
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 """
 _PUT = """
-local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0  -- 0: absent, or damaged
 local e = tonumber(ARGV[2])
 if e >= 0 and e ~= v then return {0, v} end
 redis.call('HSET', KEYS[1], ARGV[1], v + 1)
@@ -44,12 +44,12 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return {1, v + 1}
 """
 _DELETE = """
-local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0  -- 0: absent, or damaged
 local e = tonumber(ARGV[2])
 if e >= 0 and e ~= v then return {0, v} end
-redis.call('HDEL', KEYS[1], ARGV[1])
+local existed = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-return {1, v}
+return {1, v, existed}
 """
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -61,6 +61,21 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _record(version: Any, data: Any) -> Record:
+    """A record from the two hash fields; a damaged one when either is missing or no number."""
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        return Record.damaged("its version is not a number")
+    if data is None:
+        return Record.damaged("it has a version but no data")
+    return Record(bytes(data), number)
 
 
 class RedisBackend(StorageBackend):
@@ -136,9 +151,9 @@ class RedisBackend(StorageBackend):
 
     async def get(self, namespace: str, key: str) -> Record | None:
         found = await self._run("get", self._keys(namespace), [key])
-        if len(found) < 2 or found[0] is None:
+        if len(found) < 1 or found[0] is None:
             return None
-        return Record(bytes(found[1]), int(found[0]))
+        return _record(found[0], found[1] if len(found) > 1 else None)
 
     async def put(self, namespace: str, key: str, data: bytes, *, expected_version: int = ANY_VERSION) -> int:
         ok, version = await self._run("put", self._keys(namespace), [key, expected_version, bytes(data)])
@@ -147,10 +162,10 @@ class RedisBackend(StorageBackend):
         return int(version)
 
     async def delete(self, namespace: str, key: str, *, expected_version: int = ANY_VERSION) -> bool:
-        ok, version = await self._run("delete", self._keys(namespace), [key, expected_version])
+        ok, version, *existed = await self._run("delete", self._keys(namespace), [key, expected_version])
         if not ok:
             self._conflict(namespace, key, int(version), expected_version)
-        return int(version) > 0
+        return bool(existed and int(existed[0]))
 
     def _conflict(self, namespace: str, key: str, version: int, expected: int) -> None:
         raise VersionConflict(
@@ -159,13 +174,11 @@ class RedisBackend(StorageBackend):
 
     async def list(self, namespace: str) -> dict[str, Record]:
         versions, data = await self._run("list", self._keys(namespace), [])
-        ver = {versions[i].decode(): int(versions[i + 1]) for i in range(0, len(versions), 2)}
-        out: dict[str, Record] = {}
-        for i in range(0, len(data), 2):
-            key = data[i].decode()
-            if key in ver:
-                out[key] = Record(bytes(data[i + 1]), ver[key])
-        return out
+        ver = {_text(versions[i]): versions[i + 1] for i in range(0, len(versions), 2)}
+        blobs = {_text(data[i]): data[i + 1] for i in range(0, len(data), 2)}
+        # A version without data is a damaged record; data without a version was never committed
+        # by our scripts (they write both at once) and stays invisible, as before.
+        return {key: _record(version, blobs.get(key)) for key, version in ver.items()}
 
     # -- refresh lock ---------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcpconnect
 from mcpconnect.errors import StoreError, VersionConflict
@@ -165,7 +165,7 @@ class SqliteBackend(StorageBackend):
             row = conn.execute(
                 "SELECT data, version FROM records WHERE namespace = ? AND key = ?", (namespace, key)
             ).fetchone()
-            return Record(bytes(row[0]), row[1]) if row else None
+            return _record(row[0], row[1]) if row else None
 
         return await self._call(op)
 
@@ -213,7 +213,7 @@ class SqliteBackend(StorageBackend):
     async def list(self, namespace: str) -> dict[str, Record]:
         def op(conn: sqlite3.Connection) -> dict[str, Record]:
             rows = conn.execute("SELECT key, data, version FROM records WHERE namespace = ?", (namespace,))
-            return {key: Record(bytes(data), version) for key, data, version in rows}
+            return {str(key): _record(data, version) for key, data, version in rows}
 
         return await self._call(op)
 
@@ -230,6 +230,13 @@ class SqliteBackend(StorageBackend):
                     self._conn = None
 
         await asyncio.to_thread(op)
+
+
+def _record(data: Any, version: Any) -> Record:
+    # SQLite keeps whatever type was written: a row edited by hand may hold text or NULL.
+    if not isinstance(data, bytes) or not isinstance(version, int) or isinstance(version, bool):
+        return Record.damaged(f"the row holds {type(data).__name__} data and a {type(version).__name__} version")
+    return Record(data, version)
 
 
 @mcpconnect.hookimpl

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -22,9 +23,13 @@ from mcp.client.stdio import get_default_environment
 from mcp.shared.message import SessionMessage
 
 from mcpconnect.errors import TransportError
+from mcpconnect.logs import register_secret
+from mcpconnect.redact import secret_values
 from mcpconnect.transport import ServerLog, TransportContext
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: The script that runs between this process and the server (see its docstring).
+GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_guard.py")
 STOP_TIMEOUT = 2.0
 _STDERR_LINE = 4096
 _POLL = 0.02
@@ -33,7 +38,11 @@ _POLL = 0.02
 def _environment(name: str, server: Any, context: TransportContext) -> dict[str, str]:
     base = dict(os.environ if context.environ is None else context.environ)
     env = base if server.inherit_env else get_default_environment()
-    return {**env, **server.resolved_env(name, base), **context.secret_env}
+    full = {**env, **server.resolved_env(name, base), **context.secret_env}
+    # Servers echo their environment to stderr; what is secret in it never reaches the log.
+    for value in [*secret_values(full), *context.secret_env.values()]:
+        register_secret(value)
+    return full
 
 
 def _executable(name: str, command: str, env: dict[str, str], cwd: str | None) -> str:
@@ -89,11 +98,27 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
     cwd = str(server.cwd) if server.cwd else None
     command = _executable(name, server.command, env, cwd)
     log = context.log
+    argv = [command, *server.args]
+    # The guard's pipe: only this process holds the write end, so the guard sees end of file
+    # however this process ends, SIGKILL included, and takes the server's group down with it.
+    # A frozen application's executable is no Python that takes "-I -S script".
+    runs_python = bool(sys.executable) and not getattr(sys, "frozen", False)
+    guarded = os.name == "posix" and runs_python and options.get("guard", True) is not False
+    watch_r, watch_w = os.pipe() if guarded else (-1, -1)
+    if guarded:
+        argv = [sys.executable, "-I", "-S", GUARD, str(watch_r), str(stop_timeout), *argv]
     try:
-        process = await anyio.open_process([command, *server.args], env=env, cwd=cwd, start_new_session=True)
+        process = await anyio.open_process(
+            argv, env=env, cwd=cwd, start_new_session=True, pass_fds=(watch_r,) if guarded else ()
+        )
     except OSError as exc:
+        if guarded:
+            os.close(watch_w)
         raise TransportError(f"server '{name}': could not start {server.command}: {exc.strerror or exc}") from None
-    pgid = process.pid  # start_new_session: the process leads its own group
+    finally:
+        if guarded:
+            os.close(watch_r)
+    pgid = process.pid  # start_new_session: the process (the guard) leads its own group
     if log is not None:
         log.clear_tail()
         log.mark(f"started pid {process.pid}: {server.command} {' '.join(server.args)}")
@@ -194,4 +219,6 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
                 await write_stream.aclose()
                 await read_stream.aclose()
                 await _stop(process, pgid, stop_timeout, log)
+                if guarded:
+                    os.close(watch_w)
             tg.cancel_scope.cancel()
