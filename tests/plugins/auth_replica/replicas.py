@@ -206,7 +206,13 @@ def _jwt(claims: dict[str, Any]) -> str:
 class MicrosoftReplica(StandardReplica):
     """Microsoft identity platform: tenant in the path, ``offline_access`` for a refresh token,
     rotating refresh tokens, ID tokens with ``oid``/``tid``, Graph ``/v1.0/me``, device flow at
-    ``/{tenant}/oauth2/v2.0/devicecode``, no revocation endpoint."""
+    ``/{tenant}/oauth2/v2.0/devicecode``, no revocation endpoint.
+
+    Per tenant, ``/{tenant}/v2.0/.well-known/openid-configuration``: a domain tenant's document
+    names the tenant's GUID in ``issuer`` (as Entra's do); ``common`` / ``organizations`` hold
+    the literal ``{tenantid}``; an unknown tenant answers HTTP 400 with ``AADSTS90002``. Errors
+    carry ``error_codes`` and an ``AADSTSnnnnn:`` description, as documented.
+    """
 
     authorize_path = "/{tenant}/oauth2/v2.0/authorize"
     token_path = "/{tenant}/oauth2/v2.0/token"
@@ -216,6 +222,9 @@ class MicrosoftReplica(StandardReplica):
     token_prefix = "eyJ0eXAi."
     refresh_prefix = "0.AXoA"
     home_tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    other_tenant = "4d9c1b2e-0f7a-4c55-9a8e-3b6f2d1c0e9f"
+    #: Verified domains of the tenants this replica knows.
+    domains = {"contoso.onmicrosoft.com": home_tenant, "fabrikam.onmicrosoft.com": other_tenant}
     oid = "00000000-0000-0000-66f3-3332eca7ea81"
     user = {"id": oid, "displayName": "Megan Bowen", "userPrincipalName": "meganb@contoso.example"}
 
@@ -223,9 +232,51 @@ class MicrosoftReplica(StandardReplica):
         super().reset()
         self.tenants: list[str] = []
         self.interaction_required = False
+        #: (error, AADSTS code, description) the next refresh is refused with.
+        self.refresh_error: tuple[str, int, str] | None = None
+        self.decline_devices = False
 
     def routes(self) -> list[Route]:
-        return [*super().routes(), Route("/v1.0/me", self.me, methods=["GET"])]
+        return [
+            Route("/{tenant}/v2.0/.well-known/openid-configuration", self.discovery, methods=["GET"]),
+            *super().routes(),
+            Route("/v1.0/me", self.me, methods=["GET"]),
+        ]
+
+    def aad_error(self, error: str, code: int, text: str, status: int = 400) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": error,
+                "error_description": f"AADSTS{code}: {text}\r\nTrace ID: 0000aaaa-11bb\r\nCorrelation ID: aaaa0000",
+                "error_codes": [code],
+                "timestamp": "2026-12-01 12:00:00Z",
+                "trace_id": "0000aaaa-11bb",
+                "correlation_id": "aaaa0000",
+            },
+            status_code=status,
+        )
+
+    async def discovery(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        if tenant in ("common", "organizations", "consumers"):
+            tid = "{tenantid}" if tenant != "consumers" else "9188040d-6c67-4c5b-b112-36a304b66dad"
+        elif tenant in self.domains.values():
+            tid = tenant
+        elif tenant in self.domains:
+            tid = self.domains[tenant]
+        else:
+            return self.aad_error("invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
+        root = f"{self.url}/{tid if tid != '{tenantid}' else tenant}/oauth2/v2.0"
+        return JSONResponse(
+            {
+                "issuer": f"{self.url}/{tid}/v2.0",
+                "authorization_endpoint": f"{root}/authorize",
+                "token_endpoint": f"{root}/token",
+                "device_authorization_endpoint": f"{root}/devicecode",
+                "userinfo_endpoint": f"{self.url}/oidc/userinfo",
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            }
+        )
 
     def issues_refresh(self, grant: Grant) -> bool:
         return "offline_access" in grant.scopes
@@ -237,8 +288,20 @@ class MicrosoftReplica(StandardReplica):
     async def token(self, request: Request) -> Response:
         self.tenants.append(request.path_params["tenant"])
         if self.interaction_required:
+            return self.aad_error(
+                "interaction_required",
+                50076,
+                "Due to a configuration change made by your administrator, or because you moved to a new "
+                "location, you must use multi-factor authentication to access the app.",
+            )
+        body = dict(await request.form())
+        if body.get("grant_type") == "refresh_token" and self.refresh_error is not None:
+            error, code, text = self.refresh_error
+            return self.aad_error(error, code, text)
+        if self.decline_devices and body.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
             return JSONResponse(
-                {"error": "interaction_required", "error_description": "AADSTS50076: MFA required"}, status_code=400
+                {"error": "authorization_declined", "error_description": "The end user denied the authorization request."},
+                400,
             )
         return await super().token(request)
 

@@ -81,6 +81,8 @@ class ProviderConfig(_Section):
     device_url: str | None = None
     userinfo_url: str | None = None
     tenant: str | None = None
+    #: The https redirect URI registered with the provider, for ``mcpconnect login --paste``.
+    redirect_uri: str | None = None
     allow_insecure_http: bool = False
     options: dict[str, Any] = Field(default_factory=dict)
 
