@@ -54,6 +54,8 @@ class GitHubReplica(OAuthReplica):
         self.expiring = True
         self.ignore_accept = False
         self.device_flow_enabled = True
+        #: Seconds of a secondary rate limit the next token requests meet (HTTP 403, retry-after).
+        self.secondary_limit: float | None = None
 
     def routes(self) -> list[Route]:
         return [
@@ -90,6 +92,16 @@ class GitHubReplica(OAuthReplica):
     async def token(self, request: Request) -> Response:
         body = await read_body(request)
         self.token_requests.append({"body": body, "headers": dict(request.headers)})
+        if self.secondary_limit is not None:
+            return JSONResponse(
+                {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                    "again.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                },
+                status_code=403,
+                headers={"retry-after": str(int(self.secondary_limit)), "x-ratelimit-remaining": "4999"},
+            )
         if body.get("client_id") != self.client_id:
             return self.failure(request, "incorrect_client_credentials")
         grant_type = body.get("grant_type", "authorization_code")
@@ -338,10 +350,14 @@ class SlackReplica(OAuthReplica):
 
     expires_in = 43200
     team = {"id": "T9TK3CUKW", "name": "Slack Softball Team"}
+    #: The app's Redirect URLs (OAuth & Permissions): https only, as Slack requires.
+    redirect_urls = ("https://app.example.com/slack/oauth",)
 
     def reset(self) -> None:
         super().reset()
         self.rotation = True
+        #: Seconds of a rate limit the next Web API calls meet (``None``: not limited).
+        self.rate_limited: float | None = None
 
     def routes(self) -> list[Route]:
         return [
@@ -358,7 +374,22 @@ class SlackReplica(OAuthReplica):
         for key in ("scope", "user_scope"):
             if " " in params.get(key, ""):
                 return "invalid_scope"  # Slack wants commas
-        return super().check_authorize(params)
+        if params.get("client_id") != self.client_id:
+            return "invalid_client"
+        if params.get("redirect_uri") not in self.redirect_urls:
+            return "redirect_uri_mismatch"  # not a registered (https) Redirect URL: an error page, no redirect
+        if params.get("code_challenge") and params.get("code_challenge_method") != "S256":
+            return "invalid_request"
+        return None
+
+    def limited(self) -> JSONResponse | None:
+        if self.rate_limited is None:
+            return None
+        return JSONResponse(
+            {"ok": False, "error": "ratelimited"},
+            status_code=429,
+            headers={"Retry-After": str(int(self.rate_limited))},
+        )
 
     def mint_kind(self, grant: Grant, kind: str) -> dict[str, Any]:
         self.token_prefix, self.refresh_prefix = ("xoxp-", "xoxe-1-") if kind == "user" else ("xoxb-", "xoxe-1-")
@@ -371,6 +402,8 @@ class SlackReplica(OAuthReplica):
     async def access_method(self, request: Request) -> Response:
         body = await read_body(request)
         self.token_requests.append({"body": body, "headers": dict(request.headers)})
+        if (limited := self.limited()) is not None:
+            return limited
         if self.authenticate(request, body):
             return self.fail("invalid_client_id" if body.get("client_id") != self.client_id else "bad_client_secret")
         if body.get("grant_type") == "refresh_token":
@@ -435,6 +468,8 @@ class NotionReplica(OAuthReplica):
     def reset(self) -> None:
         super().reset()
         self.legacy = False
+        #: The next token request fails schema validation (Notion's documented 400 validation_error).
+        self.validation_error = False
 
     def routes(self) -> list[Route]:
         return [
@@ -496,6 +531,10 @@ class NotionReplica(OAuthReplica):
         if isinstance(body, Response):
             return body
         self.token_requests.append({"body": body, "headers": dict(request.headers)})
+        if self.validation_error:
+            return self.api_error(
+                400, "validation_error", "body failed validation: body.redirect_uri should be a valid uri."
+            )
         if body.get("grant_type") == "refresh_token":
             used = self.use_refresh(str(body.get("refresh_token", "")))
             if isinstance(used, str):
@@ -570,14 +609,31 @@ class LinearReplica(StandardReplica):
 
 
 class DiscordReplica(StandardReplica):
-    """Discord: RFC 6749 with PKCE, RFC 9207 ``iss`` in callbacks, RFC 7009 revocation."""
+    """Discord: RFC 6749 with PKCE, RFC 7009 revocation. The documented redirect carries
+    ``code`` and ``state`` only (no RFC 9207 ``iss``). Rate limits answer HTTP 429 with a
+    ``Retry-After`` header and ``{"message", "retry_after", "global"}`` (``rate_limited``)."""
 
     authorize_path = "/api/oauth2/authorize"
     token_path = "/api/oauth2/token"
     revoke_path = "/api/oauth2/token/revoke"
     client_auth = ("basic", "post", "none")
-    send_iss = True
+    send_iss = False
     expires_in = 604800
+
+    def reset(self) -> None:
+        super().reset()
+        #: Seconds of a rate limit the next token requests meet (``None``: not limited).
+        self.rate_limited: float | None = None
+
+    async def token(self, request: Request) -> Response:
+        if self.rate_limited is not None:
+            self.token_requests.append({"body": await read_body(request), "headers": dict(request.headers)})
+            return JSONResponse(
+                {"message": "You are being rate limited.", "retry_after": self.rate_limited, "global": False},
+                status_code=429,
+                headers={"Retry-After": str(int(self.rate_limited) + 1), "X-RateLimit-Scope": "user"},
+            )
+        return await super().token(request)
 
     def routes(self) -> list[Route]:
         return [*super().routes(), Route("/api/users/@me", self.me, methods=["GET"])]

@@ -75,6 +75,8 @@ class AuthorizationAttempt:
     error: AuthError | None = None
     #: How messages name who is logged in to (an MCP server's provider says ``server 'NAME'``).
     label: str | None = None
+    #: What messages tell the user to run to try again (default: the login command).
+    again: str | None = None
 
     def __repr__(self) -> str:
         return f"AuthorizationAttempt(provider={self.provider!r}, redirect_uri={self.redirect_uri!r}, used={self.used})"
@@ -91,7 +93,7 @@ class AuthorizationAttempt:
 
     def _check(self, params: dict[str, str], now: float) -> str:
         who = self.label or f"provider '{self.provider}'"
-        again = f"run 'mcpconnect login {self.provider}' again"
+        again = self.again or f"run 'mcpconnect login {self.provider}' again"
         state = params.get("state")
         if not state:
             raise AuthError(f"{who}: the login callback has no state parameter (possibly forged); {again}")
@@ -275,6 +277,7 @@ async def paste_flow(
     authorize = await provider.require(http, "authorize")
     await provider.require(http, "token")
     redirect_uri = provider.paste_redirect_uri()
+    again = f"run 'mcpconnect login {provider.name} --paste' again"
     attempt = AuthorizationAttempt(
         provider=provider.name,
         redirect_uri=redirect_uri,
@@ -282,12 +285,12 @@ async def paste_flow(
         issuer=endpoints.issuer,
         iss_required=endpoints.iss_parameter_supported,
         label=provider.label,
+        again=again,
     )
     await _call(on_url, _authorization_url(provider, authorize, attempt, scopes))
     pasted = read_redirect()
     if inspect.isawaitable(pasted):
         pasted = await pasted
-    again = f"run 'mcpconnect login {provider.name} --paste' again"
     params = redirect_params(str(pasted), redirect_uri, who=provider.label, again=again)
     if attempt.check(params) is not None:
         assert attempt.error is not None

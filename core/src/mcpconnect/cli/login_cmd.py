@@ -118,7 +118,7 @@ def login(
         )
         return str(
             await asyncio.to_thread(
-                click.prompt, "Paste the full URL from the browser's address bar", err=True, show_default=False
+                click.prompt, "Paste the full URL from the browser's address bar", default="", err=True, show_default=False
             )
         )
 
