@@ -147,7 +147,10 @@ def import_(app: App, source: Path, output: Path | None, force: bool) -> None:
     """Convert SOURCE (Claude Desktop / Cursor / .mcp.json mcpServers, or VS Code servers) to TOML."""
     from mcpconnect.config.importer import import_file, to_toml
 
-    data = import_file(source)
+    warnings: list[str] = []
+    data = import_file(source, warnings=warnings)
+    for warning in warnings:
+        warn(warning)
     text = to_toml(data, header=f"# Imported from {source} by 'mcpconnect config import'.")
     if output is None:
         click.echo(text, nl=False)
@@ -157,4 +160,5 @@ def import_(app: App, source: Path, output: Path | None, force: bool) -> None:
     from mcpconnect.fsutil import atomic_write
 
     atomic_write(output, text.encode(), mode=0o600)
-    click.echo(f"wrote {len(data['servers'])} servers to {output}", err=True)
+    count = len(data["servers"])
+    click.echo(f"wrote {count} server{'' if count == 1 else 's'} to {output}", err=True)
