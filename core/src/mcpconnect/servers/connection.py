@@ -118,6 +118,10 @@ class ServerConnection:
         self.log = ServerLog(name)
         self.client: Client | None = None
         self._tools: list[Any] | None = None
+        # notifications/tools/list_changed: the list is refetched in the background (the last one
+        # known is shown meanwhile); tools() refetches at once while it is stale.
+        self._tools_stale = False
+        self._refetch = anyio.Event()
         self._changed = anyio.Event()  # set on every state change, then replaced
         self._lost = anyio.Event()
         self._lost_reason = ""
@@ -320,6 +324,7 @@ class ServerConnection:
                     async with anyio.create_task_group() as tg:
                         if self.options.health_interval:
                             tg.start_soon(self._health_loop, client)
+                        tg.start_soon(self._refetch_loop, client)
                         await _first_of(self._stop.wait, self._lost.wait)
                         tg.cancel_scope.cancel()
                     self.client = None
@@ -357,6 +362,7 @@ class ServerConnection:
         await self._fetch_tools(client)
 
     async def _fetch_tools(self, client: Client) -> list[Any]:
+        self._tools_stale = False  # a list_changed arriving from now on asks for another fetch
         tools: list[Any] = []
         if client.server_capabilities.tools is not None:
             cursor: str | None = None
@@ -383,11 +389,26 @@ class ServerConnection:
     async def _handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
         if method == "notifications/tools/list_changed":
-            self._tools = None
+            self._tools_stale = True
+            self._refetch.set()  # not fetched here: this handler runs in the session's reader
             if self.options.cache is not None:
                 self.options.cache.invalidate(self._cache_key)
         if self.options.message_handler is not None:
             await self.options.message_handler(message)
+
+    async def _refetch_loop(self, client: Client) -> None:
+        """Fetch the tool list again after each ``notifications/tools/list_changed``."""
+        while True:
+            await self._refetch.wait()
+            self._refetch = anyio.Event()
+            if not self._tools_stale:
+                continue  # someone fetched it meanwhile
+            try:
+                with anyio.fail_after(self.server.timeout):
+                    await self._fetch_tools(client)
+            except Exception as exc:
+                # tools() fetches again on the next use; the health check judges the connection.
+                log.debug("server %s: refetching the tool list failed: %s", self.name, describe(exc))
 
     async def _health_loop(self, client: Client) -> None:
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -471,7 +492,7 @@ class ServerConnection:
                 await self._changed.wait()
 
     async def tools(self, *, refresh: bool = False) -> list[Any]:
-        if self._tools is None or refresh:
+        if self._tools is None or refresh or self._tools_stale:
             return await self.request("tools/list", self._fetch_tools)
         return list(self._tools)
 
