@@ -125,7 +125,13 @@ def handle_errors(func: F) -> F:
 
 
 def console(stderr: bool = False) -> Any:
-    """A rich console (imported only by commands that draw tables)."""
+    """A rich console (imported only by commands that draw tables).
+
+    Not on a terminal (a pipe, a file, CI logs), nothing is folded to fit 80 columns: long
+    errors stay one line each, for grep and for people reading logs.
+    """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 100_000
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)

@@ -193,7 +193,9 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
             out.print(_table(statuses))
             for s in statuses:
                 if s.error and "\n" in s.error:
-                    out.print(f"\n[bold]{s.name}[/]: {s.error}", markup=False)
+                    # The error names its server already; printed as it is (no markup in it is read).
+                    out.print()
+                    out.print(s.error, markup=False, highlight=False)
         if providers:
             out.print(_provider_table(providers))
         summary = f"\n{ok}/{len(statuses)} servers operational"
