@@ -60,7 +60,13 @@ def list_(app: App, as_json: bool) -> None:
 @handle_errors
 def refresh(app: App, name: str, account: str | None) -> None:
     """Refresh the token of provider NAME now."""
-    token = run_with_manager(app, lambda manager: manager.refresh(name, account))
+    from mcpconnect.auth.errors import NotRefreshableError
+
+    try:
+        token = run_with_manager(app, lambda manager: manager.refresh(name, account))
+    except NotRefreshableError as exc:
+        click.echo(f"Not refreshed: {exc}", err=True)  # the token is still valid: nothing failed
+        return
     left = token.expires_in()
     click.echo(
         f"Refreshed {name} ({token.account}); expires in {_expires(None if left is None else left.total_seconds())}",
