@@ -155,7 +155,11 @@ def test_names_that_map_to_one_key_are_both_kept_and_named(tmp_path: Path) -> No
     )
     warnings: list[str] = []
     servers = import_file(src, warnings=warnings)["servers"]
-    assert {k: v["command"] for k, v in servers.items()} == {"my-server": "one", "my-server-2": "two", "my-server-3": "three"}
+    assert {k: v["command"] for k, v in servers.items()} == {
+        "my-server": "one",
+        "my-server-2": "two",
+        "my-server-3": "three",
+    }
     assert any("'my server' and 'my-server' both map to [servers.my-server]" in w for w in warnings)
     assert any("[servers.my-server-3]" in w for w in warnings)
 
@@ -199,7 +203,12 @@ def test_vscode_env_file_is_loaded_without_copying_secrets(tmp_path: Path) -> No
         vscode / "mcp.json",
         {
             "servers": {
-                "a": {"type": "stdio", "command": "srv", "envFile": "${workspaceFolder}/.env", "env": {"LEVEL": "debug"}},
+                "a": {
+                    "type": "stdio",
+                    "command": "srv",
+                    "envFile": "${workspaceFolder}/.env",
+                    "env": {"LEVEL": "debug"},
+                },
                 "b": {"type": "stdio", "command": "srv", "envFile": "missing.env"},
             }
         },

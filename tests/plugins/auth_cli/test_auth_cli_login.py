@@ -232,7 +232,7 @@ async def test_cli_paste_refuses_a_hostile_or_mismatched_paste(
         pytest.skip("mcpconnect-auth-slack is not installed")
     replica = servers["slack"]
     replica.reset()
-    code, out, err = await _paste_login_cli(replica, tmp_path, tamper)
+    code, _, err = await _paste_login_cli(replica, tmp_path, tamper)
     assert code != 0 and expected in err, err
     assert "Traceback" not in err and "Logged in" not in err
     assert replica.token_requests == []  # nothing was exchanged

@@ -10,8 +10,8 @@ from provider_suite import NAME, ProviderContract, engine_contract
 from replicas import DiscordReplica
 
 from mcpconnect.auth import TokenManager
-from mcpconnect.errors import AuthError
 from mcpconnect.auth.headless import deliver_callback, follow_authorization
+from mcpconnect.errors import AuthError
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,9 @@ class TestDiscordContract(ProviderContract):
     account = "80351110224678912"
     account_name = "Nelly"
 
-    async def test_documented_redirect_without_iss_logs_in(self, manager: TokenManager, replica: DiscordReplica) -> None:
+    async def test_documented_redirect_without_iss_logs_in(
+        self, manager: TokenManager, replica: DiscordReplica
+    ) -> None:
         seen: list[str] = []
 
         async def browser(url: str) -> None:

@@ -54,9 +54,7 @@ class TestGitHubContract(ProviderContract):
         assert not stored.needs_login
         assert (await manager.get_token(NAME)).access_token == token.access_token
 
-    async def test_secondary_rate_limit_is_transient_and_keeps_the_token(
-        self, runtime, replica: GitHubReplica
-    ) -> None:
+    async def test_secondary_rate_limit_is_transient_and_keeps_the_token(self, runtime, replica: GitHubReplica) -> None:
         from mcpconnect.auth import TransientAuthError
 
         manager = TokenManager(runtime, retries=3, backoff=0)

@@ -16,10 +16,10 @@ import pytest
 from provider_replica import OAuthReplica
 
 from mcpconnect.auth import NeedsLoginError, TokenManager
+from mcpconnect.auth.headless import follow_authorization
 from mcpconnect.errors import AuthError
 from mcpconnect.plugins import PluginHost
 from mcpconnect.runtime import Runtime
-from mcpconnect.auth.headless import follow_authorization
 from mcpconnect.testing.provider_contract import ProviderContract as EngineContract
 
 __all__ = ["ProviderContract", "engine_contract", "landing_url", "no_wait", "paste_login"]

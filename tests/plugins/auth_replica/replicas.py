@@ -312,7 +312,10 @@ class MicrosoftReplica(StandardReplica):
             return self.aad_error(error, code, text)
         if self.decline_devices and body.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
             return JSONResponse(
-                {"error": "authorization_declined", "error_description": "The end user denied the authorization request."},
+                {
+                    "error": "authorization_declined",
+                    "error_description": "The end user denied the authorization request.",
+                },
                 400,
             )
         return await super().token(request)

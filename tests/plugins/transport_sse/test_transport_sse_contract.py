@@ -63,5 +63,7 @@ def test_other_sse_reader_errors_still_get_through():
     except ValueError:
         import sys
 
-        record = logging.LogRecord("mcp.client.sse", logging.ERROR, __file__, 1, "Error in sse_reader", None, sys.exc_info())
+        record = logging.LogRecord(
+            "mcp.client.sse", logging.ERROR, __file__, 1, "Error in sse_reader", None, sys.exc_info()
+        )
     assert noise.filter(record) is True

@@ -39,8 +39,8 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -97,8 +97,7 @@ _ADVICE: dict[str, str] = {
     "again and approve it",
     "authorization_declined": "the login was declined; run 'mcpconnect login {name}' again and approve it",
     "expired_token": "the code expired before it was approved; run 'mcpconnect login {name}' again",
-    "invalid_target": "the resource asked for is unknown to the provider; check options.resource in "
-    "[providers.{name}]",
+    "invalid_target": "the resource asked for is unknown to the provider; check options.resource in [providers.{name}]",
     "invalid_token": "the provider no longer accepts this token; run 'mcpconnect login {name}'",
     "insufficient_scope": "the token lacks a scope this needs; add it to scopes in [providers.{name}] and run "
     "'mcpconnect login {name}'",
@@ -369,7 +368,7 @@ class OAuthProvider:
         if not uri:
             raise ConfigError(
                 f"provider '{self.name}' has no redirect_uri; register an https redirect URL with the app (any page "
-                f"you own, even one that shows nothing) and set redirect_uri = \"https://...\" in "
+                f'you own, even one that shows nothing) and set redirect_uri = "https://..." in '
                 f"[providers.{self.name}]",
                 key=f"providers.{self.name}.redirect_uri",
             )

@@ -118,7 +118,11 @@ def login(
         )
         return str(
             await asyncio.to_thread(
-                click.prompt, "Paste the full URL from the browser's address bar", default="", err=True, show_default=False
+                click.prompt,
+                "Paste the full URL from the browser's address bar",
+                default="",
+                err=True,
+                show_default=False,
             )
         )
 
@@ -144,8 +148,7 @@ def login(
         pasting = paste
         if not pasting and not manager.provider(name).accepts_loopback_redirect():
             click.echo(
-                f"{name} redirects only to the https redirect URI registered with the app, so this login uses "
-                "--paste.",
+                f"{name} redirects only to the https redirect URI registered with the app, so this login uses --paste.",
                 err=True,
             )
             pasting = True

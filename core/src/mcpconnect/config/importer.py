@@ -342,8 +342,7 @@ def _convert_server(job: _Import, entry: Any, name: str, where: str) -> dict[str
     ignored = sorted(
         str(k)
         for k in entry
-        if k
-        not in {"type", "transport", "url", "serverUrl", "command", "args", "cwd", "env", "envFile", "headers"}
+        if k not in {"type", "transport", "url", "serverUrl", "command", "args", "cwd", "env", "envFile", "headers"}
         and k not in _KNOWN_EXTRA
     )
     if ignored:

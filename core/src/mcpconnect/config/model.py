@@ -8,7 +8,6 @@ checked against the installed plugins by :func:`mcpconnect.config.check_plugins`
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +17,7 @@ from mcpconnect.config.variables import expand_vars, has_vars
 from mcpconnect.errors import ConfigError
 
 __all__ = ["Config", "ProviderConfig", "ServerConfig", "StorageConfig", "expand_vars", "has_vars"]
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -81,8 +81,10 @@ _AADSTS_ADVICE: dict[int, tuple[str, bool]] = {
     53003: ("a conditional access policy of the tenant blocked this sign-in; ask the tenant's admin", False),
     50020: ("the account is not from a tenant this app accepts; check tenant in [providers.{name}]", False),
     90002: ("the tenant does not exist; check tenant in [providers.{name}]", False),
-    700016: ("the app (client_id) is not registered in this tenant; check client_id and tenant in "
-             "[providers.{name}]", False),
+    700016: (
+        "the app (client_id) is not registered in this tenant; check client_id and tenant in [providers.{name}]",
+        False,
+    ),
     7000215: ("the client secret is wrong; check the client secret of [providers.{name}]", False),
     7000222: ("the client secret has expired; create a new one in the app registration", False),
     70011: ("a scope asked for is not valid; check scopes in [providers.{name}]", False),
