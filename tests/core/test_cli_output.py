@@ -46,7 +46,8 @@ args = [{json.dumps(str(FAULTY))}, "exit-at-start", "{long_arg}"]
     assert "Traceback" not in done.stderr
 
 
-def test_logout_warning_is_printed_once(tmp_path: Path, mcpconnect_isolated) -> None:
+def _plain_login(tmp_path: Path) -> Path:
+    """A sqlite store holding one login without a refresh token (an OAuth App's, say)."""
     import asyncio
 
     from pydantic import SecretStr
@@ -81,14 +82,33 @@ token_url = "https://auth.example/token"
             await runtime.aclose()
 
     asyncio.run(store())
-    done = subprocess.run(
-        [sys.executable, "-c", "from mcpconnect.cli import main; main()", "--config", str(config), "logout", "plain"],
+    return config
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from mcpconnect.cli import main; main()", "--config", str(config), *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    code, err = done.returncode, done.stderr
-    assert code == 0, err
-    assert err.count("offers no token revocation") == 1, err
-    assert "Logged out of plain (me): token deleted locally" in err
+
+
+def test_logout_warning_is_printed_once(tmp_path: Path, mcpconnect_isolated) -> None:
+    done = _cli(_plain_login(tmp_path), "logout", "plain")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("offers no token revocation") == 1, done.stderr
+    assert "Logged out of plain (me): token deleted locally" in done.stderr
+
+
+def test_refreshing_a_token_without_refresh_token_says_why_and_keeps_it(tmp_path: Path, mcpconnect_isolated) -> None:
+    config = _plain_login(tmp_path)
+    done = _cli(config, "tokens", "refresh", "plain")
+    assert done.returncode == 0, done.stderr
+    assert "Not refreshed: provider 'plain': the token of 'me' cannot be refreshed" in done.stderr
+    assert "no refresh token" in done.stderr and "does not expire" in done.stderr
+    assert "rejected" not in done.stderr and "error:" not in done.stderr
+    listed = _cli(config, "tokens", "list", "--json")
+    rows = json.loads(listed.stdout)
+    assert [(r["account"], r["state"]) for r in rows] == [("me", "valid")]
