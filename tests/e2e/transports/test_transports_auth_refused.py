@@ -94,3 +94,29 @@ async def test_forbidden_header_names_the_header(mcpconnect_isolated, guarded, m
         error = hub.servers["h"].error or ""
     assert "authentication failed" in error and "HTTP 403" in error
     assert "check headers.Authorization in [servers.h]" in error
+
+
+def test_check_prints_the_key_to_fix_as_written(mcpconnect_isolated, guarded, tmp_path):
+    """`[servers.docs]` in an error is text, not rich markup to be swallowed."""
+    import os
+    import subprocess
+    import sys
+
+    server = guarded(401)
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text(
+        f'[storage]\nbackend = "memory"\n\n[servers.docs]\nurl = "{server.url}"\nauth = "token"\n'
+        'token_env = "DOCS_TOKEN"\ntimeout = 10\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "from mcpconnect.cli import main; main()", "--config", str(config), "check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "DOCS_TOKEN": "wrong-token-0123456789"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert "check the token in $DOCS_TOKEN (token_env of [servers.docs])" in done.stdout
+    assert "wrong-token-0123456789" not in done.stdout + done.stderr

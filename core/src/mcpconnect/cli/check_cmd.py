@@ -111,8 +111,15 @@ def _progress_table(progress: dict[str, str]) -> Any:
     table = Table.grid(padding=(0, 2))
     for name, state in progress.items():
         mark = {"ready": "[green]✓[/]", "failed": "[red]✗[/]"}.get(state, "[yellow]…[/]")
-        table.add_row(mark, name, state)
+        table.add_row(mark, _plain(name), state)
     return table
+
+
+def _plain(text: str) -> Any:
+    """Text from a server, a config or an error, shown as it is: ``[servers.x]`` is not markup."""
+    from rich.text import Text
+
+    return Text(text)
 
 
 def _table(statuses: list[ServerStatus]) -> Any:
@@ -125,13 +132,13 @@ def _table(statuses: list[ServerStatus]) -> Any:
         state = "[green]ready[/]" if s.ok else f"[red]{s.state.value}[/]"
         error = (s.error or "").splitlines()[0] if s.error else ""
         table.add_row(
-            s.name,
-            s.transport,
+            _plain(s.name),
+            _plain(s.transport),
             state,
-            s.protocol_version or "-",
+            _plain(s.protocol_version or "-"),
             "-" if s.tools is None else str(s.tools),
             "-" if s.latency_ms is None else f"{s.latency_ms:.0f} ms",
-            error,
+            _plain(error),
         )
     return table
 
@@ -144,10 +151,17 @@ def _provider_table(providers: list[dict[str, Any]]) -> Any:
         table.add_column(column, overflow="fold")
     for p in providers:
         reachable = {True: "[green]reachable[/]", False: "[red]unreachable[/]", None: "-"}[p["reachable"]]
-        login = f"[green]{', '.join(p['accounts'])}[/]" if p["logged_in"] else "[yellow]not logged in[/]"
+        from rich.text import Text
+
+        login = Text(", ".join(p["accounts"]), style="green") if p["logged_in"] else "[yellow]not logged in[/]"
         expires = p["expires_in_seconds"]
         table.add_row(
-            p["name"], p["type"], reachable, login, "-" if expires is None else _duration(expires), p["problem"] or ""
+            _plain(p["name"]),
+            _plain(p["type"]),
+            reachable,
+            login,
+            "-" if expires is None else _duration(expires),
+            _plain(p["problem"] or ""),
         )
     return table
 
