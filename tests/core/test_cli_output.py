@@ -46,7 +46,7 @@ args = [{json.dumps(str(FAULTY))}, "exit-at-start", "{long_arg}"]
     assert "Traceback" not in done.stderr
 
 
-def _plain_login(tmp_path: Path) -> Path:
+def _plain_login(tmp_path: Path, account_name: str | None = None) -> Path:
     """A sqlite store holding one login without a refresh token (an OAuth App's, say)."""
     import asyncio
 
@@ -76,7 +76,12 @@ token_url = "https://auth.example/token"
         runtime = Runtime.build(config)
         try:
             await runtime.store().put(
-                Token(provider="plain", account="me", access_token=SecretStr("plain-access-token-0123456789"))
+                Token(
+                    provider="plain",
+                    account="me",
+                    account_name=account_name,
+                    access_token=SecretStr("plain-access-token-0123456789"),
+                )
             )
         finally:
             await runtime.aclose()
@@ -112,3 +117,15 @@ def test_refreshing_a_token_without_refresh_token_says_why_and_keeps_it(tmp_path
     listed = _cli(config, "tokens", "list", "--json")
     rows = json.loads(listed.stdout)
     assert [(r["account"], r["state"]) for r in rows] == [("me", "valid")]
+
+
+def test_text_from_providers_and_configs_is_not_read_as_markup(tmp_path: Path, mcpconnect_isolated) -> None:
+    config = _plain_login(tmp_path, account_name="Ada [admin] [bold]x[/]")
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write('\n[servers.s]\ncommand = "srv"\nargs = ["[red]literal[/]", "[servers.s]"]\n')
+    listed = _cli(config, "tokens", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "Ada [admin] [bold]x[/]" in listed.stdout
+    shown = _cli(config, "config", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert "[red]literal[/]" in shown.stdout and "[servers.s]" in shown.stdout

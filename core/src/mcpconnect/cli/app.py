@@ -124,6 +124,14 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def plain(text: str) -> Any:
+    """A table cell from a server, a provider or the configuration, shown as it is: text such
+    as ``[servers.x]`` or ``[bold]`` is not rich markup."""
+    from rich.text import Text
+
+    return Text(text)
+
+
 def console(stderr: bool = False) -> Any:
     """A rich console (imported only by commands that draw tables).
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mcpconnect.cli.app import App, console, fail, handle_errors, print_json
+from mcpconnect.cli.app import plain as _plain
 
 if TYPE_CHECKING:
     from mcpconnect.servers import ServerStatus
@@ -113,13 +114,6 @@ def _progress_table(progress: dict[str, str]) -> Any:
         mark = {"ready": "[green]✓[/]", "failed": "[red]✗[/]"}.get(state, "[yellow]…[/]")
         table.add_row(mark, _plain(name), state)
     return table
-
-
-def _plain(text: str) -> Any:
-    """Text from a server, a config or an error, shown as it is: ``[servers.x]`` is not markup."""
-    from rich.text import Text
-
-    return Text(text)
 
 
 def _table(statuses: list[ServerStatus]) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from mcpconnect.cli.app import App, console, fail, handle_errors, print_json, warn
+from mcpconnect.cli.app import App, console, fail, handle_errors, plain, print_json, warn
 
 _SECRET_NAME = re.compile(r"(token|secret|password|passwd|api[_-]?key|authorization|cookie|credential)", re.I)
 
@@ -94,7 +94,7 @@ def show(app: App, as_json: bool) -> None:
     table.add_column("source", style="dim", overflow="fold")
     for path, value in rows:
         shown = value if isinstance(value, str) else repr(value) if value is not None else "-"
-        table.add_row(".".join(path), shown, loaded.source_of(*path))
+        table.add_row(plain(".".join(path)), plain(shown), plain(loaded.source_of(*path)))
     console().print(table)
 
 

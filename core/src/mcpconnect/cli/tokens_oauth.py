@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mcpconnect.cli.app import App, console, handle_errors, print_json
+from mcpconnect.cli.app import App, console, handle_errors, plain, print_json
 from mcpconnect.cli.login_cmd import _expires, run_with_manager
 
 if TYPE_CHECKING:
@@ -43,9 +43,9 @@ def list_(app: App, as_json: bool) -> None:
     for row in rows:
         who = f"{row['account']} ({row['account_name']})" if row["account_name"] else row["account"]
         table.add_row(
-            row["provider"],
-            who,
-            " ".join(row["scopes"]) or "-",
+            plain(row["provider"]),
+            plain(who),  # names come from the provider: never read as markup
+            plain(" ".join(row["scopes"]) or "-"),
             _expires(row["expires_in_seconds"]),
             "yes" if row["refreshable"] else "no",
             row["state"],
