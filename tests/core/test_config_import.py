@@ -221,3 +221,20 @@ def test_vscode_env_file_is_loaded_without_copying_secrets(tmp_path: Path) -> No
     assert "tok_dont_copy_me" not in text and "export API_TOKEN" in text
     assert any("servers.b.envFile" in w and "missing.env" in w and "does not exist" in w for w in warnings)
     assert "env" not in data["servers"]["b"]
+
+
+def test_values_no_process_can_take_are_named(tmp_path: Path) -> None:
+    src = write_json(
+        tmp_path / "c.json",
+        {
+            "mcpServers": {
+                "nul": {"command": "srv\u0000x"},
+                "badenv": {"command": "srv", "env": {"A=B": "1", "OK": "2"}},
+            }
+        },
+    )
+    warnings: list[str] = []
+    servers = import_file(src, warnings=warnings)["servers"]
+    assert list(servers) == ["badenv"] and servers["badenv"]["env"] == {"OK": "2"}
+    assert any("mcpServers.nul: not imported" in w and "NUL" in w for w in warnings)
+    assert any("'A=B' is not a variable name" in w for w in warnings)

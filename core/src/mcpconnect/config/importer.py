@@ -326,6 +326,8 @@ def _convert_server(job: _Import, entry: Any, name: str, where: str) -> dict[str
         cwd = _cwd(job, entry, name, where)
         if cwd is not None:
             out["cwd"] = cwd
+        if any("\x00" in part for part in [out["command"], *out["args"], cwd or ""]):
+            raise _Skip("command, args or cwd holds a NUL character, which no process can be started with")
     elif url not in (None, ""):
         out["url"] = _reference(job, _string(url, "url"), name, f"{where}.url", expand=True)
         if kind:
@@ -388,7 +390,13 @@ def _env(job: _Import, entry: dict[str, Any], name: str, where: str, *, stdio: b
     for key, value in raw.items():
         if value is None:
             continue
-        env[str(key)] = _reference(job, _string(value, f"env.{key}"), name, f"{where}.env.{key}", expand=False)
+        if not key or "=" in key or "\x00" in key:
+            job.warnings.append(f"{job.source}: {where}.env: {key[:40]!r} is not a variable name; left out")
+            continue
+        text = _reference(job, _string(value, f"env.{key}"), name, f"{where}.env.{key}", expand=False)
+        if "\x00" in text:
+            raise _Skip(f"env.{key[:40]} holds a NUL character, which no process environment can")
+        env[str(key)] = text
     return env
 
 
