@@ -167,7 +167,7 @@ def test_config_import_writes_toml_atomically_and_privately(
     src.write_text(json.dumps({"mcpServers": {"a": {"command": "srv", "env": {"T": "${SOME_TOKEN}"}}}}))
     out_file = project / "imported.toml"
     code, _, err = run(capsys, "config", "import", str(src), "-o", str(out_file))
-    assert code == 0 and "wrote 1 servers" in err
+    assert code == 0 and "wrote 1 server to" in err and "servers" not in err
     assert out_file.stat().st_mode & 0o777 == 0o600
     assert "x" * 24 not in out_file.read_text()
     code, _, err = run(capsys, "config", "import", str(src), "-o", str(out_file))
@@ -183,11 +183,32 @@ def test_config_import_of_malformed_json_exits_2(capsys: pytest.CaptureFixture[s
     assert code == 2 and str(src) in err and "not valid JSON" in err and "Traceback" not in err
 
 
-def test_config_import_of_unresolved_variable_exits_2(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+def test_config_import_of_unresolved_variable_warns_and_keeps_the_reference(
+    capsys: pytest.CaptureFixture[str], project: Path
+) -> None:
     src = project / "c.json"
-    src.write_text(json.dumps({"mcpServers": {"a": {"url": "https://${UNSET_HOST_VAR}/mcp"}}}))
-    code, _, err = run(capsys, "config", "import", str(src))
-    assert code == 2 and "${UNSET_HOST_VAR} is not set" in err and "mcpServers.a.url" in err
+    src.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "a": {"url": "https://${UNSET_HOST_VAR}/mcp"},
+                    "my server": {"command": "one"},
+                    "my-server": {"command": "two"},
+                }
+            }
+        )
+    )
+    out_file = project / "out.toml"
+    code, _, err = run(capsys, "config", "import", str(src), "-o", str(out_file))
+    assert code == 0, err
+    assert "warning: " in err and "${UNSET_HOST_VAR} is not set now" in err and "mcpServers.a.url" in err
+    assert "'my server' and 'my-server' both map to [servers.my-server]" in err
+    assert "wrote 3 servers" in err
+    import tomllib
+
+    servers = tomllib.loads(out_file.read_text())["servers"]
+    assert servers["a"]["url"] == "https://${UNSET_HOST_VAR}/mcp"
+    assert {servers["my-server"]["command"], servers["my-server-2"]["command"]} == {"one", "two"}
 
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -73,13 +73,14 @@ def test_vscode_shape_with_jsonc_and_bearer_header(tmp_path: Path, monkeypatch: 
     assert servers["local"]["command"] == "python"
 
 
-def test_unresolved_variable_names_file_key_and_variable(tmp_path: Path) -> None:
+def test_unresolved_variable_is_kept_as_a_reference_and_named(tmp_path: Path) -> None:
     src = write_json(tmp_path / "c.json", {"mcpServers": {"a": {"command": "x", "args": ["${NOT_SET_ANYWHERE}"]}}})
-    with pytest.raises(ConfigError) as info:
-        import_file(src)
-    message = str(info.value)
-    assert str(src) in message and "mcpServers.a.args[0]" in message
-    assert "${NOT_SET_ANYWHERE} is not set" in message
+    warnings: list[str] = []
+    servers = import_file(src, environ={}, warnings=warnings)["servers"]
+    assert servers["a"]["args"] == ["${NOT_SET_ANYWHERE}"]  # mcpconnect expands it when it starts the server
+    assert len(warnings) == 1
+    assert str(src) in warnings[0] and "mcpServers.a.args[0]" in warnings[0]
+    assert "${NOT_SET_ANYWHERE} is not set now" in warnings[0] and "export NOT_SET_ANYWHERE" in warnings[0]
 
 
 def test_default_applies_when_unset(tmp_path: Path) -> None:
@@ -87,13 +88,25 @@ def test_default_applies_when_unset(tmp_path: Path) -> None:
     assert import_file(src)["servers"]["a"]["command"] == "python3"
 
 
-def test_vscode_input_variables_are_refused_with_advice(tmp_path: Path) -> None:
+def test_one_input_variable_costs_nothing_else_and_becomes_a_todo(tmp_path: Path) -> None:
     src = write_json(
         tmp_path / "mcp.json",
-        {"servers": {"a": {"type": "http", "url": "https://a", "headers": {"X-Key": "${input:api-key}"}}}},
+        {
+            "inputs": [{"id": "api-key", "type": "promptString", "description": "Docs API key", "password": True}],
+            "servers": {
+                "a": {"type": "http", "url": "https://a.example/mcp", "headers": {"X-Key": "${input:api-key}"}},
+                "b": {"type": "stdio", "command": "python3", "args": ["b.py"]},
+            },
+        },
     )
-    with pytest.raises(ConfigError, match=r"\$\{input:api-key\}, which only VS Code can prompt for"):
-        import_file(src)
+    warnings: list[str] = []
+    data = import_file(src, environ={}, warnings=warnings)
+    assert set(data["servers"]) == {"a", "b"}
+    assert data["servers"]["a"]["headers"] == {"X-Key": "${API_KEY}"}
+    assert any("server 'a'" in w and "${input:api-key}" in w and "export API_KEY" in w for w in warnings)
+    text = to_toml(data)
+    assert "# TODO: server 'a'" in text and "Docs API key" in text and "export API_KEY" in text
+    assert tomllib.loads(text)["servers"]["b"]["command"] == "python3"
 
 
 def test_malformed_json(tmp_path: Path) -> None:
@@ -109,7 +122,119 @@ def test_not_an_mcp_config(tmp_path: Path) -> None:
         import_file(write_json(tmp_path / "x.json", {"hello": 1}))
 
 
-def test_unknown_type(tmp_path: Path) -> None:
-    src = write_json(tmp_path / "x.json", {"servers": {"a": {"type": "websocket", "url": "wss://a"}}})
-    with pytest.raises(ConfigError, match="unknown type 'websocket'"):
+def test_unknown_type_skips_that_server_only(tmp_path: Path) -> None:
+    src = write_json(
+        tmp_path / "x.json",
+        {"servers": {"a": {"type": "websocket", "url": "wss://a"}, "b": {"type": "sse", "url": "https://b/sse"}}},
+    )
+    warnings: list[str] = []
+    servers = import_file(src, warnings=warnings)["servers"]
+    assert list(servers) == ["b"]
+    assert any("servers.a: not imported: unknown type 'websocket'" in w for w in warnings)
+
+
+def test_nothing_importable_is_an_error_naming_each_server(tmp_path: Path) -> None:
+    src = write_json(tmp_path / "x.json", {"mcpServers": {"a": {"cwd": "/"}, "b": 3}})
+    with pytest.raises(ConfigError) as info:
         import_file(src)
+    message = str(info.value)
+    assert str(src) in message and "no server could be imported" in message
+    assert "mcpServers.a: not imported: has neither command nor url" in message and "mcpServers.b" in message
+
+
+def test_names_that_map_to_one_key_are_both_kept_and_named(tmp_path: Path) -> None:
+    src = write_json(
+        tmp_path / "c.json",
+        {
+            "mcpServers": {
+                "my server": {"command": "one"},
+                "my-server": {"command": "two"},
+                "my/server": {"command": "three"},
+            }
+        },
+    )
+    warnings: list[str] = []
+    servers = import_file(src, warnings=warnings)["servers"]
+    assert {k: v["command"] for k, v in servers.items()} == {
+        "my-server": "one",
+        "my-server-2": "two",
+        "my-server-3": "three",
+    }
+    assert any("'my server' and 'my-server' both map to [servers.my-server]" in w for w in warnings)
+    assert any("[servers.my-server-3]" in w for w in warnings)
+
+
+def test_nested_defaults_expand(tmp_path: Path) -> None:
+    src = write_json(
+        tmp_path / "c.json",
+        {"mcpServers": {"a": {"command": "${NOT_SET_A:-${SET_B}}", "args": ["${NOT_SET_A:-${NOT_SET_C:-deep}}"]}}},
+    )
+    servers = import_file(src, environ={"SET_B": "python3"})["servers"]
+    assert servers["a"]["command"] == "python3" and servers["a"]["args"] == ["deep"]
+
+
+def test_relative_paths_keep_working_when_written_elsewhere(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".vscode").mkdir(parents=True)
+    (project / "tools").mkdir()
+    src = write_json(
+        project / ".vscode" / "mcp.json",
+        {
+            "servers": {
+                "local": {"type": "stdio", "command": "./tools/run.sh", "args": ["data/x.db"]},
+                "sub": {"command": "node", "args": ["index.js"], "cwd": "tools"},
+                "ws": {"command": "node", "args": ["${workspaceFolder}/index.js"]},
+            }
+        },
+    )
+    servers = import_file(src)["servers"]
+    assert servers["local"]["cwd"] == str(project)  # VS Code runs servers in the workspace folder
+    assert servers["sub"]["cwd"] == str(project / "tools")
+    assert servers["ws"]["args"] == [f"{project}/index.js"]
+    dot_mcp = write_json(project / ".mcp.json", {"mcpServers": {"a": {"command": "./tools/run.sh"}}})
+    assert import_file(dot_mcp)["servers"]["a"]["cwd"] == str(project)
+
+
+def test_vscode_env_file_is_loaded_without_copying_secrets(tmp_path: Path) -> None:
+    vscode = tmp_path / ".vscode"
+    vscode.mkdir()
+    (tmp_path / ".env").write_text("REGION=eu-west-1\nAPI_TOKEN=tok_dont_copy_me_0123456789\nLEVEL=from-file\n")
+    src = write_json(
+        vscode / "mcp.json",
+        {
+            "servers": {
+                "a": {
+                    "type": "stdio",
+                    "command": "srv",
+                    "envFile": "${workspaceFolder}/.env",
+                    "env": {"LEVEL": "debug"},
+                },
+                "b": {"type": "stdio", "command": "srv", "envFile": "missing.env"},
+            }
+        },
+    )
+    warnings: list[str] = []
+    data = import_file(src, warnings=warnings)
+    env = data["servers"]["a"]["env"]
+    assert env == {"REGION": "eu-west-1", "API_TOKEN": "${API_TOKEN}", "LEVEL": "debug"}  # env wins, as in VS Code
+    text = to_toml(data)
+    assert "tok_dont_copy_me" not in text and "export API_TOKEN" in text
+    assert any("servers.b.envFile" in w and "missing.env" in w and "does not exist" in w for w in warnings)
+    assert "env" not in data["servers"]["b"]
+
+
+def test_values_no_process_can_take_are_named(tmp_path: Path) -> None:
+    src = write_json(
+        tmp_path / "c.json",
+        {
+            "mcpServers": {
+                "nul": {"command": "srv\u0000x"},
+                "badenv": {"command": "srv", "env": {"A=B": "1", "OK": "2"}},
+            }
+        },
+    )
+    warnings: list[str] = []
+    servers = import_file(src, warnings=warnings)["servers"]
+    assert list(servers) == ["badenv"] and servers["badenv"]["env"] == {"OK": "2"}
+    assert any("mcpServers.nul: not imported" in w and "NUL" in w for w in warnings)
+    assert any("'A=B' is not a variable name" in w for w in warnings)

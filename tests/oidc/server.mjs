@@ -9,7 +9,12 @@
 import http from 'node:http';
 
 // Resolved from tests/node, where .ci/run installs the npm peers.
-import Provider from '../node/node_modules/oidc-provider/lib/index.js';
+import Provider, { errors } from '../node/node_modules/oidc-provider/lib/index.js';
+
+// The API that access tokens can be issued for (RFC 8707 resource indicators). Tokens for it are
+// JWTs with `aud` = this resource, which the userinfo endpoint refuses, as Auth0 audiences, Entra
+// resources and Okta custom authorization servers do.
+const RESOURCE = 'https://api.example.test/';
 
 const port = Number(process.argv[2] || 0);
 const state = {
@@ -86,6 +91,15 @@ server.listen(port, '127.0.0.1', () => {
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true },
       userinfo: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (ctx, client, oneOf) => oneOf,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (ctx, resourceIndicator) => {
+          if (resourceIndicator !== RESOURCE) throw new errors.InvalidTarget();
+          return { scope: 'api:read', audience: RESOURCE, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
     },
     pkce: { required: () => true },
     // Every client allowed the refresh grant gets a refresh token, rotated on every use.

@@ -5,6 +5,9 @@ faulty_server.py exit-at-start    writes to stderr and exits 3 before answering
 faulty_server.py hang-at-start    never answers
 faulty_server.py garbage          answers every line with text that is not JSON
 faulty_server.py big-line         answers the first line with a 20 MB line
+faulty_server.py list-changed     a working server that sends notifications/tools/list_changed just
+                                  after the client has read its tool list (as server-everything
+                                  does after connecting); the list then has one more tool
 """
 
 import os
@@ -13,7 +16,53 @@ import sys
 import time
 
 
+def list_changed() -> None:
+    """JSON-RPC by hand, so that the notification's timing is exact."""
+    import json
+    import threading
+
+    tools = [{"name": "first", "inputSchema": {"type": "object"}}]
+    lock = threading.Lock()
+
+    def send(message: dict) -> None:
+        with lock:
+            sys.stdout.write(json.dumps(message) + "\n")
+            sys.stdout.flush()
+
+    def change() -> None:
+        time.sleep(0.3)
+        tools.append({"name": "second", "inputSchema": {"type": "object"}})
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+
+    changed = False
+    for line in sys.stdin:
+        message = json.loads(line)
+        method, ident = message.get("method"), message.get("id")
+        if ident is None:
+            continue
+        if method == "initialize":
+            version = message.get("params", {}).get("protocolVersion", "2025-06-18")
+            result = {
+                "protocolVersion": version,
+                "capabilities": {"tools": {"listChanged": True}},
+                "serverInfo": {"name": "list-changed", "version": "1"},
+            }
+            send({"jsonrpc": "2.0", "id": ident, "result": result})
+        elif method == "tools/list":
+            send({"jsonrpc": "2.0", "id": ident, "result": {"tools": list(tools)}})
+            if not changed:
+                changed = True
+                threading.Thread(target=change, daemon=True).start()
+        elif method == "ping":
+            send({"jsonrpc": "2.0", "id": ident, "result": {}})
+        else:
+            send({"jsonrpc": "2.0", "id": ident, "error": {"code": -32601, "message": f"no {method}"}})
+
+
 def raw(mode: str) -> None:
+    if mode == "list-changed":
+        list_changed()
+        return
     if mode == "exit-at-start":
         sys.stderr.write("faulty: cannot open database /nowhere/db.sqlite\n")
         sys.stderr.flush()

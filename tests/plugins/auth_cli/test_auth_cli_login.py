@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import replicas
@@ -24,7 +25,11 @@ PROVIDERS = {
     "github": (replicas.GitHubReplica, {}, "The Octocat (583231)"),
     "google": (replicas.GoogleReplica, {}, "Ada Lovelace (110169484474386276334)"),
     "microsoft": (replicas.MicrosoftReplica, {"api_url": "{url}"}, "Megan Bowen ("),
-    "slack": (replicas.SlackReplica, {}, "alice (Slack Softball Team) (T9TK3CUKW:U1234)"),
+    "slack": (
+        replicas.SlackReplica,
+        {"redirect_uri": replicas.SlackReplica.redirect_urls[0]},
+        "alice (Slack Softball Team) (T9TK3CUKW:U1234)",
+    ),
     "notion": (replicas.NotionReplica, {}, "Ada Lovelace (Acme)"),
     "linear": (replicas.LinearReplica, {}, "Grace Hopper (2f8d5c1e-lin-user)"),
     "discord": (replicas.DiscordReplica, {}, "Nelly (80351110224678912)"),
@@ -76,13 +81,14 @@ async def test_cli_login(name: str, servers: dict[str, OAuthReplica], tmp_path: 
         "--no-browser",
         "--timeout",
         "60",
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
         cwd=tmp_path,
     )
     try:
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
         url = ""
         async with asyncio.timeout(60):
             while not url.startswith("http"):
@@ -93,8 +99,14 @@ async def test_cli_login(name: str, servers: dict[str, OAuthReplica], tmp_path: 
         if not url.startswith("http"):
             await proc.wait()
             pytest.fail(f"no authorization URL printed: {(await proc.stderr.read()).decode()}")
-        callback = await follow_authorization(url)
-        assert callback.status == 200
+        if "redirect_uri" in extra:
+            # Slack redirects only to its registered https page: the CLI switches to --paste and the
+            # user pastes the address bar.
+            landed = await follow_authorization(url, deliver=False, stop_at=extra["redirect_uri"])
+            proc.stdin.write(landed.url.encode() + b"\n")
+        else:
+            callback = await follow_authorization(url)
+            assert callback.status == 200
         async with asyncio.timeout(60):
             rest, err = await proc.communicate()
     finally:
@@ -167,3 +179,73 @@ async def test_cli_device_login(name: str, servers: dict[str, OAuthReplica], tmp
             await proc.wait()
     assert proc.returncode == 0, err.decode()
     assert f"Logged in to {name} as {who}" in err.decode()
+
+
+async def _paste_login_cli(replica: OAuthReplica, tmp_path: Path, tamper: Any) -> tuple[int, str, str]:
+    config = tmp_path / "mcpconnect.toml"
+    extra = {"redirect_uri": replicas.SlackReplica.redirect_urls[0]}
+    config.write_text(_config("slack", replica, extra), encoding="utf-8")
+    env = {**os.environ, "MCPCONNECT_CONFIG": str(config), "REPLICA_CLIENT_SECRET": replica.client_secret}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from mcpconnect.cli import main; main()",
+        "login",
+        "slack",
+        "--paste",
+        "--no-browser",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        async with asyncio.timeout(60):
+            url = (await proc.stdout.readline()).decode().strip()
+        landed = await follow_authorization(url, deliver=False, stop_at=extra["redirect_uri"])
+        proc.stdin.write(tamper(landed.url).encode() + b"\n")
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (lambda url: url.replace("https://app.example.com", "https://evil.example"), "is not the redirect URI"),
+        (lambda url: url.replace("state=", "state=X"), "state does not match"),
+        (lambda url: url + "&code=second", "gives 'code' twice"),
+        (lambda url: "", "nothing was pasted"),
+    ],
+)
+async def test_cli_paste_refuses_a_hostile_or_mismatched_paste(
+    servers: dict[str, OAuthReplica], tmp_path: Path, tamper: Any, expected: str
+) -> None:
+    if importlib.util.find_spec("mcpconnect_auth_slack") is None:
+        pytest.skip("mcpconnect-auth-slack is not installed")
+    replica = servers["slack"]
+    replica.reset()
+    code, _, err = await _paste_login_cli(replica, tmp_path, tamper)
+    assert code != 0 and expected in err, err
+    assert "Traceback" not in err and "Logged in" not in err
+    assert replica.token_requests == []  # nothing was exchanged
+    assert "--paste" in err  # says how to try again
+
+
+async def test_cli_paste_logs_in(servers: dict[str, OAuthReplica], tmp_path: Path) -> None:
+    if importlib.util.find_spec("mcpconnect_auth_slack") is None:
+        pytest.skip("mcpconnect-auth-slack is not installed")
+    replica = servers["slack"]
+    replica.reset()
+    code, _, err = await _paste_login_cli(replica, tmp_path, lambda url: f"  {url}  ")
+    assert code == 0, err
+    assert "Logged in to slack as alice (Slack Softball Team) (T9TK3CUKW:U1234)" in err
+    sent = replica.token_requests[-1]["body"]
+    assert sent["redirect_uri"] == replicas.SlackReplica.redirect_urls[0] and sent["code_verifier"]

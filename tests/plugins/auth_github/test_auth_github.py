@@ -35,6 +35,39 @@ class TestGitHubContract(ProviderContract):
     account_name = "The Octocat"
     device = True
 
+    async def test_oauth_app_token_without_refresh_stays_usable(
+        self, manager: TokenManager, replica: GitHubReplica
+    ) -> None:
+        from mcpconnect.auth.errors import NotRefreshableError
+
+        replica.expiring = False  # an OAuth App: the token never expires, no refresh token
+        token = await self.login(manager)
+        assert token.refresh_token is None and token.expires_at is None
+        before = len(replica.token_requests)
+        with pytest.raises(NotRefreshableError) as info:
+            await manager.refresh(NAME)
+        message = str(info.value)
+        assert "cannot be refreshed" in message and "no refresh token" in message and "does not expire" in message
+        assert "rejected" not in message
+        assert len(replica.token_requests) == before  # no request reached GitHub
+        stored = (await manager.stored(NAME)).token
+        assert not stored.needs_login
+        assert (await manager.get_token(NAME)).access_token == token.access_token
+
+    async def test_secondary_rate_limit_is_transient_and_keeps_the_token(self, runtime, replica: GitHubReplica) -> None:
+        from mcpconnect.auth import TransientAuthError
+
+        manager = TokenManager(runtime, retries=3, backoff=0)
+        token = await self.login(manager)
+        replica.secondary_limit = 120
+        before = len(replica.token_requests)
+        with pytest.raises(TransientAuthError) as info:
+            await manager.refresh(NAME)
+        assert info.value.retry_after == 120 and "try again in 2 min" in str(info.value)
+        assert len(replica.token_requests) == before + 1
+        stored = (await manager.stored(NAME)).token
+        assert not stored.needs_login and stored.refresh_token == token.refresh_token
+
     async def test_form_encoded_answers_are_read(self, manager: TokenManager, replica: GitHubReplica) -> None:
         replica.ignore_accept = True  # as GitHub answers without Accept: application/json
         token = await self.login(manager)

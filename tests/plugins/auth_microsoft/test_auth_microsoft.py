@@ -11,7 +11,7 @@ import pytest
 from provider_suite import NAME, ProviderContract, engine_contract
 from replicas import MicrosoftReplica
 
-from mcpconnect.auth import NeedsLoginError, TokenManager
+from mcpconnect.auth import NeedsLoginError, OAuthError, TokenManager
 from mcpconnect.config.model import ProviderConfig
 from mcpconnect.errors import AuthError, ConfigError
 
@@ -60,11 +60,66 @@ class TestMicrosoftContract(ProviderContract):
         assert set(replica.tenants) == {MicrosoftReplica.home_tenant}
         assert token.account == self.account
 
-    async def test_id_token_from_another_tenant_is_refused(self, runtime: Any, replica: MicrosoftReplica) -> None:
+    async def test_domain_tenant_logs_in_with_the_issuer_its_discovery_states(
+        self, runtime: Any, replica: MicrosoftReplica
+    ) -> None:
+        # The docs' own example: Entra puts the tenant's GUID in iss, not the domain.
         runtime.config.providers[NAME].tenant = "contoso.onmicrosoft.com"
+        manager = TokenManager(runtime, retries=1)
+        token = await self.login(manager)
+        assert token.account == self.account
+        assert token.issuer == f"{replica.url}/{MicrosoftReplica.home_tenant}/v2.0"
+        assert "contoso.onmicrosoft.com" in replica.tenants
+
+    async def test_id_token_from_another_tenant_is_refused(self, runtime: Any, replica: MicrosoftReplica) -> None:
+        runtime.config.providers[NAME].tenant = "fabrikam.onmicrosoft.com"
         manager = TokenManager(runtime, retries=1)
         with pytest.raises(AuthError, match="issued by"):
             await self.login(manager)
+        assert await manager.store.list(NAME) == []
+
+    async def test_unknown_tenant_is_named_with_its_aadsts_code(self, runtime: Any, replica: MicrosoftReplica) -> None:
+        runtime.config.providers[NAME].tenant = "nowhere.onmicrosoft.com"
+        manager = TokenManager(runtime, retries=1)
+        with pytest.raises(AuthError) as info:
+            await self.login(manager)
+        assert "AADSTS90002" in str(info.value) and "check tenant" in str(info.value)
+        assert await manager.store.list(NAME) == []
+
+    @pytest.mark.parametrize(
+        ("error", "code", "advice"),
+        [
+            ("invalid_grant", 50173, "sign-in session was revoked"),
+            ("invalid_grant", 700082, "expired after 90 days"),
+            ("invalid_grant", 65001, "consent for this app is missing or was revoked"),
+            ("interaction_required", 50076, "multi-factor authentication"),
+        ],
+    )
+    async def test_rejected_refresh_keeps_the_aadsts_reason(
+        self, manager: TokenManager, replica: MicrosoftReplica, error: str, code: int, advice: str
+    ) -> None:
+        await self.login(manager)
+        replica.refresh_error = (error, code, "replica text")
+        with pytest.raises(NeedsLoginError) as info:
+            await manager.refresh(NAME)
+        message = str(info.value)
+        assert f"AADSTS{code}" in message and advice in message and f"mcpconnect login {NAME}" in message
+        assert "its refresh token was rejected" not in message
+        # The reason stays with the login: a later use says the same, not a generic line.
+        with pytest.raises(NeedsLoginError) as later:
+            await manager.get_token(NAME)
+        assert f"AADSTS{code}" in str(later.value) and advice in str(later.value)
+
+    async def test_declined_device_login_says_so(self, manager: TokenManager, replica: MicrosoftReplica) -> None:
+        from provider_suite import no_wait
+
+        replica.decline_devices = True
+        with pytest.raises(OAuthError) as info:
+            await manager.login(
+                NAME, method="device", on_device_code=lambda auth: replica.approve(auth.user_code), device_sleep=no_wait
+            )
+        assert info.value.error == "authorization_declined"
+        assert "declined" in str(info.value) and f"mcpconnect login {NAME} --device" in str(info.value)
         assert await manager.store.list(NAME) == []
 
     async def test_without_graph_scope_the_id_token_names_the_user(

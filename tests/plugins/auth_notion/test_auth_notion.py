@@ -63,6 +63,30 @@ class TestNotionContract(ProviderContract):
         assert info.value.error == "missing_version"
         assert await manager.store.list(NAME) == []
 
+    async def test_validation_error_has_a_next_step(self, manager: TokenManager, replica: NotionReplica) -> None:
+        from mcpconnect.auth import OAuthError
+
+        replica.validation_error = True
+        with pytest.raises(OAuthError) as info:
+            await self.login(manager)
+        message = str(info.value)
+        assert info.value.error == "validation_error"
+        assert "body.redirect_uri should be a valid uri" in message  # Notion's own message, kept
+        assert "check client_id" in message and f"mcpconnect login {NAME}" in message
+        assert await manager.store.list(NAME) == []
+
+    async def test_legacy_token_refresh_says_it_cannot_and_keeps_it(
+        self, manager: TokenManager, replica: NotionReplica
+    ) -> None:
+        from mcpconnect.auth.errors import NotRefreshableError
+
+        replica.legacy = True
+        token = await self.login(manager)
+        with pytest.raises(NotRefreshableError, match="cannot be refreshed"):
+            await manager.refresh(NAME)
+        assert not (await manager.stored(NAME)).token.needs_login
+        assert (await manager.get_token(NAME)).access_token == token.access_token
+
 
 #: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
 TestNotionEngineContract = engine_contract(TestNotionContract)

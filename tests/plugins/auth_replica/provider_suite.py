@@ -22,13 +22,34 @@ from mcpconnect.plugins import PluginHost
 from mcpconnect.runtime import Runtime
 from mcpconnect.testing.provider_contract import ProviderContract as EngineContract
 
-__all__ = ["ProviderContract", "engine_contract", "no_wait"]
+__all__ = ["ProviderContract", "engine_contract", "landing_url", "no_wait", "paste_login"]
 
 NAME = "acct"
 
 
 async def no_wait(_seconds: float) -> None:
     await asyncio.sleep(0)
+
+
+async def landing_url(url: str, redirect_uri: str) -> str:
+    """What a browser's address bar shows after approving at a replica that redirects to the
+    registered https ``redirect_uri`` (the page itself never loads: it is not on this machine)."""
+    return (await follow_authorization(url, deliver=False, stop_at=redirect_uri)).url
+
+
+async def paste_login(manager: TokenManager, name: str, *, tamper: Any = None, **kwargs: Any) -> Any:
+    """``mcpconnect login NAME --paste`` as a user does it: open the URL, approve, paste the
+    address bar (``tamper`` may change what is pasted)."""
+    provider = manager.provider(name)
+    landed: list[str] = []
+
+    async def browser(url: str) -> None:
+        landed.append(await landing_url(url, provider.paste_redirect_uri()))
+
+    def paste() -> str:
+        return tamper(landed[-1]) if tamper is not None else landed[-1]
+
+    return await manager.login(name, method="paste", on_url=browser, read_redirect=paste, **kwargs)
 
 
 class ProviderContract:
@@ -67,6 +88,10 @@ class ProviderContract:
         return TokenManager(runtime, retries=1, backoff=0)
 
     async def login(self, manager: TokenManager, **kwargs: Any) -> Any:
+        provider = manager.provider(NAME)
+        if not provider.accepts_loopback_redirect():
+            return await paste_login(manager, NAME, **kwargs)
+
         async def follow(url: str) -> None:
             await follow_authorization(url)
 

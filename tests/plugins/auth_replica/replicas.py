@@ -54,6 +54,8 @@ class GitHubReplica(OAuthReplica):
         self.expiring = True
         self.ignore_accept = False
         self.device_flow_enabled = True
+        #: Seconds of a secondary rate limit the next token requests meet (HTTP 403, retry-after).
+        self.secondary_limit: float | None = None
 
     def routes(self) -> list[Route]:
         return [
@@ -90,6 +92,16 @@ class GitHubReplica(OAuthReplica):
     async def token(self, request: Request) -> Response:
         body = await read_body(request)
         self.token_requests.append({"body": body, "headers": dict(request.headers)})
+        if self.secondary_limit is not None:
+            return JSONResponse(
+                {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                    "again.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                },
+                status_code=403,
+                headers={"retry-after": str(int(self.secondary_limit)), "x-ratelimit-remaining": "4999"},
+            )
         if body.get("client_id") != self.client_id:
             return self.failure(request, "incorrect_client_credentials")
         grant_type = body.get("grant_type", "authorization_code")
@@ -206,7 +218,13 @@ def _jwt(claims: dict[str, Any]) -> str:
 class MicrosoftReplica(StandardReplica):
     """Microsoft identity platform: tenant in the path, ``offline_access`` for a refresh token,
     rotating refresh tokens, ID tokens with ``oid``/``tid``, Graph ``/v1.0/me``, device flow at
-    ``/{tenant}/oauth2/v2.0/devicecode``, no revocation endpoint."""
+    ``/{tenant}/oauth2/v2.0/devicecode``, no revocation endpoint.
+
+    Per tenant, ``/{tenant}/v2.0/.well-known/openid-configuration``: a domain tenant's document
+    names the tenant's GUID in ``issuer`` (as Entra's do); ``common`` / ``organizations`` hold
+    the literal ``{tenantid}``; an unknown tenant answers HTTP 400 with ``AADSTS90002``. Errors
+    carry ``error_codes`` and an ``AADSTSnnnnn:`` description, as documented.
+    """
 
     authorize_path = "/{tenant}/oauth2/v2.0/authorize"
     token_path = "/{tenant}/oauth2/v2.0/token"
@@ -216,6 +234,9 @@ class MicrosoftReplica(StandardReplica):
     token_prefix = "eyJ0eXAi."
     refresh_prefix = "0.AXoA"
     home_tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    other_tenant = "4d9c1b2e-0f7a-4c55-9a8e-3b6f2d1c0e9f"
+    #: Verified domains of the tenants this replica knows.
+    domains = {"contoso.onmicrosoft.com": home_tenant, "fabrikam.onmicrosoft.com": other_tenant}
     oid = "00000000-0000-0000-66f3-3332eca7ea81"
     user = {"id": oid, "displayName": "Megan Bowen", "userPrincipalName": "meganb@contoso.example"}
 
@@ -223,9 +244,51 @@ class MicrosoftReplica(StandardReplica):
         super().reset()
         self.tenants: list[str] = []
         self.interaction_required = False
+        #: (error, AADSTS code, description) the next refresh is refused with.
+        self.refresh_error: tuple[str, int, str] | None = None
+        self.decline_devices = False
 
     def routes(self) -> list[Route]:
-        return [*super().routes(), Route("/v1.0/me", self.me, methods=["GET"])]
+        return [
+            Route("/{tenant}/v2.0/.well-known/openid-configuration", self.discovery, methods=["GET"]),
+            *super().routes(),
+            Route("/v1.0/me", self.me, methods=["GET"]),
+        ]
+
+    def aad_error(self, error: str, code: int, text: str, status: int = 400) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": error,
+                "error_description": f"AADSTS{code}: {text}\r\nTrace ID: 0000aaaa-11bb\r\nCorrelation ID: aaaa0000",
+                "error_codes": [code],
+                "timestamp": "2026-12-01 12:00:00Z",
+                "trace_id": "0000aaaa-11bb",
+                "correlation_id": "aaaa0000",
+            },
+            status_code=status,
+        )
+
+    async def discovery(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        if tenant in ("common", "organizations", "consumers"):
+            tid = "{tenantid}" if tenant != "consumers" else "9188040d-6c67-4c5b-b112-36a304b66dad"
+        elif tenant in self.domains.values():
+            tid = tenant
+        elif tenant in self.domains:
+            tid = self.domains[tenant]
+        else:
+            return self.aad_error("invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
+        root = f"{self.url}/{tid if tid != '{tenantid}' else tenant}/oauth2/v2.0"
+        return JSONResponse(
+            {
+                "issuer": f"{self.url}/{tid}/v2.0",
+                "authorization_endpoint": f"{root}/authorize",
+                "token_endpoint": f"{root}/token",
+                "device_authorization_endpoint": f"{root}/devicecode",
+                "userinfo_endpoint": f"{self.url}/oidc/userinfo",
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            }
+        )
 
     def issues_refresh(self, grant: Grant) -> bool:
         return "offline_access" in grant.scopes
@@ -237,8 +300,23 @@ class MicrosoftReplica(StandardReplica):
     async def token(self, request: Request) -> Response:
         self.tenants.append(request.path_params["tenant"])
         if self.interaction_required:
+            return self.aad_error(
+                "interaction_required",
+                50076,
+                "Due to a configuration change made by your administrator, or because you moved to a new "
+                "location, you must use multi-factor authentication to access the app.",
+            )
+        body = dict(await request.form())
+        if body.get("grant_type") == "refresh_token" and self.refresh_error is not None:
+            error, code, text = self.refresh_error
+            return self.aad_error(error, code, text)
+        if self.decline_devices and body.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
             return JSONResponse(
-                {"error": "interaction_required", "error_description": "AADSTS50076: MFA required"}, status_code=400
+                {
+                    "error": "authorization_declined",
+                    "error_description": "The end user denied the authorization request.",
+                },
+                400,
             )
         return await super().token(request)
 
@@ -275,10 +353,14 @@ class SlackReplica(OAuthReplica):
 
     expires_in = 43200
     team = {"id": "T9TK3CUKW", "name": "Slack Softball Team"}
+    #: The app's Redirect URLs (OAuth & Permissions): https only, as Slack requires.
+    redirect_urls = ("https://app.example.com/slack/oauth",)
 
     def reset(self) -> None:
         super().reset()
         self.rotation = True
+        #: Seconds of a rate limit the next Web API calls meet (``None``: not limited).
+        self.rate_limited: float | None = None
 
     def routes(self) -> list[Route]:
         return [
@@ -295,7 +377,22 @@ class SlackReplica(OAuthReplica):
         for key in ("scope", "user_scope"):
             if " " in params.get(key, ""):
                 return "invalid_scope"  # Slack wants commas
-        return super().check_authorize(params)
+        if params.get("client_id") != self.client_id:
+            return "invalid_client"
+        if params.get("redirect_uri") not in self.redirect_urls:
+            return "redirect_uri_mismatch"  # not a registered (https) Redirect URL: an error page, no redirect
+        if params.get("code_challenge") and params.get("code_challenge_method") != "S256":
+            return "invalid_request"
+        return None
+
+    def limited(self) -> JSONResponse | None:
+        if self.rate_limited is None:
+            return None
+        return JSONResponse(
+            {"ok": False, "error": "ratelimited"},
+            status_code=429,
+            headers={"Retry-After": str(int(self.rate_limited))},
+        )
 
     def mint_kind(self, grant: Grant, kind: str) -> dict[str, Any]:
         self.token_prefix, self.refresh_prefix = ("xoxp-", "xoxe-1-") if kind == "user" else ("xoxb-", "xoxe-1-")
@@ -308,6 +405,8 @@ class SlackReplica(OAuthReplica):
     async def access_method(self, request: Request) -> Response:
         body = await read_body(request)
         self.token_requests.append({"body": body, "headers": dict(request.headers)})
+        if (limited := self.limited()) is not None:
+            return limited
         if self.authenticate(request, body):
             return self.fail("invalid_client_id" if body.get("client_id") != self.client_id else "bad_client_secret")
         if body.get("grant_type") == "refresh_token":
@@ -372,6 +471,8 @@ class NotionReplica(OAuthReplica):
     def reset(self) -> None:
         super().reset()
         self.legacy = False
+        #: The next token request fails schema validation (Notion's documented 400 validation_error).
+        self.validation_error = False
 
     def routes(self) -> list[Route]:
         return [
@@ -433,6 +534,10 @@ class NotionReplica(OAuthReplica):
         if isinstance(body, Response):
             return body
         self.token_requests.append({"body": body, "headers": dict(request.headers)})
+        if self.validation_error:
+            return self.api_error(
+                400, "validation_error", "body failed validation: body.redirect_uri should be a valid uri."
+            )
         if body.get("grant_type") == "refresh_token":
             used = self.use_refresh(str(body.get("refresh_token", "")))
             if isinstance(used, str):
@@ -507,14 +612,31 @@ class LinearReplica(StandardReplica):
 
 
 class DiscordReplica(StandardReplica):
-    """Discord: RFC 6749 with PKCE, RFC 9207 ``iss`` in callbacks, RFC 7009 revocation."""
+    """Discord: RFC 6749 with PKCE, RFC 7009 revocation. The documented redirect carries
+    ``code`` and ``state`` only (no RFC 9207 ``iss``). Rate limits answer HTTP 429 with a
+    ``Retry-After`` header and ``{"message", "retry_after", "global"}`` (``rate_limited``)."""
 
     authorize_path = "/api/oauth2/authorize"
     token_path = "/api/oauth2/token"
     revoke_path = "/api/oauth2/token/revoke"
     client_auth = ("basic", "post", "none")
-    send_iss = True
+    send_iss = False
     expires_in = 604800
+
+    def reset(self) -> None:
+        super().reset()
+        #: Seconds of a rate limit the next token requests meet (``None``: not limited).
+        self.rate_limited: float | None = None
+
+    async def token(self, request: Request) -> Response:
+        if self.rate_limited is not None:
+            self.token_requests.append({"body": await read_body(request), "headers": dict(request.headers)})
+            return JSONResponse(
+                {"message": "You are being rate limited.", "retry_after": self.rate_limited, "global": False},
+                status_code=429,
+                headers={"Retry-After": str(int(self.rate_limited) + 1), "X-RateLimit-Scope": "user"},
+            )
+        return await super().token(request)
 
     def routes(self) -> list[Route]:
         return [*super().routes(), Route("/api/users/@me", self.me, methods=["GET"])]

@@ -1,4 +1,5 @@
-"""The login flows: authorization code with PKCE, device authorization, client credentials.
+"""The login flows: authorization code with PKCE (loopback callback, or the redirect URL pasted
+back by the user), device authorization, client credentials.
 
 Each flow returns the provider's :class:`~mcpconnect.auth.provider.TokenResponse`; the token
 manager turns it into a stored :class:`~mcpconnect.tokens.Token`. Per-attempt secrets (PKCE
@@ -18,7 +19,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -34,6 +35,7 @@ __all__ = [
     "authorization_code_flow",
     "client_credentials_flow",
     "device_flow",
+    "paste_flow",
     "pkce_pair",
 ]
 
@@ -43,6 +45,10 @@ log = logging.getLogger("mcpconnect.auth")
 UrlHandler = Callable[[str], Awaitable[None] | None]
 #: Receives the device authorization, to show the user code.
 DeviceHandler = Callable[[DeviceAuthorization], Awaitable[None] | None]
+#: Returns the URL the browser landed on after the login (paste mode): typed or pasted by the user.
+RedirectReader = Callable[[], Awaitable[str] | str]
+#: Longest pasted URL accepted (a redirect with a code and a state is a few hundred bytes).
+_MAX_PASTE = 16 * 1024
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -69,6 +75,8 @@ class AuthorizationAttempt:
     error: AuthError | None = None
     #: How messages name who is logged in to (an MCP server's provider says ``server 'NAME'``).
     label: str | None = None
+    #: What messages tell the user to run to try again (default: the login command).
+    again: str | None = None
 
     def __repr__(self) -> str:
         return f"AuthorizationAttempt(provider={self.provider!r}, redirect_uri={self.redirect_uri!r}, used={self.used})"
@@ -85,7 +93,7 @@ class AuthorizationAttempt:
 
     def _check(self, params: dict[str, str], now: float) -> str:
         who = self.label or f"provider '{self.provider}'"
-        again = f"run 'mcpconnect login {self.provider}' again"
+        again = self.again or f"run 'mcpconnect login {self.provider}' again"
         state = params.get("state")
         if not state:
             raise AuthError(f"{who}: the login callback has no state parameter (possibly forged); {again}")
@@ -133,6 +141,18 @@ async def _call(handler: Callable[..., Awaitable[None] | None], *args: object) -
         await result
 
 
+def _authorization_url(
+    provider: OAuthProvider, authorize: str, attempt: AuthorizationAttempt, scopes: tuple[str, ...]
+) -> str:
+    params = {"response_type": "code", "client_id": provider.client_id, "redirect_uri": attempt.redirect_uri}
+    params.update(provider.authorize_params(scopes))
+    params["state"] = attempt.state
+    if provider.pkce:
+        attempt.verifier, challenge = pkce_pair()
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    return _add_query(authorize, params)
+
+
 async def authorization_code_flow(
     provider: OAuthProvider,
     http: httpx.AsyncClient,
@@ -152,6 +172,8 @@ async def authorization_code_flow(
     endpoints = await provider.endpoints(http)
     authorize = await provider.require(http, "authorize")
     await provider.require(http, "token")
+    if not provider.accepts_loopback_redirect():
+        raise AuthError(provider.loopback_refused_advice())
 
     def on_callback(params: dict[str, str]) -> CallbackResult:
         return attempt.check(params)
@@ -165,13 +187,7 @@ async def authorization_code_flow(
             iss_required=endpoints.iss_parameter_supported,
             label=provider.label,
         )
-        params = {"response_type": "code", "client_id": provider.client_id, "redirect_uri": attempt.redirect_uri}
-        params.update(provider.authorize_params(scopes))
-        params["state"] = attempt.state
-        if provider.pkce:
-            attempt.verifier, challenge = pkce_pair()
-            params.update(code_challenge=challenge, code_challenge_method="S256")
-        url = _add_query(authorize, params)
+        url = _authorization_url(provider, authorize, attempt, scopes)
         log.debug("login to %s: waiting for the callback on %s", provider.name, attempt.redirect_uri)
 
         waiter = asyncio.ensure_future(listener.wait())
@@ -184,8 +200,7 @@ async def authorization_code_flow(
                     await waiter
         except TimeoutError:
             raise AuthError(
-                f"{provider.label}: no login callback arrived within {int(wait)} s; "
-                f"run 'mcpconnect login {provider.name}' again"
+                f"{provider.label}: no login callback arrived within {int(wait)} s; {provider.login_timeout_advice()}"
             ) from None
         finally:
             waiter.cancel()
@@ -201,6 +216,89 @@ async def authorization_code_flow(
     return await provider.exchange_code(
         http, attempt.code, redirect_uri=attempt.redirect_uri, verifier=attempt.verifier
     )
+
+
+def redirect_params(pasted: str, redirect_uri: str, *, who: str, again: str) -> dict[str, str]:
+    """The query of ``pasted``, the URL the browser landed on, checked to be ``redirect_uri``'s.
+
+    Refuses, with a clear :class:`AuthError`, anything else: another scheme, host, port or
+    path (a hostile or mistaken paste), a missing query, a parameter given twice, an
+    oversized paste. ``state`` and the code are checked afterwards by the attempt.
+    """
+    text = pasted.strip().strip("'\"<>").strip()
+    if not text:
+        raise AuthError(f"{who}: nothing was pasted; {again}, and paste the whole URL from the address bar")
+    if len(text) > _MAX_PASTE:
+        raise AuthError(f"{who}: the pasted text is over {_MAX_PASTE // 1024} KiB, not a login redirect; {again}")
+    got, want = urlsplit(text), urlsplit(redirect_uri)
+    try:
+        same_place = (got.scheme.lower(), (got.hostname or "").lower(), got.port, got.path or "/") == (
+            want.scheme.lower(),
+            (want.hostname or "").lower(),
+            want.port,
+            want.path or "/",
+        )
+    except ValueError:  # a malformed port
+        same_place = False
+    if not same_place:
+        shown = f"{got.scheme}://{got.hostname or ''}{got.path}"[:120] if got.scheme else "text that is not a URL"
+        raise AuthError(
+            f"{who}: the pasted URL ({shown}) is not the redirect URI of this login ({redirect_uri}); nothing "
+            f"was sent: paste the URL the browser shows after approving, or {again}"
+        )
+    query = got.query or ""
+    if not query and got.fragment and "state=" in got.fragment:
+        query = got.fragment
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs:
+        raise AuthError(f"{who}: the pasted URL carries no code or state (the query is empty); {again}")
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params:
+            raise AuthError(f"{who}: the pasted URL gives {key[:40]!r} twice (possibly forged); {again}")
+        params[key] = value
+    return params
+
+
+async def paste_flow(
+    provider: OAuthProvider,
+    http: httpx.AsyncClient,
+    *,
+    scopes: tuple[str, ...],
+    on_url: UrlHandler,
+    read_redirect: RedirectReader,
+    wait: float = 900.0,
+) -> TokenResponse:
+    """Authorization code with PKCE for a provider that redirects only to a registered https
+    URI (Slack): the browser lands there, and the user pastes the URL from the address bar.
+
+    ``state`` (one use, ``wait`` seconds), RFC 9207 ``iss`` and PKCE are checked exactly as for
+    the loopback callback; the pasted URL must be the redirect URI's.
+    """
+    endpoints = await provider.endpoints(http)
+    authorize = await provider.require(http, "authorize")
+    await provider.require(http, "token")
+    redirect_uri = provider.paste_redirect_uri()
+    again = f"run 'mcpconnect login {provider.name} --paste' again"
+    attempt = AuthorizationAttempt(
+        provider=provider.name,
+        redirect_uri=redirect_uri,
+        expires_at=time.monotonic() + wait,
+        issuer=endpoints.issuer,
+        iss_required=endpoints.iss_parameter_supported,
+        label=provider.label,
+        again=again,
+    )
+    await _call(on_url, _authorization_url(provider, authorize, attempt, scopes))
+    pasted = read_redirect()
+    if inspect.isawaitable(pasted):
+        pasted = await pasted
+    params = redirect_params(str(pasted), redirect_uri, who=provider.label, again=again)
+    if attempt.check(params) is not None:
+        assert attempt.error is not None
+        raise attempt.error
+    assert attempt.code is not None
+    return await provider.exchange_code(http, attempt.code, redirect_uri=redirect_uri, verifier=attempt.verifier)
 
 
 async def device_flow(
@@ -234,9 +332,10 @@ async def device_flow(
                 interval += slow_down_step
                 log.debug("device login to %s: slow_down, polling every %.0f s", provider.name, interval)
                 continue
-            if exc.error == "access_denied":
+            if exc.error in ("access_denied", "authorization_declined"):
+                how = "declined" if exc.error == "authorization_declined" else "denied"
                 raise OAuthError(
-                    f"provider '{provider.name}': the device login was denied; {again}",
+                    f"provider '{provider.name}': the device login was {how} at the provider; {again}",
                     provider=provider.name,
                     error=exc.error,
                 ) from None

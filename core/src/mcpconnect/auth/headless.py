@@ -56,21 +56,24 @@ class _Arrived(Exception):
 
 
 class _StopAtLoopback(urllib.request.HTTPRedirectHandler):
-    def __init__(self, server: str) -> None:
+    def __init__(self, server: str, stop_at: str | None = None) -> None:
         self.server = server
+        self.stop_at = stop_at
 
     def redirect_request(
         self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
     ) -> urllib.request.Request | None:
+        if self.stop_at is not None and newurl.split("?", 1)[0] == self.stop_at.split("?", 1)[0]:
+            raise _Arrived(newurl)
         if urlsplit(newurl).netloc != self.server and is_loopback(newurl):
             raise _Arrived(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _follow(url: str) -> str:
+def _follow(url: str, stop_at: str | None = None) -> str:
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-        _StopAtLoopback(urlsplit(url).netloc),
+        _StopAtLoopback(urlsplit(url).netloc, stop_at),
     )
     try:
         with opener.open(url, timeout=30) as response:
@@ -85,10 +88,13 @@ def _follow(url: str) -> str:
     )
 
 
-async def follow_authorization(url: str, *, deliver: bool = True) -> Callback:
+async def follow_authorization(url: str, *, deliver: bool = True, stop_at: str | None = None) -> Callback:
     """Follow ``url``'s redirects (cookies kept) until one points at a loopback listener that is
     not the authorization server itself, and deliver that callback (with ``deliver=False``,
     return it undelivered, status 0, for tests that tamper with or replay it).
+
+    ``stop_at``: also stop at this redirect URI (a registered https page, for ``--paste``
+    logins): the URL returned undelivered is the one a user would paste.
 
     Uses :mod:`urllib.request` in a thread, not httpx: httpx and httpcore log response headers at
     DEBUG, and the redirect to the listener carries the authorization code, which a browser
@@ -97,5 +103,7 @@ async def follow_authorization(url: str, *, deliver: bool = True) -> Callback:
     Raises :class:`RuntimeError` when the server answers a page instead of a redirect (it wants
     a person) or redirects in a loop.
     """
-    callback_url = await asyncio.to_thread(_follow, url)
+    callback_url = await asyncio.to_thread(_follow, url, stop_at)
+    if stop_at is not None and not is_loopback(callback_url):
+        return Callback(0, "", callback_url)
     return await deliver_callback(callback_url) if deliver else Callback(0, "", callback_url)

@@ -8,9 +8,12 @@ Rules it keeps:
   refreshed already. 1000 callers holding one expired token cause one refresh request;
 - a refreshed token (a rotated refresh token included) is stored, compare-and-swap on the
   version read, before it is handed out;
-- ``invalid_grant`` marks the login ``needs_login`` and says to log in again; a transient
-  failure (network, 5xx, timeout) is retried with backoff and never deletes or overwrites the
-  stored token, and a per-provider circuit breaker stops hammering a provider that is down;
+- ``invalid_grant`` (or the provider's own code for it) marks the login ``needs_login``, keeps
+  the provider's reason with it and says to log in again; a transient failure (network, 5xx,
+  timeout) is retried with backoff and never deletes or overwrites the stored token, a rate
+  limit (HTTP 429) is not retried before its ``Retry-After``, and a per-provider circuit breaker
+  stops hammering a provider that is down;
+- a token without a refresh token is never marked: it stays usable until it expires;
 - ``logout`` revokes at the provider and deletes the local copy even when the provider is down.
 """
 
@@ -30,15 +33,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 from pydantic import SecretStr
 
-from mcpconnect.auth.errors import NeedsLoginError, OAuthError, TransientAuthError
+from mcpconnect.auth.errors import IdTokenError, NeedsLoginError, NotRefreshableError, OAuthError, TransientAuthError
 from mcpconnect.auth.flows import (
     DeviceHandler,
     UrlHandler,
     authorization_code_flow,
     client_credentials_flow,
     device_flow,
+    paste_flow,
 )
-from mcpconnect.auth.provider import Identity, OAuthProvider, TokenResponse
+from mcpconnect.auth.provider import DEFAULT_ACCOUNT, Identity, OAuthProvider, TokenResponse
 from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, VersionConflict
 from mcpconnect.logs import register_secret
 from mcpconnect.tokens import Token
@@ -51,7 +55,10 @@ __all__ = ["CircuitBreaker", "LogoutResult", "TokenManager", "token_manager"]
 
 log = logging.getLogger("mcpconnect.auth")
 
-LoginMethod = Literal["browser", "device", "client_credentials"]
+LoginMethod = Literal["browser", "paste", "device", "client_credentials"]
+#: Where a rejected refresh's reason is kept on the token (``Token.extra``): no secret, only the
+#: provider's error code and the message built from it.
+_REASON = "needs_login_reason"
 
 
 _SECRET_FIELD = re.compile(r"token|secret|password|code|key|assertion", re.IGNORECASE)
@@ -287,12 +294,17 @@ class TokenManager:
         wait: float = 300.0,
         device_sleep: Callable[[float], Any] | None = None,
         port: int = 0,
+        read_redirect: Callable[[], Any] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> Token:
         """Log in to provider ``name`` and store the token; returns it.
 
         ``method``: ``"browser"`` (authorization code + PKCE; ``on_url`` receives the URL to
-        open), ``"device"`` (``on_device_code`` shows the user code) or
-        ``"client_credentials"``. Nothing stored changes when the login fails.
+        open), ``"paste"`` (the same, with the provider's registered https ``redirect_uri``:
+        ``read_redirect`` returns the URL the browser landed on), ``"device"``
+        (``on_device_code`` shows the user code) or ``"client_credentials"``. Nothing stored
+        changes when the login fails. ``on_warning`` receives what the user should know about a
+        login that worked (default: logged as a warning).
         """
         provider = self.provider(name)
         async with self.http(provider) as http:
@@ -308,6 +320,10 @@ class TokenManager:
                 response = await authorization_code_flow(
                     provider, http, scopes=wanted, on_url=on_url, wait=wait, port=port
                 )
+            elif method == "paste":
+                if on_url is None or read_redirect is None:
+                    raise AuthError("login: on_url and read_redirect are required for the paste flow")
+                response = await paste_flow(provider, http, scopes=wanted, on_url=on_url, read_redirect=read_redirect)
             elif method == "device":
                 if on_device_code is None:
                     raise AuthError("login: on_device_code is required for the device flow")
@@ -318,12 +334,34 @@ class TokenManager:
             if method == "client_credentials":
                 identity = Identity(provider.client_id, "client credentials")
             else:
-                identity = await provider.identity(http, response)
+                identity = await self._identity(provider, http, response, on_warning)
         token = self._token(provider, response, identity, requested=wanted, issuer=endpoints.issuer)
         await self.store.put(token)
         log.info("logged in to %s as %s", name, token.account)
         self.runtime.host.token_obtained(name, token.account, token)
         return token
+
+    async def _identity(
+        self,
+        provider: OAuthProvider,
+        http: httpx.AsyncClient,
+        response: TokenResponse,
+        on_warning: Callable[[str], None] | None,
+    ) -> Identity:
+        """Who logged in. The tokens are in hand: only an ID token that fails its checks refuses
+        the login; a provider that cannot say who it is (userinfo refusing a token meant for
+        another API, a lookup that is down) leaves the login under :data:`DEFAULT_ACCOUNT`."""
+        try:
+            return await provider.identity(http, response)
+        except IdTokenError:
+            raise
+        except AuthError as exc:
+            message = (
+                f"{exc}; the login worked and is stored under the account '{DEFAULT_ACCOUNT}' (the provider did "
+                "not say who logged in)"
+            )
+            (on_warning or log.warning)(message)
+            return Identity(DEFAULT_ACCOUNT, None)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -354,7 +392,7 @@ class TokenManager:
         current = await self.stored(name, account)
         token = current.token
         if token.needs_login:
-            raise self._needs_login(name, token.account)
+            raise self._needs_login(name, token)
         if not token.is_expiring(self.margin_for(token)):
             return token
         if not token.refreshable or not self.provider(name).supports_refresh:
@@ -375,9 +413,37 @@ class TokenManager:
             raise
 
     async def refresh(self, name: str, account: str | None = None) -> Token:
-        """Refresh now, whatever the expiry (``mcpconnect tokens refresh``)."""
+        """Refresh now, whatever the expiry (``mcpconnect tokens refresh``).
+
+        A token without a refresh token raises :class:`NotRefreshableError` (still valid) or
+        :class:`NeedsLoginError` (expired); neither sends a request or changes the stored token.
+        """
         current = await self.stored(name, account)
-        return await self._refresh(name, current.token.account, seen_version=current.version, force=True)
+        token = current.token
+        if token.needs_login:
+            raise self._needs_login(name, token)
+        if not token.refreshable or not self.provider(name).supports_refresh:
+            raise self._not_refreshable(name, token)
+        return await self._refresh(name, token.account, seen_version=current.version, force=True)
+
+    def _not_refreshable(self, name: str, token: Token) -> OAuthError:
+        why = (
+            "its refresh token has expired"
+            if token.refresh_token is not None
+            else "the provider gave no refresh token with it"
+        )
+        if token.is_expiring():
+            return NeedsLoginError(
+                f"provider '{name}': the token of '{token.account}' has expired and cannot be refreshed ({why}); "
+                f"run 'mcpconnect login {name}'",
+                provider=name,
+            )
+        lasts = "it does not expire" if token.expires_at is None else "it stays valid until it expires"
+        return NotRefreshableError(
+            f"provider '{name}': the token of '{token.account}' cannot be refreshed ({why}); {lasts} and is still "
+            f"used as it is; nothing to do until then, and 'mcpconnect login {name}' gets a new one",
+            provider=name,
+        )
 
     async def refresh_rejected(self, name: str, rejected: Token) -> Token:
         """A server answered 401 to ``rejected``: refresh once (unless someone already did)."""
@@ -391,20 +457,25 @@ class TokenManager:
             stored.needs_login or stored.is_expiring()
         ):
             return stored
+        if stored.needs_login:
+            raise self._needs_login(name, stored)
         if not stored.refreshable:
             raise NeedsLoginError(
                 f"provider '{name}': the server rejected the token of '{rejected.account}' and it cannot be "
-                f"refreshed; run 'mcpconnect login {name}'",
+                f"refreshed (no refresh token); run 'mcpconnect login {name}'",
                 provider=name,
             )
         return await self._refresh(name, rejected.account, seen_version=current.version, force=True)
 
-    def _needs_login(self, name: str, account: str) -> NeedsLoginError:
+    def _needs_login(self, name: str, token: Token) -> NeedsLoginError:
+        """The error for a login marked ``needs_login``, with the provider's reason when kept."""
+        reason = token.extra.get(_REASON)
+        if isinstance(reason, dict) and reason.get("message"):
+            return NeedsLoginError(str(reason["message"]), provider=name, error=reason.get("error"))
         return NeedsLoginError(
-            f"provider '{name}': the login of '{account}' needs renewing (its refresh token was rejected); "
-            f"run 'mcpconnect login {name}'",
+            f"provider '{name}': the login of '{token.account}' needs renewing (the provider refused to refresh "
+            f"it); run 'mcpconnect login {name}'",
             provider=name,
-            error="invalid_grant",
         )
 
     def _still_good(self, token: Token) -> bool:
@@ -419,7 +490,7 @@ class TokenManager:
                 )
             if current.version != seen_version and (self._still_good(current.token) or current.token.needs_login):
                 if current.token.needs_login:
-                    raise self._needs_login(name, account)
+                    raise self._needs_login(name, current.token)
                 return current.token  # another task refreshed while this one waited
             try:
                 lock = self.store.refresh_lock(
@@ -434,7 +505,7 @@ class TokenManager:
                             provider=name,
                         )
                     if current.token.needs_login:
-                        raise self._needs_login(name, account)
+                        raise self._needs_login(name, current.token)
                     if current.version != seen_version and self._still_good(current.token):
                         return current.token
                     if not force and self._still_good(current.token):
@@ -458,8 +529,13 @@ class TokenManager:
                 async with self.http(provider) as http:
                     response = await provider.refresh(http, token)
             except TransientAuthError as exc:
-                breaker.failure()
                 last = exc
+                if exc.retry_after is not None or exc.error == "rate_limited":
+                    # Rate limited: the provider is up and said when to come back; retrying now
+                    # would only prolong the limit. The stored token stays as it is.
+                    self.runtime.host.token_refresh_failed(name, token.account, exc, False)
+                    raise
+                breaker.failure()
                 will_retry = attempt + 1 < self.retries
                 self.runtime.host.token_refresh_failed(name, token.account, exc, will_retry)
                 if will_retry:
@@ -467,11 +543,13 @@ class TokenManager:
                     log.warning("%s; retrying in %.1f s", exc, delay)
                     await asyncio.sleep(delay)
                 continue
+            except NotRefreshableError:
+                raise  # nothing was sent; the token stays as it is
             except NeedsLoginError as exc:
                 breaker.success()  # the provider answered; it is up
-                await self._mark_needs_login(current)
+                await self._mark_needs_login(current, exc)
                 self.runtime.host.token_refresh_failed(name, token.account, exc, False)
-                raise self._needs_login(name, token.account) from None
+                raise
             except (OAuthError, AuthError) as exc:
                 breaker.success()
                 self.runtime.host.token_refresh_failed(name, token.account, exc, False)
@@ -493,8 +571,9 @@ class TokenManager:
         assert last is not None
         raise last
 
-    async def _mark_needs_login(self, current: StoredToken) -> None:
-        marked = current.token.model_copy(update={"needs_login": True})
+    async def _mark_needs_login(self, current: StoredToken, reason: NeedsLoginError) -> None:
+        extra = {**current.token.extra, _REASON: {"error": reason.error, "message": str(reason)}}
+        marked = current.token.model_copy(update={"needs_login": True, "extra": extra})
         # Someone may have stored a newer token meanwhile: theirs stands.
         with contextlib.suppress(VersionConflict):
             await self.store.put(marked, expected_version=current.version)
@@ -536,7 +615,7 @@ class TokenManager:
             warning = f"{exc}; the token was deleted locally but may stay valid at the provider until it expires"
         await self.store.delete(name, token.account)
         if warning:
-            log.warning("%s", warning)
+            log.info("%s", warning)  # the caller shows LogoutResult.warning; logged once, not twice
         self.runtime.host.token_revoked(name, token.account, remote)
         return LogoutResult(name, token.account, remote, warning)
 

@@ -36,14 +36,22 @@ import ipaddress
 import json
 import logging
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from mcpconnect.auth.errors import NeedsLoginError, OAuthError, TransientAuthError
+from mcpconnect.auth.errors import (
+    IdTokenError,
+    NeedsLoginError,
+    NotRefreshableError,
+    OAuthError,
+    TransientAuthError,
+)
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.logs import register_secret, scrub
 
@@ -52,6 +60,7 @@ if TYPE_CHECKING:
     from mcpconnect.tokens import Token
 
 __all__ = [
+    "DEFAULT_ACCOUNT",
     "ClientAuth",
     "DeviceAuthorization",
     "Endpoints",
@@ -64,6 +73,9 @@ __all__ = [
 
 log = logging.getLogger("mcpconnect.auth")
 
+#: The account a login is stored under when the provider did not say who logged in.
+DEFAULT_ACCOUNT = "default"
+
 ClientAuth = Literal["basic", "post", "none"]
 
 #: OAuth error codes after which only a new login helps.
@@ -72,6 +84,73 @@ _LOGIN_ERRORS = frozenset({"invalid_grant"})
 _CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
 #: OAuth error codes a server uses for a passing problem.
 _TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+#: What to do after the other standard error codes (RFC 6749 5.2, RFC 8628 3.5, OIDC Core 3.1.2.6).
+_ADVICE: dict[str, str] = {
+    "invalid_scope": "a scope asked for is unknown or not allowed for this app; check scopes in [providers.{name}] "
+    "(or --scope) against the provider's documentation",
+    "invalid_request": "the provider refused the request as malformed; check the endpoint URLs and options in "
+    "[providers.{name}], and report it if they are right",
+    "unsupported_grant_type": "the app is not allowed this grant; enable it in the app's settings at the provider, "
+    "or log in another way",
+    "unsupported_response_type": "the app is not allowed the authorization code flow; enable it at the provider",
+    "access_denied": "the login was refused (by you, or by the provider's policy); run 'mcpconnect login {name}' "
+    "again and approve it",
+    "authorization_declined": "the login was declined; run 'mcpconnect login {name}' again and approve it",
+    "expired_token": "the code expired before it was approved; run 'mcpconnect login {name}' again",
+    "invalid_target": "the resource asked for is unknown to the provider; check options.resource in [providers.{name}]",
+    "invalid_token": "the provider no longer accepts this token; run 'mcpconnect login {name}'",
+    "insufficient_scope": "the token lacks a scope this needs; add it to scopes in [providers.{name}] and run "
+    "'mcpconnect login {name}'",
+    "login_required": "the provider wants you to sign in again; run 'mcpconnect login {name}'",
+    "consent_required": "the provider wants your consent again; run 'mcpconnect login {name}'",
+    "interaction_required": "the provider wants you to sign in interactively; run 'mcpconnect login {name}'",
+}
+#: Longest wait a Retry-After is taken at face value for (beyond it, the date is probably wrong).
+_MAX_RETRY_AFTER = 24 * 3600.0
+
+
+def retry_after(response: httpx.Response, data: Mapping[str, Any] | None = None) -> float | None:
+    """Seconds a rate-limited answer asks to wait: ``Retry-After`` (seconds or an HTTP date,
+    RFC 9110 10.2.3), Discord's ``retry_after`` body field, or GitHub's ``x-ratelimit-reset``."""
+    header = response.headers.get("retry-after", "").strip()
+    seconds: float | None = None
+    if header:
+        try:
+            seconds = float(header)
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(header).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                seconds = None
+    if seconds is None and data is not None and isinstance(data.get("retry_after"), int | float):
+        seconds = float(data["retry_after"])
+    if seconds is None and response.headers.get("x-ratelimit-remaining") == "0":
+        try:
+            seconds = float(response.headers.get("x-ratelimit-reset", "")) - time.time()
+        except ValueError:
+            seconds = None
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def is_rate_limited(response: httpx.Response) -> bool:
+    """HTTP 429, or GitHub's secondary limit (403 with ``Retry-After`` or no requests left)."""
+    if response.status_code == 429:
+        return True
+    headers = response.headers
+    return response.status_code == 403 and ("retry-after" in headers or headers.get("x-ratelimit-remaining") == "0")
+
+
+def when(seconds: float | None) -> str:
+    """``in 42 s`` / ``in 3 min`` / ``in a minute`` (no figure known), for retry advice."""
+    if seconds is None:
+        return "in a minute"
+    if seconds < 90:
+        return f"in {max(1, math.ceil(seconds))} s"
+    if seconds < 5400:
+        return f"in {math.ceil(seconds / 60)} min"
+    return f"in {math.ceil(seconds / 3600)} h"
 
 
 def is_loopback(url: str) -> bool:
@@ -198,6 +277,12 @@ class OAuthProvider:
     #: Whether the server sends ``iss`` in authorization responses (RFC 9207) even without
     #: discovery saying so.
     iss_parameter_supported: ClassVar[bool] = False
+    #: Whether the provider accepts a loopback ``http://127.0.0.1`` redirect URI. One that takes
+    #: only registered https URIs (Slack) logs in with ``mcpconnect login NAME --paste``;
+    #: ``options.loopback_redirect = true`` overrides (a proxy, a replica).
+    loopback_redirect: ClassVar[bool] = True
+    #: The docs page that explains this provider's login (for advice in messages).
+    docs_page: ClassVar[str | None] = None
 
     def __init__(self, name: str, config: ProviderConfig, *, environ: Mapping[str, str] | None = None) -> None:
         self.name = name
@@ -249,6 +334,45 @@ class OAuthProvider:
         if self.config.scopes is not None:
             return tuple(self.config.scopes)
         return self.default_scopes
+
+    # -- redirect URIs ------------------------------------------------------------------------
+
+    def accepts_loopback_redirect(self) -> bool:
+        """Whether the loopback listener can receive this provider's callback."""
+        forced = self.config.options.get("loopback_redirect")
+        return bool(forced) if forced is not None else self.loopback_redirect
+
+    def _paste_hint(self) -> str:
+        page = f" (see {self.docs_page})" if self.docs_page else ""
+        return f"log in with 'mcpconnect login {self.name} --paste'{page}"
+
+    def loopback_refused_advice(self) -> str:
+        """Why the loopback callback cannot work here, and what to do instead."""
+        return (
+            f"{self.label} redirects only to an https URI registered with the app, never back to this machine; "
+            + self._paste_hint()
+        )
+
+    def login_timeout_advice(self) -> str:
+        """*Override* to say what to do when no login callback arrived in time."""
+        if not self.loopback_redirect:
+            return (
+                "this provider redirects only to registered https URIs, so the browser cannot come back here; "
+                + self._paste_hint()
+            )
+        return f"run 'mcpconnect login {self.name}' again"
+
+    def paste_redirect_uri(self) -> str:
+        """The registered redirect URI for ``--paste``: ``redirect_uri`` in the configuration."""
+        uri = self.config.redirect_uri
+        if not uri:
+            raise ConfigError(
+                f"provider '{self.name}' has no redirect_uri; register an https redirect URL with the app (any page "
+                f'you own, even one that shows nothing) and set redirect_uri = "https://..." in '
+                f"[providers.{self.name}]",
+                key=f"providers.{self.name}.redirect_uri",
+            )
+        return self.check_url(uri, "redirect URI")
 
     # -- endpoints ----------------------------------------------------------------------------
 
@@ -325,7 +449,15 @@ class OAuthProvider:
         params.update({str(k): str(v) for k, v in self.config.options.get("authorize_params", {}).items()})
         if scopes:
             params["scope"] = self.scope_separator.join(scopes)
+        if self.resource_indicator():
+            params.setdefault("resource", self.resource_indicator() or "")
         return params
+
+    def resource_indicator(self) -> str | None:
+        """RFC 8707: the API the tokens are for (``options.resource``), sent with the
+        authorization, code exchange, refresh and client credentials requests."""
+        resource = self.config.options.get("resource")
+        return str(resource) if resource else None
 
     def _client_credentials(self, data: dict[str, str]) -> httpx.BasicAuth | None:
         method = self.client_auth_method()
@@ -377,12 +509,28 @@ class OAuthProvider:
         response = await self.post_form(http, url, data, what="token endpoint")
         return self.parse_token_response(response)
 
+    def rate_limited(
+        self, response: httpx.Response, what: str, data: Mapping[str, Any] | None = None
+    ) -> TransientAuthError:
+        """The error for a rate-limited answer: transient, with when to try again."""
+        wait = retry_after(response, data)
+        return TransientAuthError(
+            f"{self.label}: the {what} is rate limiting this app (HTTP {response.status_code}); nothing was changed "
+            f"and the stored token is kept; try again {when(wait)}",
+            provider=self.name,
+            error="rate_limited",
+            retry_after=wait,
+        )
+
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        """The JSON object of ``response``; a clear error when it is HTML, form data or broken."""
+        """The JSON object of ``response``; a clear error when it is HTML, form data or broken,
+        and a transient one when it is a rate limit (whatever its body)."""
         ctype = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
         try:
             data = json.loads(response.content)
         except ValueError:
+            if is_rate_limited(response):
+                raise self.rate_limited(response, what) from None
             if response.status_code >= 500:
                 raise TransientAuthError(
                     f"{self.label}: the {what} failed (HTTP {response.status_code}); try again later",
@@ -392,6 +540,8 @@ class OAuthProvider:
                 f"{self.label}: the {what} answered {ctype} (HTTP {response.status_code}) where JSON was "
                 f"expected; check the endpoint URL in [providers.{self.name}]"
             ) from None
+        if is_rate_limited(response):
+            raise self.rate_limited(response, what, data if isinstance(data, dict) else None)
         if not isinstance(data, dict):
             raise AuthError(
                 f"{self.label}: the {what} answered JSON that is not an object (HTTP {response.status_code}); "
@@ -405,6 +555,8 @@ class OAuthProvider:
         error = data.get("error")
         if response.status_code < 400 and not error:
             return
+        if is_rate_limited(response) or error in ("rate_limited", "ratelimited"):
+            raise self.rate_limited(response, what, data)
         code = str(error) if error else None
         description = data.get("error_description")
         detail = f"{code}" + (f": {scrub(str(description))[:200]}" if description else "") if code else ""
@@ -428,8 +580,17 @@ class OAuthProvider:
                 provider=self.name,
                 error=code,
             )
+        advice = _ADVICE.get(code or "")
+        if advice is None:
+            advice = (
+                f"check [providers.{self.name}] against the provider's documentation, then run "
+                f"'mcpconnect login {self.name}' again"
+                if response.status_code != 401
+                else f"the provider did not accept the credentials; run 'mcpconnect login {self.name}'"
+            )
         raise OAuthError(
-            f"{self.label}: the {what} answered HTTP {response.status_code} ({detail or 'no error code'})",
+            f"{self.label}: the {what} answered HTTP {response.status_code} ({detail or 'no error code'}); "
+            + advice.format(name=self.name),
             provider=self.name,
             error=code,
         )
@@ -509,17 +670,21 @@ class OAuthProvider:
         data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         if verifier:
             data["code_verifier"] = verifier
+        if self.resource_indicator():
+            data["resource"] = self.resource_indicator() or ""
         return await self.token_request(http, data)
 
     async def refresh(self, http: httpx.AsyncClient, token: Token) -> TokenResponse:
         """*Override* for a provider with its own refresh request. Standard: RFC 6749 6."""
         if token.refresh_token is None:
-            raise NeedsLoginError(
-                f"{self.label}: the token of '{token.account}' has no refresh token; run "
-                f"'mcpconnect login {self.name}'",
+            raise NotRefreshableError(
+                f"{self.label}: the token of '{token.account}' cannot be refreshed: the provider gave no refresh "
+                "token with it",
                 provider=self.name,
             )
         data = {"grant_type": "refresh_token", "refresh_token": token.refresh_token.get_secret_value()}
+        if self.resource_indicator():
+            data["resource"] = self.resource_indicator() or ""
         return await self.token_request(http, data)
 
     async def client_credentials(self, http: httpx.AsyncClient, scopes: tuple[str, ...]) -> TokenResponse:
@@ -527,8 +692,8 @@ class OAuthProvider:
         data = {"grant_type": "client_credentials"}
         if scopes:
             data["scope"] = self.scope_separator.join(scopes)
-        if self.config.options.get("resource"):
-            data["resource"] = str(self.config.options["resource"])
+        if self.resource_indicator():
+            data["resource"] = self.resource_indicator() or ""
         return await self.token_request(http, data)
 
     async def start_device_authorization(self, http: httpx.AsyncClient, scopes: tuple[str, ...]) -> DeviceAuthorization:
@@ -567,7 +732,7 @@ class OAuthProvider:
         response = await self.post_form(http, url, data, what="token endpoint")
         body = self._json(response, "token endpoint")
         error = body.get("error")
-        if error in ("authorization_pending", "slow_down", "access_denied", "expired_token"):
+        if error in ("authorization_pending", "slow_down", "access_denied", "authorization_declined", "expired_token"):
             raise OAuthError(f"{self.label}: {error}", provider=self.name, error=str(error))
         self.raise_for_error(response, body, "token endpoint")
         return self.token_response_from(body)
@@ -577,17 +742,34 @@ class OAuthProvider:
     async def identity(self, http: httpx.AsyncClient, response: TokenResponse) -> Identity:
         """*Override* for a provider whose account lookup is not a userinfo call.
 
-        Standard: the userinfo endpoint, read with the new access token, mapped by
-        :meth:`identity_from_userinfo`; else the ID token's ``sub``; else ``"default"``.
+        Standard (the OpenID Connect way): the ID token's ``sub`` when there is an ID token, its
+        ``name``/``email`` for the display name, the userinfo endpoint asked only for a missing
+        name; without an ID token, the userinfo endpoint read with the new access token and
+        mapped by :meth:`identity_from_userinfo`; else :data:`DEFAULT_ACCOUNT`.
+
+        An ID token that fails its checks raises :class:`IdTokenError` (the login is refused).
+        A userinfo endpoint that refuses the access token (one issued for another API: Auth0
+        audiences, Entra resources, RFC 8707 resource indicators) costs the display name only;
+        without an ID token the token manager then stores the login under ``default`` and warns.
         """
         endpoints = await self.endpoints(http)
+        if response.id_token:
+            claims = self.id_token_claims(response.id_token, endpoints)
+            name = claims.get("name") or claims.get("preferred_username") or claims.get("email")
+            if not name and endpoints.userinfo:
+                try:
+                    data = await self.get_json(
+                        http, endpoints.userinfo, response.access_token, what="userinfo endpoint"
+                    )
+                    if str(data.get("sub", claims["sub"])) == str(claims["sub"]):  # OIDC Core 5.3.2
+                        name = self.identity_from_userinfo(data).display_name
+                except AuthError as exc:
+                    log.debug("%s; the account is named by the ID token alone", exc)
+            return Identity(str(claims["sub"]), str(name) if name else None)
         if endpoints.userinfo:
             data = await self.get_json(http, endpoints.userinfo, response.access_token, what="userinfo endpoint")
             return self.identity_from_userinfo(data)
-        if response.id_token:
-            claims = self.id_token_claims(response.id_token, endpoints)
-            return Identity(str(claims["sub"]), claims.get("name") or claims.get("email"))
-        return Identity("default", None)
+        return Identity(DEFAULT_ACCOUNT, None)
 
     def identity_from_userinfo(self, data: Mapping[str, Any]) -> Identity:
         """*Override* to map the provider's user object: ``sub`` or ``id``, and a display name."""
@@ -626,18 +808,21 @@ class OAuthProvider:
             payload = id_token.split(".")[1]
             claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         except (IndexError, ValueError):
-            raise AuthError(f"{self.label}: the ID token is not a JWT; report this to the provider") from None
-        if not isinstance(claims, dict) or "sub" not in claims:
-            raise AuthError(f"{self.label}: the ID token has no 'sub' claim")
+            raise IdTokenError(f"{self.label}: the ID token is not a JWT; report this to the provider") from None
+        if not isinstance(claims, dict) or claims.get("sub") in (None, ""):
+            raise IdTokenError(f"{self.label}: the ID token has no 'sub' claim; report this to the provider")
         if endpoints.issuer and claims.get("iss") != endpoints.issuer:
-            raise AuthError(
+            raise IdTokenError(
                 f"{self.label}: the ID token was issued by {claims.get('iss')!r}, not {endpoints.issuer!r}; "
                 f"check issuer in [providers.{self.name}]"
             )
         aud = claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         if self.config.client_id and self.config.client_id not in audiences:
-            raise AuthError(f"{self.label}: the ID token is not meant for client_id {self.config.client_id!r}")
+            raise IdTokenError(
+                f"{self.label}: the ID token is not meant for client_id {self.config.client_id!r}; check client_id "
+                f"in [providers.{self.name}]"
+            )
         return claims
 
     # -- revocation ---------------------------------------------------------------------------

@@ -124,8 +124,22 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def plain(text: str) -> Any:
+    """A table cell from a server, a provider or the configuration, shown as it is: text such
+    as ``[servers.x]`` or ``[bold]`` is not rich markup."""
+    from rich.text import Text
+
+    return Text(text)
+
+
 def console(stderr: bool = False) -> Any:
-    """A rich console (imported only by commands that draw tables)."""
+    """A rich console (imported only by commands that draw tables).
+
+    Not on a terminal (a pipe, a file, CI logs), nothing is folded to fit 80 columns: long
+    errors stay one line each, for grep and for people reading logs.
+    """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 100_000
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)

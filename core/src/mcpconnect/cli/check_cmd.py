@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mcpconnect.cli.app import App, console, fail, handle_errors, print_json
+from mcpconnect.cli.app import plain as _plain
 
 if TYPE_CHECKING:
     from mcpconnect.servers import ServerStatus
@@ -109,20 +110,13 @@ async def run_check(
         await runtime.aclose()
 
 
-def escape(text: str) -> str:
-    """``text`` shown as is by rich (``[servers.x]`` is no markup tag)."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
-
-
 def _progress_table(progress: dict[str, str]) -> Any:
     from rich.table import Table
 
     table = Table.grid(padding=(0, 2))
     for name, state in progress.items():
         mark = {"ready": "[green]✓[/]", "failed": "[red]✗[/]"}.get(state, "[yellow]…[/]")
-        table.add_row(mark, name, state)
+        table.add_row(mark, _plain(name), state)
     return table
 
 
@@ -135,15 +129,15 @@ def _table(statuses: list[ServerStatus]) -> Any:
     for s in statuses:
         state = "[green]ready[/]" if s.ok else f"[red]{s.state.value}[/]"
         # Errors name tables ("[servers.x]"): plain text, not rich markup.
-        error = escape((s.error or "").splitlines()[0]) if s.error else ""
+        error = (s.error or "").splitlines()[0] if s.error else ""
         table.add_row(
-            s.name,
-            s.transport,
+            _plain(s.name),
+            _plain(s.transport),
             state,
-            s.protocol_version or "-",
+            _plain(s.protocol_version or "-"),
             "-" if s.tools is None else str(s.tools),
             "-" if s.latency_ms is None else f"{s.latency_ms:.0f} ms",
-            error,
+            _plain(error),
         )
     return table
 
@@ -156,15 +150,17 @@ def _provider_table(providers: list[dict[str, Any]]) -> Any:
         table.add_column(column, overflow="fold")
     for p in providers:
         reachable = {True: "[green]reachable[/]", False: "[red]unreachable[/]", None: "-"}[p["reachable"]]
-        login = f"[green]{escape(', '.join(p['accounts']))}[/]" if p["logged_in"] else "[yellow]not logged in[/]"
+        from rich.text import Text
+
+        login = Text(", ".join(p["accounts"]), style="green") if p["logged_in"] else "[yellow]not logged in[/]"
         expires = p["expires_in_seconds"]
         table.add_row(
-            escape(p["name"]),
-            p["type"],
+            _plain(p["name"]),
+            _plain(p["type"]),
             reachable,
             login,
             "-" if expires is None else _duration(expires),
-            escape(p["problem"] or ""),
+            _plain(p["problem"] or ""),
         )
     return table
 
@@ -205,15 +201,14 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
             result["providers"] = providers
         print_json(result)
     else:
-        from rich.text import Text
-
         out = console()
         if statuses:
             out.print(_table(statuses))
             for s in statuses:
                 if s.error and "\n" in s.error:
-                    # Text, not markup: an error may hold brackets that rich would take for tags.
-                    out.print(Text.assemble("\n", (s.name, "bold"), f": {s.error}"))
+                    # The error names its server already; printed as it is (no markup in it is read).
+                    out.print()
+                    out.print(s.error, markup=False, highlight=False)
         if providers:
             out.print(_provider_table(providers))
         summary = f"\n{ok}/{len(statuses)} servers operational"

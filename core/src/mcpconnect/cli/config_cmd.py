@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mcpconnect.cli.app import App, console, fail, handle_errors, print_json, warn
+from mcpconnect.cli.app import App, console, fail, handle_errors, plain, print_json, warn
 
 
 def _redact_value(path: tuple[str, ...], value: Any) -> Any:
@@ -82,7 +82,7 @@ def show(app: App, as_json: bool) -> None:
     table.add_column("source", style="dim", overflow="fold")
     for path, value in rows:
         shown = value if isinstance(value, str) else repr(value) if value is not None else "-"
-        table.add_row(".".join(path), shown, loaded.source_of(*path))
+        table.add_row(plain(".".join(path)), plain(shown), plain(loaded.source_of(*path)))
     console().print(table)
 
 
@@ -135,7 +135,10 @@ def import_(app: App, source: Path, output: Path | None, force: bool) -> None:
     """Convert SOURCE (Claude Desktop / Cursor / .mcp.json mcpServers, or VS Code servers) to TOML."""
     from mcpconnect.config.importer import import_file, to_toml
 
-    data = import_file(source)
+    warnings: list[str] = []
+    data = import_file(source, warnings=warnings)
+    for warning in warnings:
+        warn(warning)
     text = to_toml(data, header=f"# Imported from {source} by 'mcpconnect config import'.")
     if output is None:
         click.echo(text, nl=False)
@@ -145,4 +148,5 @@ def import_(app: App, source: Path, output: Path | None, force: bool) -> None:
     from mcpconnect.fsutil import atomic_write
 
     atomic_write(output, text.encode(), mode=0o600)
-    click.echo(f"wrote {len(data['servers'])} servers to {output}", err=True)
+    count = len(data["servers"])
+    click.echo(f"wrote {count} server{'' if count == 1 else 's'} to {output}", err=True)

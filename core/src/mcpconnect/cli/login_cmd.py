@@ -62,6 +62,12 @@ def _mcp_server(app: App, name: str) -> ServerConfig | None:
 @click.argument("name")
 @click.option("--no-browser", is_flag=True, help="Print the authorization URL instead of opening a browser.")
 @click.option("--device", is_flag=True, help="Device flow, for machines without a browser (RFC 8628).")
+@click.option(
+    "--paste",
+    is_flag=True,
+    help="For providers that redirect only to a registered https URI (Slack): paste the URL the browser "
+    "lands on after approving.",
+)
 @click.option("--client-credentials", is_flag=True, help="Client credentials: log the application itself in (no user).")
 @click.option("--scope", "scopes", multiple=True, metavar="SCOPE", help="Ask for this scope (repeatable).")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the browser login.")
@@ -72,15 +78,18 @@ def login(
     name: str,
     no_browser: bool,
     device: bool,
+    paste: bool,
     client_credentials: bool,
     scopes: tuple[str, ...],
     timeout: float,
 ) -> None:
     """Log in to the provider configured as [providers.NAME], or to the server [servers.NAME]
     with auth = "mcp" (MCP authorization), and store the token."""
-    if sum((no_browser, device, client_credentials)) > 1:
-        raise click.UsageError("give at most one of --no-browser, --device and --client-credentials")
+    if sum((device, client_credentials, paste or no_browser)) > 1:
+        raise click.UsageError("give at most one of --device, --client-credentials and --no-browser/--paste")
     mcp_server = _mcp_server(app, name)
+    if mcp_server is not None and paste:
+        raise click.UsageError(f"server '{name}' uses MCP authorization, which logs in through the loopback callback")
     if mcp_server is not None and (device or client_credentials):
         raise click.UsageError(
             f"server '{name}' uses MCP authorization, whose grant is set in [servers.{name}.options] (grant = "
@@ -101,6 +110,22 @@ def login(
         if not await asyncio.to_thread(webbrowser.open, url):
             click.echo("No browser could be opened: open the URL above; waiting for the login...", err=True)
 
+    async def read_redirect() -> str:
+        click.echo(
+            "After approving, the browser lands on the app's redirect page (it may show an error or nothing: "
+            "that is expected).",
+            err=True,
+        )
+        return str(
+            await asyncio.to_thread(
+                click.prompt,
+                "Paste the full URL from the browser's address bar",
+                default="",
+                err=True,
+                show_default=False,
+            )
+        )
+
     def show_device_code(auth: DeviceAuthorization) -> None:
         click.echo(f"To log in to {name}, open {auth.verification_uri} and enter the code:", err=True)
         click.echo(auth.user_code)
@@ -120,8 +145,21 @@ def login(
             return await manager.login(name, method="device", scopes=scopes, on_device_code=show_device_code)
         if client_credentials:
             return await manager.login(name, method="client_credentials", scopes=scopes)
+        pasting = paste
+        if not pasting and not manager.provider(name).accepts_loopback_redirect():
+            click.echo(
+                f"{name} redirects only to the https redirect URI registered with the app, so this login uses --paste.",
+                err=True,
+            )
+            pasting = True
         return await manager.login(
-            name, method="browser", scopes=scopes, on_url=show_url if no_browser else open_browser, wait=timeout
+            name,
+            method="paste" if pasting else "browser",
+            scopes=scopes,
+            on_url=show_url if no_browser else open_browser,
+            wait=timeout,
+            read_redirect=read_redirect,
+            on_warning=warn,
         )
 
     token = run_with_manager(app, work)

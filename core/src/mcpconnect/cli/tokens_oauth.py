@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mcpconnect.cli.app import App, console, handle_errors, print_json, warn
+from mcpconnect.cli.app import App, console, handle_errors, plain, print_json, warn
 from mcpconnect.cli.login_cmd import _expires, run_with_manager
 
 if TYPE_CHECKING:
@@ -62,9 +62,9 @@ def list_(app: App, as_json: bool) -> None:
     for row in rows:
         who = f"{row['account']} ({row['account_name']})" if row["account_name"] else row["account"]
         table.add_row(
-            row["provider"],
-            who,
-            " ".join(row["scopes"]) or "-",
+            plain(row["provider"]),
+            plain(who),  # names come from the provider: never read as markup
+            plain(" ".join(row["scopes"]) or "-"),
             _expires(row["expires_in_seconds"]),
             "yes" if row["refreshable"] else "no",
             row["state"],
@@ -79,7 +79,13 @@ def list_(app: App, as_json: bool) -> None:
 @handle_errors
 def refresh(app: App, name: str, account: str | None) -> None:
     """Refresh the token of provider NAME now."""
-    token = run_with_manager(app, lambda manager: manager.refresh(name, account))
+    from mcpconnect.auth.errors import NotRefreshableError
+
+    try:
+        token = run_with_manager(app, lambda manager: manager.refresh(name, account))
+    except NotRefreshableError as exc:
+        click.echo(f"Not refreshed: {exc}", err=True)  # the token is still valid: nothing failed
+        return
     left = token.expires_in()
     click.echo(
         f"Refreshed {name} ({token.account}); expires in {_expires(None if left is None else left.total_seconds())}",

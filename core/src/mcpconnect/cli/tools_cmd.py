@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mcpconnect.cli.app import App, console, handle_errors, print_json, warn
+from mcpconnect.cli.app import App, console, handle_errors, plain, print_json, warn
 
 
 def _from_cache(app: App, names: list[str]) -> list[dict[str, Any]] | None:
@@ -79,7 +79,8 @@ def tools(app: App, name: str | None, as_json: bool, refresh: bool) -> None:
     for column in ("tool", "description"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["qualified_name"], (row["description"] or "").strip().split("\n")[0])
+        # Names and descriptions come from the server: shown as text, never read as markup.
+        table.add_row(plain(row["qualified_name"]), plain((row["description"] or "").strip().split("\n")[0]))
     console().print(table)
     if not rows:
         sys.exit(1)

@@ -6,11 +6,23 @@ Understood shapes:
 - ``{"servers": {...}, "inputs": [...]}``: VS Code's ``.vscode/mcp.json`` (``type`` per server);
 - ``{"mcp": {"servers": {...}}}``: VS Code's ``settings.json``.
 
-Variables: ``${VAR}``, ``${VAR:-default}`` and ``${env:VAR}`` are expanded in ``command``,
-``args``, ``url`` and ``cwd``. In ``env`` and ``headers`` they are kept as references, which
-mcpconnect expands when it starts or connects the server, so the TOML written never holds a
-secret; they must still resolve now. An ``Authorization: Bearer ${VAR}`` header becomes
-``auth = "token"`` with ``token_env = "VAR"``.
+One server that cannot be imported never costs the others: it is left out and named in a
+warning, and every server of the file is either imported or named in a warning.
+
+Variables: ``${VAR}``, ``${VAR:-default}`` (nested defaults too) and ``${env:VAR}`` are expanded
+in ``command``, ``args``, ``url`` and ``cwd`` when set, and kept as references (which mcpconnect
+expands when it starts the server) with a warning when not. In ``env`` and ``headers`` they are
+always kept as references, so the TOML written never holds a secret. VS Code's
+``${workspaceFolder}``, ``${workspaceFolderBasename}``, ``${userHome}``, ``${pathSeparator}`` and
+``${/}`` are resolved; a ``${input:ID}`` prompt becomes a ``${ID}`` variable reference with a TODO
+naming it. An ``Authorization: Bearer ${VAR}`` header becomes ``auth = "token"`` with
+``token_env = "VAR"``. A stdio server's ``envFile`` is read with VS Code's rules (its variables
+under the server's ``env``, which wins); variables whose names look secret are written as
+references to be exported, never as values.
+
+Relative paths: a stdio server is written with an absolute ``cwd``, the folder its source's
+relative paths are relative to (the workspace for ``.vscode/mcp.json`` and ``.cursor/mcp.json``,
+the file's own folder otherwise), so the TOML can be written anywhere (``-o``) and still start it.
 """
 
 from __future__ import annotations
@@ -19,16 +31,21 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcpconnect.config.model import Config, expand_vars
+from pydantic import ValidationError
+
+from mcpconnect.config.model import ServerConfig
+from mcpconnect.config.variables import unset_vars
 from mcpconnect.errors import ConfigError
 
 __all__ = ["convert", "import_file", "to_toml"]
 
 _TYPES = {
     "stdio": "stdio",
+    "local": "stdio",
     "sse": "sse",
     "http": "streamable-http",
     "streamable-http": "streamable-http",
@@ -36,16 +53,55 @@ _TYPES = {
     "streamable_http": "streamable-http",
 }
 _BEARER_VAR = re.compile(r"^\s*Bearer\s+\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}\s*$", re.IGNORECASE)
-_INPUT = re.compile(r"\$\{input:([^}]+)\}")
-_WORKSPACE = re.compile(r"\$\{(workspaceFolder|userHome)\}")
+_INPUT = re.compile(r"\$\{input:([^}]*)\}")
+_WORKSPACE = re.compile(r"\$\{(workspaceFolder|workspaceFolderBasename|userHome|pathSeparator|/)\}")
+#: VS Code variables only VS Code can resolve (``${config:...}``, ``${command:...}``...).
+_EDITOR_ONLY = re.compile(r"\$\{([A-Za-z]+):[^}]*\}")
+_SECRET_NAME = re.compile(r"token|secret|password|passwd|api[_-]?key|auth|credential|private", re.IGNORECASE)
+#: Keys other clients write that mcpconnect has no use for; ignored without a word.
+_KNOWN_EXTRA = frozenset(
+    {"autoApprove", "alwaysAllow", "disabled", "description", "name", "gallery", "version", "dev", "timeout", "icon"}
+)
+_MAX_SERVERS = 1000
 
 
-def import_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read ``path`` and return the equivalent configuration, as a dict ready for :func:`to_toml`."""
+@dataclass
+class _Import:
+    """One import: where it comes from, the environment, and what the user must be told."""
+
+    source: str
+    env: Mapping[str, str]
+    base: Path | None
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    todos: list[str] = field(default_factory=list)
+
+    @property
+    def workspace(self) -> Path | None:
+        if self.base is None:
+            return None
+        return self.base.parent if self.base.name in (".vscode", ".cursor") else self.base
+
+
+class _Skip(Exception):
+    """This server cannot be imported; the message says why (the others still are)."""
+
+
+def import_file(
+    path: Path, environ: Mapping[str, str] | None = None, *, warnings: list[str] | None = None
+) -> dict[str, Any]:
+    """Read ``path`` and return the equivalent configuration, as a dict ready for :func:`to_toml`.
+
+    What the user should know (servers left out, variables to export, inputs to fill in) is
+    appended to ``warnings``; TODO lines for the file written are under the ``"_todo"`` key of
+    the result, which :func:`to_toml` writes as comments.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("does not exist; check the path", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text; is this an MCP configuration file?", source=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot be read ({exc.strerror})", source=str(path)) from None
     try:
@@ -55,7 +111,9 @@ def import_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[st
             f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; fix it there",
             source=str(path),
         ) from None
-    return convert(data, source=str(path), environ=environ, base=path.parent)
+    except RecursionError:
+        raise ConfigError("nests too deeply to be an MCP configuration file", source=str(path)) from None
+    return convert(data, source=str(path), environ=environ, base=path.resolve().parent, warnings=warnings)
 
 
 def _strip_jsonc(text: str) -> str:
@@ -89,10 +147,19 @@ def _strip_jsonc(text: str) -> str:
 
 
 def convert(
-    data: Any, *, source: str, environ: Mapping[str, str] | None = None, base: Path | None = None
+    data: Any,
+    *,
+    source: str,
+    environ: Mapping[str, str] | None = None,
+    base: Path | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Convert parsed JSON of a known shape into mcpconnect's configuration dict."""
-    env = dict(os.environ if environ is None else environ)
+    """Convert parsed JSON of a known shape into mcpconnect's configuration dict.
+
+    Raises :class:`ConfigError` only when the file as a whole is not an MCP configuration or no
+    server in it can be imported; a server that cannot be imported is named in ``warnings``.
+    """
+    job = _Import(source=source, env=dict(os.environ if environ is None else environ), base=base)
     if not isinstance(data, dict):
         raise ConfigError("must hold a JSON object with mcpServers or servers", source=source)
     if isinstance(data.get("mcpServers"), dict):
@@ -101,119 +168,311 @@ def convert(
         servers, key = data["servers"], "servers"
     elif isinstance(data.get("mcp"), dict) and isinstance(data["mcp"].get("servers"), dict):
         servers, key = data["mcp"]["servers"], "mcp.servers"
+        data = data["mcp"]
     else:
         raise ConfigError(
             "has no mcpServers (Claude Desktop, Cursor, .mcp.json) or servers (VS Code) object; "
             "is this an MCP configuration file?",
             source=source,
         )
+    if len(servers) > _MAX_SERVERS:
+        raise ConfigError(
+            f"lists {len(servers)} servers; more than {_MAX_SERVERS} is not an MCP client's file", source=source
+        )
+    inputs = data.get("inputs")
+    if isinstance(inputs, list):
+        job.inputs = {str(i["id"]): i for i in inputs if isinstance(i, dict) and isinstance(i.get("id"), str)}
     out: dict[str, Any] = {}
+    names: dict[str, str] = {}  # TOML key -> the source's name
     for name, entry in servers.items():
-        where = f"{key}.{name}"
-        if not isinstance(entry, dict):
-            raise ConfigError("must be an object", source=source, key=where)
-        out[_safe_name(name)] = _convert_server(entry, where, source, env, base)
-    result = {"servers": out}
-    try:
-        Config.model_validate(result)
-    except Exception as exc:  # the converted shape is ours; report in the source's terms
-        raise ConfigError(f"converts to an invalid configuration: {exc}", source=source) from None
+        where = f"{key}.{json.dumps(name) if _needs_quotes(name) else name}"
+        try:
+            server = _convert_server(job, entry, str(name), where)
+        except _Skip as skip:
+            job.warnings.append(f"{source}: {where}: not imported: {skip}")
+            continue
+        toml_key = _safe_name(str(name))
+        if toml_key in names:
+            first = toml_key
+            n = 2
+            while f"{first}-{n}" in names:
+                n += 1
+            toml_key = f"{first}-{n}"
+            job.warnings.append(
+                f"{source}: servers {names[first]!r} and {name!r} both map to [servers.{first}]; the second was "
+                f"written as [servers.{toml_key}] (rename it in the TOML if you like)"
+            )
+        names[toml_key] = str(name)
+        out[toml_key] = server
+    if not out:
+        detail = "; ".join(job.warnings) if job.warnings else "the server list is empty"
+        raise ConfigError(f"no server could be imported ({detail})", source=source)
+    if warnings is not None:
+        warnings.extend(job.warnings)
+    result: dict[str, Any] = {"servers": out}
+    if job.todos:
+        result["_todo"] = list(job.todos)
     return result
+
+
+def _needs_quotes(name: Any) -> bool:
+    return not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name))
 
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "server"
 
 
-def _expand(value: str, where: str, source: str, env: Mapping[str, str], base: Path | None) -> str:
-    _check_inputs(value, where, source)
-    if base is not None:
-        value = _WORKSPACE.sub(lambda m: str(base.parent if m.group(1) == "workspaceFolder" else Path.home()), value)
-    try:
-        return expand_vars(value, dict(env), where=where)
-    except ConfigError as exc:
-        raise ConfigError(exc.problem, source=source, key=where) from None
+def _input_var(input_id: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9]+", "_", input_id).strip("_").upper() or "INPUT"
+    return f"INPUT_{name}" if name[0].isdigit() else name
 
 
-def _check_inputs(value: str, where: str, source: str) -> None:
-    found = _INPUT.search(value)
-    if found:
-        raise ConfigError(
-            f"uses ${{input:{found.group(1)}}}, which only VS Code can prompt for; put the value in an "
-            f"environment variable and write ${{env:NAME}} instead",
-            source=source,
-            key=where,
+def _string(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise _Skip(f"{what} must be a string, not {type(value).__name__ if value is not None else 'null'}")
+
+
+def _vscode_vars(job: _Import, value: str, server: str, where: str) -> str:
+    """Resolve VS Code's own variables; turn ``${input:ID}`` into a ``${ID}`` reference with a TODO."""
+    workspace = job.workspace
+
+    def workspace_var(match: re.Match[str]) -> str:
+        var = match.group(1)
+        if var == "userHome":
+            return str(Path.home())
+        if var in ("pathSeparator", "/"):
+            return os.sep
+        if workspace is None:
+            raise _Skip(f"{where} uses ${{{var}}}, which needs the file's folder; import from the file itself")
+        return str(workspace) if var == "workspaceFolder" else workspace.name
+
+    value = _WORKSPACE.sub(workspace_var, value)
+
+    def input_var(match: re.Match[str]) -> str:
+        input_id = match.group(1)
+        var = _input_var(input_id)
+        prompt = job.inputs.get(input_id, {}).get("description")
+        about = f" ({str(prompt)[:80]})" if prompt else ""
+        todo = (
+            f"server '{server}': {where} was ${{input:{input_id}}}{about}, a prompt only VS Code shows; export "
+            f"{var} with the value"
         )
+        if todo not in job.todos:
+            job.todos.append(todo)
+            job.warnings.append(f"{job.source}: {todo} (written as ${{{var}}})")
+        return f"${{{var}}}"
+
+    value = _INPUT.sub(input_var, value)
+    editor = [m.group(0) for m in _EDITOR_ONLY.finditer(value) if m.group(1) != "env"]
+    if editor:
+        job.warnings.append(
+            f"{job.source}: {where}: {editor[0][:60]} is resolved only by the editor; it was kept as written: "
+            "replace it in the TOML"
+        )
+    return value
 
 
-def _verify(value: str, where: str, source: str, env: Mapping[str, str]) -> str:
-    """Check a reference resolves now, but keep it unexpanded (it may be a secret)."""
-    _check_inputs(value, where, source)
-    try:
-        expand_vars(value, dict(env), where=where)
-    except ConfigError as exc:
-        raise ConfigError(exc.problem, source=source, key=where) from None
-    return re.sub(r"\$\{env:", "${", value)
+def _reference(job: _Import, value: str, server: str, where: str, *, expand: bool) -> str:
+    """``value`` with VS Code variables resolved and ``${env:X}`` written ``${X}``; with ``expand``,
+    set variables are expanded too (unset ones stay references, with a warning)."""
+    from mcpconnect.config.variables import expand_vars
+
+    value = _vscode_vars(job, value, server, where)
+    missing = [v for v in unset_vars(value, job.env) if not any(v in t for t in job.todos)]
+    if missing:
+        job.warnings.append(
+            f"{job.source}: {where}: ${{{missing[0]}}} is not set now; it was kept as a reference: export "
+            f"{missing[0]} before using server '{server}'"
+        )
+    if expand and not unset_vars(value, job.env):
+        try:
+            return expand_vars(value, job.env, where=where)
+        except ConfigError as exc:
+            raise _Skip(exc.problem) from None
+    return value.replace("${env:", "${")
 
 
-def _convert_server(
-    entry: dict[str, Any], where: str, source: str, env: Mapping[str, str], base: Path | None
-) -> dict[str, Any]:
+def _convert_server(job: _Import, entry: Any, name: str, where: str) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise _Skip("must be an object with command or url")
     out: dict[str, Any] = {}
-    kind = str(entry.get("type") or entry.get("transport") or "").lower()
+    raw_kind = entry.get("type", entry.get("transport"))
+    kind = _string(raw_kind, "type").lower() if raw_kind not in (None, "") else ""
     if kind and kind not in _TYPES:
-        raise ConfigError(
-            f"unknown type '{kind}'; expected one of stdio, sse, http", source=source, key=f"{where}.type"
-        )
+        raise _Skip(f"unknown type '{kind[:40]}'; expected one of stdio, sse, http")
     if entry.get("disabled") is True:
         out["enabled"] = False
     url = entry.get("url") or entry.get("serverUrl")
-    if "command" in entry:
-        out["command"] = _expand(str(entry["command"]), f"{where}.command", source, env, base)
-        args = entry.get("args") or []
-        if not isinstance(args, list):
-            raise ConfigError("must be a list of strings", source=source, key=f"{where}.args")
-        out["args"] = [_expand(str(a), f"{where}.args[{i}]", source, env, base) for i, a in enumerate(args)]
-        if entry.get("cwd"):
-            out["cwd"] = _expand(str(entry["cwd"]), f"{where}.cwd", source, env, base)
+    if entry.get("command") not in (None, ""):
         if kind and _TYPES[kind] != "stdio":
-            raise ConfigError(f"type '{kind}' needs a url, not a command", source=source, key=where)
-    elif url:
-        out["url"] = _expand(str(url), f"{where}.url", source, env, base)
+            raise _Skip(f"type '{kind}' needs a url, not a command")
+        out["transport"] = "stdio"
+        out["command"] = _reference(job, _string(entry["command"], "command"), name, f"{where}.command", expand=True)
+        args = entry.get("args")
+        if args is None:
+            args = []
+        if not isinstance(args, list):
+            raise _Skip("args must be a list of strings")
+        out["args"] = [
+            _reference(job, _string(a, f"args[{i}]"), name, f"{where}.args[{i}]", expand=True)
+            for i, a in enumerate(args)
+        ]
+        cwd = _cwd(job, entry, name, where)
+        if cwd is not None:
+            out["cwd"] = cwd
+        if any("\x00" in part for part in [out["command"], *out["args"], cwd or ""]):
+            raise _Skip("command, args or cwd holds a NUL character, which no process can be started with")
+    elif url not in (None, ""):
+        out["url"] = _reference(job, _string(url, "url"), name, f"{where}.url", expand=True)
         if kind:
+            if _TYPES[kind] == "stdio":
+                raise _Skip("type 'stdio' needs a command, not a url")
             out["transport"] = _TYPES[kind]
     else:
-        raise ConfigError("has neither command nor url", source=source, key=where)
-    if kind == "stdio" or "command" in entry:
-        out.setdefault("transport", "stdio")
+        raise _Skip("has neither command nor url")
 
-    envs = entry.get("env") or {}
-    if not isinstance(envs, dict):
-        raise ConfigError("must be an object", source=source, key=f"{where}.env")
-    if envs:
-        out["env"] = {str(k): _verify(str(v), f"{where}.env.{k}", source, env) for k, v in envs.items()}
-
-    headers = entry.get("headers") or {}
-    if not isinstance(headers, dict):
-        raise ConfigError("must be an object", source=source, key=f"{where}.headers")
-    kept: dict[str, str] = {}
-    for hname, hvalue in headers.items():
-        hwhere = f"{where}.headers.{hname}"
-        bearer = _BEARER_VAR.match(str(hvalue)) if str(hname).lower() == "authorization" else None
-        if bearer:
-            _verify(str(hvalue), hwhere, source, env)
-            out["auth"] = "token"
-            out["token_env"] = bearer.group(1)
-            continue
-        kept[str(hname)] = _verify(str(hvalue), hwhere, source, env)
-    if kept:
-        out["headers"] = kept
+    env = _env(job, entry, name, where, stdio="command" in out)
+    if env:
+        out["env"] = env
+    _headers(job, entry, name, where, out)
+    ignored = sorted(
+        str(k)
+        for k in entry
+        if k not in {"type", "transport", "url", "serverUrl", "command", "args", "cwd", "env", "envFile", "headers"}
+        and k not in _KNOWN_EXTRA
+    )
+    if ignored:
+        job.warnings.append(f"{job.source}: {where}: ignored {', '.join(ignored[:8])[:200]} (no mcpconnect equivalent)")
+    try:
+        ServerConfig.model_validate(out)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise _Skip(f"converts to an invalid server ({first.get('msg', 'invalid')})") from None
     return out
 
 
+def _cwd(job: _Import, entry: dict[str, Any], name: str, where: str) -> str | None:
+    """The absolute folder the server runs in: its ``cwd`` (relative to the source's folder) or,
+    without one, the source's folder itself, so that relative command and args keep working
+    wherever the TOML is written."""
+    raw = entry.get("cwd")
+    folder = job.workspace
+    if raw in (None, ""):
+        return str(folder) if folder is not None else None
+    cwd = _reference(job, _string(raw, "cwd"), name, f"{where}.cwd", expand=True)
+    if "${" in cwd:
+        return cwd
+    path = Path(cwd).expanduser()
+    if not path.is_absolute() and folder is not None:
+        path = folder / path
+    return str(path)
+
+
+def _env(job: _Import, entry: dict[str, Any], name: str, where: str, *, stdio: bool) -> dict[str, str]:
+    env: dict[str, str] = {}
+    env_file = entry.get("envFile")
+    if env_file not in (None, ""):
+        if not stdio:
+            job.warnings.append(f"{job.source}: {where}.envFile: ignored (only stdio servers have an environment)")
+        else:
+            env.update(_env_file(job, _string(env_file, "envFile"), name, f"{where}.envFile"))
+    raw = entry.get("env")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise _Skip("env must be an object of names and values")
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if not key or "=" in key or "\x00" in key:
+            job.warnings.append(f"{job.source}: {where}.env: {key[:40]!r} is not a variable name; left out")
+            continue
+        text = _reference(job, _string(value, f"env.{key}"), name, f"{where}.env.{key}", expand=False)
+        if "\x00" in text:
+            raise _Skip(f"env.{key[:40]} holds a NUL character, which no process environment can")
+        env[str(key)] = text
+    return env
+
+
+def _env_file(job: _Import, raw: str, name: str, where: str) -> dict[str, str]:
+    """A VS Code ``envFile``: a dotenv file (relative to the workspace); ``env`` wins over it.
+
+    Values are written as they are, except for variables whose names look secret: those become
+    ``${NAME}`` references to export, so that no secret lands in the TOML."""
+    path_text = _reference(job, raw, name, where, expand=True)
+    path = Path(path_text).expanduser()
+    if not path.is_absolute() and job.workspace is not None:
+        path = job.workspace / path
+    if not path.is_file():
+        job.warnings.append(
+            f"{job.source}: {where}: the env file {path} does not exist; server '{name}' was imported without it"
+        )
+        return {}
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        job.warnings.append(f"{job.source}: {where}: the env file {path} cannot be read ({type(exc).__name__})")
+        return {}
+    out: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, value in values.items():
+        if value is None or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            continue
+        if _SECRET_NAME.search(key):
+            out[key] = f"${{{key}}}"
+            secrets.append(key)
+        else:
+            out[key] = value
+    if secrets:
+        todo = (
+            f"server '{name}': export {', '.join(secrets)} (from the env file {path}; secrets are not copied into "
+            "this file)"
+        )
+        job.todos.append(todo)
+        job.warnings.append(f"{job.source}: {todo}")
+    return out
+
+
+def _headers(job: _Import, entry: dict[str, Any], name: str, where: str, out: dict[str, Any]) -> None:
+    headers = entry.get("headers")
+    if headers is None:
+        return
+    if not isinstance(headers, dict):
+        raise _Skip("headers must be an object of names and values")
+    if "command" in out and headers:
+        job.warnings.append(f"{job.source}: {where}.headers: ignored (a stdio server has no HTTP headers)")
+        return
+    kept: dict[str, str] = {}
+    for hname, hvalue in headers.items():
+        if hvalue is None:
+            continue
+        hwhere = f"{where}.headers.{hname}"
+        text = _reference(job, _string(hvalue, f"headers.{hname}"), name, hwhere, expand=False)
+        bearer = _BEARER_VAR.match(text) if str(hname).lower() == "authorization" else None
+        if bearer and "auth" not in out:
+            out["auth"] = "token"
+            out["token_env"] = bearer.group(1)
+            continue
+        kept[str(hname)] = text
+    if kept:
+        out["headers"] = kept
+
+
 def to_toml(data: dict[str, Any], *, header: str = "") -> str:
-    """Render a configuration dict as TOML (with tomli-w)."""
+    """Render a configuration dict as TOML (with tomli-w); ``data["_todo"]`` lines become comments."""
     import tomli_w
 
-    body = tomli_w.dumps(data)
-    return (header + "\n" if header else "") + body
+    body = dict(data)
+    todos = body.pop("_todo", [])
+    lines = [header] if header else []
+    lines += [f"# TODO: {' '.join(str(t).split())}" for t in todos]
+    text = tomli_w.dumps(body)
+    return ("\n".join(lines) + "\n" if lines else "") + text

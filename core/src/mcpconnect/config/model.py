@@ -14,32 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from mcpconnect.config.variables import expand_vars, has_vars
 from mcpconnect.errors import ConfigError
 
-__all__ = ["Config", "ProviderConfig", "ServerConfig", "StorageConfig", "expand_vars"]
-
-_VAR = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def expand_vars(value: str, environ: dict[str, str] | os._Environ[str] | None = None, *, where: str = "") -> str:
-    """Expand ``${VAR}``, ``${VAR:-default}`` and VS Code's ``${env:VAR}`` in ``value``.
-
-    An unset variable without a default raises :class:`ConfigError` naming it and ``where``.
-    """
-    env = os.environ if environ is None else environ
-
-    def sub(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env and (env[name] != "" or default is None):
-            return env[name]
-        if default is not None:
-            return default
-        raise ConfigError(
-            f"${{{name}}} is not set; export {name}, or write ${{{name}:-default}} to give a default",
-            key=where or None,
-        )
-
-    return _VAR.sub(sub, value)
+__all__ = ["Config", "ProviderConfig", "ServerConfig", "StorageConfig", "expand_vars", "has_vars"]
 
 
 class _Redacted(BaseModel):
@@ -97,6 +75,8 @@ class ProviderConfig(_Section):
     device_url: str | None = None
     userinfo_url: str | None = None
     tenant: str | None = None
+    #: The https redirect URI registered with the provider, for ``mcpconnect login --paste``.
+    redirect_uri: str | None = None
     allow_insecure_http: bool = False
     options: dict[str, Any] = Field(default_factory=dict)
 

@@ -93,10 +93,12 @@ class ServerStatus:
 
 
 class _ConnectFailed(Exception):
-    def __init__(self, transport: str, message: str) -> None:
+    def __init__(self, transport: str, message: str, *, auth: bool = False) -> None:
         super().__init__(message)
         self.transport = transport
         self.message = message
+        #: The server refused the credentials (HTTP 401/403): another transport cannot help.
+        self.auth = auth
 
 
 class ServerConnection:
@@ -119,6 +121,10 @@ class ServerConnection:
         self.log = ServerLog(name)
         self.client: Client | None = None
         self._tools: list[Any] | None = None
+        # notifications/tools/list_changed: the list is refetched in the background (the last one
+        # known is shown meanwhile); tools() refetches at once while it is stale.
+        self._tools_stale = False
+        self._refetch = anyio.Event()
         self._changed = anyio.Event()  # set on every state change, then replaced
         self._lost = anyio.Event()
         self._lost_reason = ""
@@ -207,8 +213,9 @@ class ServerConnection:
         self._stop.set()
 
     def _message(self, reason: str) -> str:
-        """``server 'x': <reason>`` plus the transport's notes and the stderr tail."""
-        text = f"server '{self.name}': {reason}"
+        """``server 'x': <reason>`` plus the transport's notes and the stderr tail (the server
+        named once, even when ``reason`` already names it)."""
+        text = self._named(reason)
         notes = self._context.notes if self._context else []
         extra = [n for n in notes if n not in text]
         if extra:
@@ -217,6 +224,11 @@ class ServerConnection:
         if tail:
             text += "\n  stderr (last lines):\n" + "\n".join(f"    {line}" for line in tail)
         return text
+
+    def _named(self, reason: str) -> str:
+        """``server 'x': <reason>``, unless ``reason`` names the server already."""
+        prefix = f"server '{self.name}'"
+        return reason if reason.startswith(prefix) else f"{prefix}: {reason}"
 
     def _candidates(self) -> tuple[str, ...]:
         if self.transport == "auto":
@@ -231,7 +243,7 @@ class ServerConnection:
         try:
             effective = self._effective()
         except MCPConnectError as exc:
-            raise _ConnectFailed(self.transport, f"server '{self.name}': {exc}") from None
+            raise _ConnectFailed(self.transport, self._named(str(exc))) from None
         auth = None
         secret_env: dict[str, str] = {}
         try:
@@ -251,6 +263,8 @@ class ServerConnection:
                 await self._session(transport, effective, auth, restart_attempt, secret_env)
                 return
             except _ConnectFailed as exc:
+                if exc.auth:
+                    raise  # the server is there and refused us: SSE would be refused the same way
                 failures.append(exc)
         if len(failures) == 1:
             raise failures[0]
@@ -304,7 +318,7 @@ class ServerConnection:
                 "transport", transport, self.name, server, context, returns=contextlib.AbstractAsyncContextManager
             )
         except MCPConnectError as exc:
-            raise _ConnectFailed(transport, f"server '{self.name}': {exc}") from None
+            raise _ConnectFailed(transport, self._named(str(exc))) from None
         ready = False
         started = time.perf_counter()
         try:
@@ -337,6 +351,7 @@ class ServerConnection:
                     async with anyio.create_task_group() as tg:
                         if self.options.health_interval:
                             tg.start_soon(self._health_loop, client)
+                        tg.start_soon(self._refetch_loop, client)
                         await _first_of(self._stop.wait, self._lost.wait)
                         tg.cancel_scope.cancel()
                     self.client = None
@@ -344,6 +359,12 @@ class ServerConnection:
             if ready:
                 self._on_lost(describe(exc))
                 return
+            refused = self._refused_status()
+            if refused is not None:
+                if isinstance(exc, MCPConnectError) or any(isinstance(e, MCPConnectError) for e in _leaves(exc)):
+                    # The auth layer said what is wrong (not logged in, MCP authorization failed).
+                    raise _ConnectFailed(transport, self._message(describe(exc)), auth=True) from None
+                raise _ConnectFailed(transport, self._message(self._auth_advice(refused)), auth=True) from None
             raise _ConnectFailed(transport, self._message(self._lost_reason or describe(exc))) from None
         if not ready:
             if self._lost_reason:
@@ -352,6 +373,49 @@ class ServerConnection:
                 transport,
                 self._message(f"did not answer the MCP handshake within {self.server.timeout:g} s (timeout)"),
             )
+
+    def _refused_status(self) -> int | None:
+        """401 or 403 when the transport saw the server refuse the credentials, else ``None``."""
+        for note in self._context.notes if self._context else []:
+            for status in (401, 403):
+                if note.startswith(f"HTTP {status} "):
+                    return status
+        return None
+
+    def _auth_advice(self, status: int) -> str:
+        """An authentication error for HTTP ``status``, naming the key to fix."""
+        server, key = self.server, f"[servers.{self.name}]"
+        if status == 401:
+            what = "authentication failed: the server refused the request (HTTP 401)"
+        else:
+            what = "authentication failed: the server refused access (HTTP 403: the credentials lack permission)"
+        header = next(
+            (h for h in server.headers if h.lower() in ("authorization", "x-api-key", "api-key", "cookie")), None
+        )
+        if server.auth == "token":
+            if server.token_env:
+                fix = f"check the token in ${server.token_env} (token_env of {key})"
+            elif server.token_file:
+                fix = f"check the token in {server.token_file} (token_file of {key})"
+            else:
+                fix = f"check token in {key}"
+            if status == 403:
+                fix += "; it must be allowed to use this server"
+        elif server.auth_provider:
+            provider = server.auth_provider
+            fix = f"the token of provider '{provider}' was refused; run 'mcpconnect login {provider}'"
+            if status == 403:
+                fix += " with the scopes this server needs (scopes in [providers." + provider + "])"
+        elif server.auth == "mcp":
+            fix = f"run 'mcpconnect login {self.name}'"
+        elif header is not None:
+            fix = f"check headers.{header} in {key}"
+        else:
+            fix = (
+                f'the server needs credentials: set auth = "token" and token_env = "VAR" in {key}, or '
+                'auth = "mcp" if it supports MCP authorization'
+            )
+        return f"{what}; {fix}"
 
     def _on_lost(self, reason: str) -> None:
         if not self._lost.is_set():
@@ -374,6 +438,7 @@ class ServerConnection:
         await self._fetch_tools(client)
 
     async def _fetch_tools(self, client: Client) -> list[Any]:
+        self._tools_stale = False  # a list_changed arriving from now on asks for another fetch
         tools: list[Any] = []
         if client.server_capabilities.tools is not None:
             cursor: str | None = None
@@ -400,11 +465,26 @@ class ServerConnection:
     async def _handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
         if method == "notifications/tools/list_changed":
-            self._tools = None
+            self._tools_stale = True
+            self._refetch.set()  # not fetched here: this handler runs in the session's reader
             if self.options.cache is not None:
                 self.options.cache.invalidate(self._cache_key)
         if self.options.message_handler is not None:
             await self.options.message_handler(message)
+
+    async def _refetch_loop(self, client: Client) -> None:
+        """Fetch the tool list again after each ``notifications/tools/list_changed``."""
+        while True:
+            await self._refetch.wait()
+            self._refetch = anyio.Event()
+            if not self._tools_stale:
+                continue  # someone fetched it meanwhile
+            try:
+                with anyio.fail_after(self.server.timeout):
+                    await self._fetch_tools(client)
+            except Exception as exc:
+                # tools() fetches again on the next use; the health check judges the connection.
+                log.debug("server %s: refetching the tool list failed: %s", self.name, describe(exc))
 
     async def _health_loop(self, client: Client) -> None:
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -488,7 +568,7 @@ class ServerConnection:
                 await self._changed.wait()
 
     async def tools(self, *, refresh: bool = False) -> list[Any]:
-        if self._tools is None or refresh:
+        if self._tools is None or refresh or self._tools_stale:
             return await self.request("tools/list", self._fetch_tools)
         return list(self._tools)
 
@@ -554,6 +634,12 @@ class _EofWatch:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    from mcpconnect.servers.errors import leaf_errors
+
+    return leaf_errors(exc)
 
 
 async def _first_of(*waits: Callable[[], Awaitable[Any]]) -> None:

@@ -35,14 +35,14 @@ def encryption_options(storage: StorageConfig) -> EncryptionOptions:
 
 
 def _open_backend(storage: StorageConfig, host: PluginHost, options: dict[str, Any]) -> StorageBackend:
-    backend: StorageBackend = host.build("store", storage.backend, returns=StorageBackend, **options)
+    from mcpconnect.errors import ConfigError, PluginNotFoundError
+
+    try:
+        backend: StorageBackend = host.build("store", storage.backend, returns=StorageBackend, **options)
+    except PluginNotFoundError as exc:
+        # The name came from the configuration: say which key holds it.
+        raise ConfigError(str(exc), key="storage.backend") from None
     return backend
-
-
-def _shown(key: str, value: Any) -> str:
-    from mcpconnect.redact import redact_value
-
-    return repr(redact_value(key, value))
 
 
 def open_store(storage: StorageConfig, host: PluginHost) -> TokenStore:

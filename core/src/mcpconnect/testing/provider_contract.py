@@ -99,6 +99,22 @@ class ProviderContract:
 
     async def _login(self, manager: TokenManager, authorize: Authorize) -> tuple[Any, str]:
         urls: list[str] = []
+        provider = manager.provider(self.provider_name)
+        if not provider.accepts_loopback_redirect():
+            # A provider that redirects only to its registered https URI: log in as --paste does.
+            from mcpconnect.auth.headless import follow_authorization
+
+            landed: list[str] = []
+
+            async def landing(url: str) -> None:
+                urls.append(url)
+                callback = await follow_authorization(url, deliver=False, stop_at=provider.paste_redirect_uri())
+                landed.append(callback.url)
+
+            token = await manager.login(
+                self.provider_name, method="paste", on_url=landing, read_redirect=lambda: landed[-1]
+            )
+            return token, urls[0]
 
         async def browser(url: str) -> None:
             urls.append(url)
@@ -124,7 +140,11 @@ class ProviderContract:
         token, url = await self._login(manager, authorize)
         query = parse_qs(urlsplit(url).query)
         assert query["response_type"] == ["code"] and query["state"][0]
-        assert query["redirect_uri"][0].startswith("http://127.0.0.1:")
+        provider = manager.provider(self.provider_name)
+        if provider.accepts_loopback_redirect():
+            assert query["redirect_uri"][0].startswith("http://127.0.0.1:")
+        else:
+            assert query["redirect_uri"][0] == provider.paste_redirect_uri()
         if manager.provider(self.provider_name).pkce:
             assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
         self._check_account(token.account)

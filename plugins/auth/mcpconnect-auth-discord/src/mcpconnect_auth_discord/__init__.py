@@ -2,9 +2,11 @@
 
 Discord is close to the standards, so this plugin is mostly endpoints:
 
-- PKCE S256, and RFC 9207: Discord's RFC 8414 metadata sets
-  ``authorization_response_iss_parameter_supported``, so the callback's ``iss`` is required and
-  checked against ``https://discord.com``;
+- PKCE S256; Discord's documented redirect carries ``code`` and ``state`` only, so RFC 9207
+  ``iss`` is not required (an ``iss`` that is present is still checked against
+  ``https://discord.com``); ``options.iss_parameter_supported = true`` requires it;
+- HTTP 429 answers (``retry_after`` in the body, ``Retry-After`` header) are rate limits:
+  transient, the token kept, and the message says when to try again;
 - revocation is RFC 7009 at ``/api/oauth2/token/revoke``;
 - identity is ``/api/users/@me``: ``id``, and ``global_name`` (the display name) or
   ``username``;
@@ -35,7 +37,7 @@ class DiscordProvider(OAuthProvider):
     """Discord OAuth2."""
 
     default_scopes = ("identify",)
-    iss_parameter_supported = True
+    docs_page = "docs/providers/discord.md"
 
     async def discover(self, http: httpx.AsyncClient) -> Endpoints:
         base = (self.config.base_url or DISCORD).rstrip("/")
@@ -46,7 +48,7 @@ class DiscordProvider(OAuthProvider):
             revoke=f"{api}/oauth2/token/revoke",
             userinfo=f"{api}/users/@me",
             issuer=base,
-            iss_parameter_supported=True,
+            iss_parameter_supported=bool(self.config.options.get("iss_parameter_supported", False)),
         )
 
     def identity_from_userinfo(self, data: Mapping[str, Any]) -> Identity:

@@ -26,8 +26,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from mcpconnect import hookimpl
-from mcpconnect.auth import Endpoints, Identity, OAuthProvider, TokenResponse, TransientAuthError
+from mcpconnect.auth import (
+    Endpoints,
+    Identity,
+    NeedsLoginError,
+    OAuthError,
+    OAuthProvider,
+    TokenResponse,
+    TransientAuthError,
+)
 from mcpconnect.errors import AuthError, ConfigError
+from mcpconnect.logs import scrub
 
 if TYPE_CHECKING:
     from mcpconnect.tokens import Token
@@ -36,6 +45,28 @@ __all__ = ["NotionProvider", "register_auth_providers"]
 
 NOTION = "https://api.notion.com"
 NOTION_VERSION = "2022-06-28"
+
+#: Notion's API error codes (its status codes reference) and what the user does about each.
+_ADVICE: dict[str, str] = {
+    "validation_error": "Notion refused the request's fields as invalid; check client_id and redirect settings in "
+    "[providers.{name}], then run 'mcpconnect login {name}' again",
+    "invalid_request": "Notion does not support this request; check the endpoint URLs in [providers.{name}]",
+    "invalid_request_url": "the endpoint URL is not a Notion API URL; check base_url in [providers.{name}]",
+    "invalid_json": "Notion could not read the request body; report this to the mcpconnect-auth-notion authors",
+    "missing_version": "Notion wants a Notion-Version header; set options.notion_version in [providers.{name}] "
+    "(or remove it for the default)",
+    "unauthorized": "Notion did not accept the integration's credentials or the token; check the OAuth client "
+    "secret in [providers.{name}], or run 'mcpconnect login {name}'",
+    "restricted_resource": "the integration lacks the capability for this; enable it in the integration's settings "
+    "at notion.so/my-integrations",
+    "object_not_found": "the page or workspace is not shared with the integration; share it at login "
+    "('mcpconnect login {name}')",
+    "conflict_error": "Notion reported a conflicting change; try again",
+    "invalid_grant": "the code or refresh token is no longer valid; run 'mcpconnect login {name}'",
+}
+_TRANSIENT = frozenset(
+    {"internal_server_error", "service_unavailable", "database_connection_unavailable", "gateway_timeout"}
+)
 
 
 class NotionProvider(OAuthProvider):
@@ -90,7 +121,25 @@ class NotionProvider(OAuthProvider):
     def raise_for_error(self, response: httpx.Response, data: Mapping[str, Any], what: str) -> None:
         if data.get("object") == "error" and not data.get("error"):
             # Notion's API error shape: {"object": "error", "status": 400, "code": ..., "message": ...}
-            data = {"error": data.get("code"), "error_description": data.get("message")}
+            code = str(data.get("code") or "")
+            message = scrub(str(data.get("message") or ""))[:200]
+            if code == "rate_limited":
+                raise self.rate_limited(response, what, data)
+            if code in _TRANSIENT:
+                raise TransientAuthError(
+                    f"{self.label}: Notion's {what} is unavailable ({code}); try again later",
+                    provider=self.name,
+                    error=code,
+                )
+            advice = _ADVICE.get(code, "check [providers.{name}], then run 'mcpconnect login {name}' again")
+            cls = NeedsLoginError if code == "invalid_grant" else OAuthError
+            raise cls(
+                f"{self.label}: Notion's {what} answered HTTP {response.status_code} ({code}"
+                + (f": {message}" if message else "")
+                + f"); {advice.format(name=self.name)}",
+                provider=self.name,
+                error=code or None,
+            )
         super().raise_for_error(response, data, what)
 
     def identity_from_token(self, response: TokenResponse) -> Identity:

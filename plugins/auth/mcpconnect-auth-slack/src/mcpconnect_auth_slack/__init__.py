@@ -11,7 +11,12 @@ Quirks handled here:
   ``options.bot_scopes`` / ``options.user_scopes`` add the other kind's;
 - tokens expire (12 h) and refresh only when the app has token rotation enabled; otherwise
   they never expire and there is no refresh token;
-- revocation is the ``auth.revoke`` method; identity is ``auth.test`` (team and user ids).
+- revocation is the ``auth.revoke`` method; identity is ``auth.test`` (team and user ids);
+- Slack redirects only to the https redirect URLs registered with the app, never to the
+  loopback listener: set ``redirect_uri`` and log in with ``mcpconnect login NAME --paste``
+  (the user pastes the URL the browser lands on; ``state`` and PKCE are checked as usual);
+- rate limits (HTTP 429 with ``Retry-After``, or ``ratelimited``) are transient: the token is
+  kept and the message says when to try again.
 
 Configuration (``[providers.NAME]``, ``type = "slack"``): ``base_url`` (default
 ``https://slack.com``), and any explicit endpoint URL.
@@ -59,7 +64,8 @@ _ADVICE = {
     "invalid_code": "the authorization code is wrong or has expired; run 'mcpconnect login {name}' again",
     "code_already_used": "the authorization code was already used; run 'mcpconnect login {name}' again",
     "bad_redirect_uri": (
-        "the redirect URI is not one of the app's; add http://127.0.0.1/callback to the app's Redirect URLs"
+        "the redirect URI is not one of the app's; add redirect_uri of [providers.{name}] to the app's Redirect "
+        "URLs (OAuth & Permissions), exactly as written"
     ),
     "invalid_client_id": "client_id is wrong; check it in [providers.{name}]",
     "bad_client_secret": "client_secret is wrong; check it in [providers.{name}]",
@@ -73,6 +79,8 @@ class SlackProvider(OAuthProvider):
 
     default_scopes = ("users:read",)
     scope_separator = ","
+    loopback_redirect = False
+    docs_page = "docs/providers/slack.md"
 
     def token_kind(self) -> Literal["user", "bot"]:
         kind = str(self.config.options.get("token", "user"))
@@ -125,11 +133,7 @@ class SlackProvider(OAuthProvider):
             return  # a plain RFC 6749 answer (no "ok") is accepted as well
         code = str(data.get("error") or "unknown_error")
         if code == "ratelimited" or response.status_code == 429:
-            raise TransientAuthError(
-                f"{self.label}: Slack is rate limiting this app (ratelimited); try again in a minute",
-                provider=self.name,
-                error="ratelimited",
-            )
+            raise self.rate_limited(response, what, data)
         if code in _LOGIN_ERRORS:
             raise NeedsLoginError(
                 f"{self.label}: Slack's {what} refused the token ({code}); run 'mcpconnect login {self.name}'",

@@ -8,11 +8,36 @@ connection ends and mcpconnect's hub reconnects (this transport has no resumptio
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import mcpconnect
+
+log = logging.getLogger("mcpconnect.transport.sse")
+
+
+class ClosingNoise(logging.Filter):
+    """Drops the SDK's "Error in sse_reader" traceback for a message that arrived while the client
+    was closing (``anyio.BrokenResourceError``/``ClosedResourceError``: its reader had gone).
+    Nothing is wrong then, and ``mcpconnect check`` must not print a traceback for it; it is
+    logged at DEBUG instead. Any other error is let through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import anyio
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, anyio.BrokenResourceError | anyio.ClosedResourceError):
+            log.debug("SSE reader: a message arrived after the client closed (%s); dropped", type(exc).__name__)
+            return False
+        return True
+
+
+def _quiet_closing_noise() -> None:
+    sdk = logging.getLogger("mcp.client.sse")
+    if not any(isinstance(f, ClosingNoise) for f in sdk.filters):
+        sdk.addFilter(ClosingNoise())
 
 
 @mcpconnect.hookimpl
@@ -33,15 +58,30 @@ async def sse_transport(name: str, server: Any, context: Any) -> AsyncIterator[A
 
     from mcpconnect.transport.http import SSE_READ_TIMEOUT, httpx_client, sdk_http_client
 
+    _quiet_closing_noise()
     client = httpx_client(name, server, context)
 
     def factory(headers: Any = None, timeout: Any = None, auth: Any = None) -> httpx2.AsyncClient:
         return sdk_http_client(client, headers=headers, timeout=timeout)
 
-    async with (
-        client,
-        sse_client(
-            server.url, timeout=server.timeout, sse_read_timeout=SSE_READ_TIMEOUT, httpx_client_factory=factory
-        ) as streams,
-    ):
-        yield streams
+    import anyio
+
+    closing = False
+    try:
+        async with (
+            client,
+            sse_client(
+                server.url, timeout=server.timeout, sse_read_timeout=SSE_READ_TIMEOUT, httpx_client_factory=factory
+            ) as streams,
+        ):
+            try:
+                yield streams
+            finally:
+                closing = True
+    except BaseExceptionGroup as group:
+        # On close, the SDK's reader may still hold a message for the stream we closed: its
+        # BrokenResourceError is the end of the connection, not a failure (anything else is).
+        _, rest = group.split((anyio.BrokenResourceError, anyio.ClosedResourceError))
+        if rest is not None or not closing:
+            raise
+        log.debug("server %s: SSE reader stopped with a message nobody read (closing)", name)
