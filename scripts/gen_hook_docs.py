@@ -31,6 +31,12 @@ GROUPS = [
         "Notifications from the hub that owns the server connections.",
         ["on_server_connected", "on_server_failed", "on_server_restarted"],
     ),
+    (
+        "Operation events",
+        "The start and the end of each connection, request, login and refresh, for spans and latency "
+        "metrics. Not called at all while no plugin implements them.",
+        ["on_operation_started", "on_operation_finished"],
+    ),
 ]
 
 EXAMPLES = {
@@ -80,6 +86,13 @@ def on_server_failed(server, error):
     "on_server_restarted": """@hookimpl
 def on_server_restarted(server, attempt):
     metrics.increment("mcp_restarts", tags={"server": server, "attempt": attempt})""",
+    "on_operation_started": """@hookimpl
+def on_operation_started(operation):
+    if operation.kind == "request":
+        operation.meta["traceparent"] = current_traceparent()  # the server joins the trace""",
+    "on_operation_finished": """@hookimpl
+def on_operation_finished(operation):
+    latency.record(operation.duration, {"server": operation.server, "outcome": operation.outcome})""",
 }
 
 

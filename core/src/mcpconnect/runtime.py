@@ -27,6 +27,10 @@ class Runtime:
     host: PluginHost
     _store: TokenStore | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # Observers (the mcpconnect.plugins group) see every runtime's events.
+        self.host.load_observers()
+
     @property
     def config(self) -> Config:
         return self.loaded.config

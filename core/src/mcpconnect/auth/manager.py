@@ -291,6 +291,24 @@ class TokenManager:
         open), ``"device"`` (``on_device_code`` shows the user code) or
         ``"client_credentials"``. Nothing stored changes when the login fails.
         """
+        with self.runtime.host.observe("login", provider=name, grant=method) as operation:
+            token = await self._login(name, method, scopes, on_url, on_device_code, wait, device_sleep, port)
+            if operation is not None:
+                operation.account = token.account
+        self.runtime.host.token_obtained(name, token.account, token)
+        return token
+
+    async def _login(
+        self,
+        name: str,
+        method: LoginMethod,
+        scopes: tuple[str, ...] | list[str] | None,
+        on_url: UrlHandler | None,
+        on_device_code: DeviceHandler | None,
+        wait: float,
+        device_sleep: Callable[[float], Any] | None,
+        port: int,
+    ) -> Token:
         provider = self.provider(name)
         async with self.http() as http:
             endpoints = await provider.endpoints(http)
@@ -319,7 +337,6 @@ class TokenManager:
         token = self._token(provider, response, identity, requested=wanted, issuer=endpoints.issuer)
         await self.store.put(token)
         log.info("logged in to %s as %s", name, token.account)
-        self.runtime.host.token_obtained(name, token.account, token)
         return token
 
     # -- reading --------------------------------------------------------------------------------
@@ -442,12 +459,26 @@ class TokenManager:
                 ) from None
 
     async def _refresh_locked(self, name: str, current: StoredToken) -> Token:
+        breaker = self.breaker(name)
+        attempts: list[int] = []
+        operation = self.runtime.host.start_operation("refresh", provider=name, account=current.token.account)
+        try:
+            token = await self._refresh_attempts(name, current, breaker, attempts)
+        except BaseException as exc:
+            self.runtime.host.finish_operation(operation, exc, circuit_state=breaker.state, attempts=len(attempts))
+            raise
+        self.runtime.host.finish_operation(operation, circuit_state=breaker.state, attempts=len(attempts))
+        return token
+
+    async def _refresh_attempts(
+        self, name: str, current: StoredToken, breaker: CircuitBreaker, attempts: list[int]
+    ) -> Token:
         provider = self.provider(name)
         token = register_token(current.token)
-        breaker = self.breaker(name)
         last: TransientAuthError | None = None
         for attempt in range(self.retries):
             breaker.before()
+            attempts.append(attempt)
             try:
                 async with self.http() as http:
                     response = await provider.refresh(http, token)
