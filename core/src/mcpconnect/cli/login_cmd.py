@@ -87,10 +87,15 @@ def login(
             '"client_credentials"); --device and --client-credentials are for providers'
         )
 
+    from mcpconnect.cli.progress import Waiting
+
+    waiting = Waiting()
+
     def show_url(url: str) -> None:
         click.echo(f"Open this URL in a browser to log in to {name}:", err=True)
         click.echo(url)  # alone on its line, on stdout, for copy and paste and for scripts
         sys.stdout.flush()
+        waiting.start(f"the login to {name} in the browser", timeout)
 
     async def open_browser(url: str) -> None:
         import webbrowser
@@ -99,7 +104,8 @@ def login(
         click.echo(url)
         sys.stdout.flush()
         if not await asyncio.to_thread(webbrowser.open, url):
-            click.echo("No browser could be opened: open the URL above; waiting for the login...", err=True)
+            click.echo("No browser could be opened: open the URL above.", err=True)
+        waiting.start(f"the login to {name} in the browser", timeout)
 
     def show_device_code(auth: DeviceAuthorization) -> None:
         click.echo(f"To log in to {name}, open {auth.verification_uri} and enter the code:", err=True)
@@ -107,6 +113,7 @@ def login(
         if auth.verification_uri_complete:
             click.echo(f"(or open {auth.verification_uri_complete})", err=True)
         sys.stdout.flush()
+        waiting.start(f"the code to be entered at {auth.verification_uri}", auth.expires_in)
 
     async def work(manager: TokenManager) -> Any:
         if mcp_server is not None:
@@ -124,7 +131,10 @@ def login(
             name, method="browser", scopes=scopes, on_url=show_url if no_browser else open_browser, wait=timeout
         )
 
-    token = run_with_manager(app, work)
+    try:
+        token = run_with_manager(app, work)
+    finally:
+        waiting.stop()
     who = f"{token.account_name} ({token.account})" if token.account_name else token.account
     left = token.expires_in()
     click.echo(
