@@ -199,7 +199,9 @@ class Telemetry:
                 name = f"{method} {op.target}" if op.target else method
             if self.capture_arguments and op.arguments is not None:
                 attributes["gen_ai.tool.call.arguments"] = json.dumps(op.arguments, default=str, sort_keys=True)
-            return name, SpanKind.CLIENT, attributes
+            # INTERNAL: the MCP SDK opens the CLIENT span ("MCP send ...") of each message, under
+            # this one, and a request here may send more than one (a re-initialized session).
+            return name, SpanKind.INTERNAL, attributes
         subject = op.server if op.kind == "connect" else op.provider
         return f"mcpconnect.{op.kind} {subject}" if subject else f"mcpconnect.{op.kind}", SpanKind.INTERNAL, attributes
 
