@@ -130,10 +130,12 @@ def _choose_imports(
 
 
 def _choose_store(ask: Questions, host: Any, store: str | None, store_url: str | None) -> dict[str, Any]:
-    names = [n for n in host.names("store")] or [DEFAULT_STORE]
+    names = list(host.names("store")) or [DEFAULT_STORE]
     if store is None:
-        default = DEFAULT_STORE if DEFAULT_STORE in names else names[0]
-        store = ask.choose("Token store", names, default, "--store NAME")
+        # The memory store forgets every token at exit: a flag may ask for it, the menu does not offer it.
+        offered = [n for n in names if n != "memory"] or names
+        default = DEFAULT_STORE if DEFAULT_STORE in offered else offered[0]
+        store = ask.choose("Token store", offered, default, "--store NAME")
     elif store not in names:
         raise click.UsageError(f"--store {store}: no such token store is installed (installed: {', '.join(names)})")
     table: dict[str, Any] = {"backend": store}

@@ -120,7 +120,7 @@ class Telemetry:
         meter.create_observable_gauge(
             "mcpconnect.server.state",
             callbacks=[self._observe_servers],
-            unit="1",
+            unit="",  # a state flag: no unit, so that Prometheus names it without a suffix
             description="1 for each server's last reported state (starting, ready, restarting, failed), 0 otherwise",
         )
         meter.create_observable_gauge(
@@ -138,7 +138,7 @@ class Telemetry:
         meter.create_observable_gauge(
             "mcpconnect.provider.circuit.state",
             callbacks=[self._observe_circuits],
-            unit="1",
+            unit="",  # a state flag: no unit, so that Prometheus names it without a suffix
             description="1 for each provider's circuit breaker state (closed, open, half-open), 0 otherwise",
         )
 
