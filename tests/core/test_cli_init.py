@@ -332,3 +332,43 @@ def test_merging_keeps_every_distinct_server_once(tables):
     distinct_per_name = {(name, cmd) for table in tables for name, cmd in table.items()}
     assert len(merged) == len(distinct_per_name)
     assert sorted(s["command"] for s in merged.values()) == sorted(cmd for _, cmd in distinct_per_name)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    claude=st.dictionaries(st.sampled_from(["mcpServers", "projects", "servers", "x"]), _json, max_size=3),
+    cursor=st.one_of(
+        st.binary(max_size=40).map(lambda b: b'{"mcpServers": ' + b),  # not UTF-8, not JSON...
+        _json.map(lambda v: json.dumps({"mcpServers": v}).encode()),
+    ),
+)
+def test_hostile_client_files_are_skipped_or_explained_never_raised(tmp_path_factory, claude, cursor):
+    home = tmp_path_factory.mktemp("home")
+    project = home / "p"
+    project.mkdir()
+    (home / ".cursor").mkdir()
+    (home / ".cursor" / "mcp.json").write_bytes(cursor)
+    if isinstance(claude.get("projects"), dict):
+        claude["projects"][str(project)] = claude["projects"].get("x", {"mcpServers": claude.get("x")})
+    (home / ".claude.json").write_text(json.dumps(claude))
+    found = find_client_configs(home, project, environ={"HOME": str(home)})
+    for entry in found:
+        assert entry.servers or entry.error
+        assert entry.error is None or str(entry.path) in entry.error or entry.client == "claude-code"
+        for name in entry.servers:
+            assert name and all(c.isalnum() or c in "_-" for c in name)
+
+
+def test_a_file_met_twice_is_read_once_and_a_non_utf8_one_is_explained(tmp_path):
+    (tmp_path / ".cursor").mkdir()
+    (tmp_path / ".cursor" / "mcp.json").write_bytes(b'{"mcpServers": \xff\xfe}')
+    found = find_client_configs(tmp_path, tmp_path, environ={})  # run from the home folder
+    assert [(f.client, f.scope) for f in found] == [("cursor", "user")]
+    assert found[0].error is not None and "is not UTF-8 text" in found[0].error

@@ -115,17 +115,21 @@ def find_client_configs(
     home = home or Path.home()
     cwd = cwd or Path.cwd()
     found: list[ClientConfig] = []
+    seen: set[Path] = set()
     for client, scope, path in candidates(home, cwd, platform=platform, environ=environ):
         if clients is not None and client not in clients:
             continue
-        if not path.is_file() or not _mentions_servers(path):
-            continue
+        if not path.is_file() or path.resolve() in seen or not _mentions_servers(path):
+            continue  # run from the home folder, a project file is the user file: read it once
+        seen.add(path.resolve())
         entry = ClientConfig(client, path, scope)
         try:
             entry.servers = dict(import_file(path, environ=environ)["servers"])
         except ConfigError as exc:
             if not (client == "claude-code" and scope == "user"):
                 entry.error = str(exc)
+        except UnicodeDecodeError:
+            entry.error = f"{path}: is not UTF-8 text; save it as UTF-8 JSON"
         if entry.servers or entry.error:
             found.append(entry)
         if client == "claude-code" and scope == "user":
