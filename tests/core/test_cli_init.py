@@ -192,6 +192,45 @@ def test_a_broken_client_config_is_reported_and_the_rest_imported(machine):
     assert "notes" in written(machine)["servers"]
 
 
+def test_any_provider_key_has_a_flag_but_the_secret_never_goes_in_the_file(machine):
+    done = run(
+        machine,
+        "--no-import",
+        "--store",
+        "sqlite",
+        "--provider",
+        "corp=oauth2",
+        "--client-id",
+        "corp=app-1",
+        "--provider-option",
+        "corp.authorize_url=https://id.example/authorize",
+        "--provider-option",
+        "corp.token_url=https://id.example/token",
+        "--provider-option",
+        "corp.scopes=['read', 'write']",
+        "--client-secret-env",
+        "corp=",
+        "--no-login",
+    )
+    assert done.returncode == 0, done.stderr
+    assert written(machine)["providers"]["corp"] == {
+        "type": "oauth2",
+        "client_id": "app-1",
+        "authorize_url": "https://id.example/authorize",
+        "token_url": "https://id.example/token",
+        "scopes": ["read", "write"],
+    }
+    refused = run(
+        machine, "--force", "--yes", "--provider", "corp=oauth2", "--provider-option", "corp.client_secret=s3"
+    )
+    assert refused.returncode == 2 and "only through --client-secret-env" in refused.stderr
+    # oauth2 has no discovery: without its endpoints and no terminal, init names the flag.
+    missing = run(
+        machine, "--force", "--no-import", "--store", "sqlite", "--provider", "x=oauth2", "--client-id", "x=1"
+    )
+    assert missing.returncode == 2 and "--provider-option x.authorize_url=URL" in missing.stderr
+
+
 def test_bad_flags_are_usage_errors(machine):
     for args, needle in (
         (("--yes", "--store", "nosuchstore"), "no such token store"),

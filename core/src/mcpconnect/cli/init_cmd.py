@@ -76,6 +76,28 @@ def _pairs(values: Sequence[str], option: str) -> dict[str, str]:
     return out
 
 
+def _nested(values: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--provider-option NAME.KEY=VALUE`` options as ``{NAME: {KEY: VALUE}}``; the value is read
+    as TOML (``['repo', 'read:org']``, ``true``), else taken as a string, as ``--set`` does."""
+    from mcpconnect.cli.app import _parse_override
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.UsageError(f"--provider-option {item}: write NAME.KEY=VALUE")
+        dotted, value = _parse_override(item)
+        name, sep, key = dotted.partition(".")
+        if not sep or not key:
+            raise click.UsageError(f"--provider-option {dotted}={value}: write NAME.KEY=VALUE")
+        if key in ("type", "client_secret"):
+            raise click.UsageError(
+                f"--provider-option {dotted}: give the type with --provider, and the secret only through "
+                "--client-secret-env (it is never written to the file)"
+            )
+        out.setdefault(name, {})[key] = value
+    return out
+
+
 def _home(path: Path) -> str:
     try:
         return "~/" + str(path.relative_to(Path.home()))
@@ -156,12 +178,18 @@ def _provider_table(
     client_ids: dict[str, str],
     secret_envs: dict[str, str],
     issuers: dict[str, str],
+    options: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     table: dict[str, Any] = {"type": ptype}
     client_id = client_ids.get(name) or ask.text(f"{name}: client id", None, f"--client-id {name}=ID")
     table["client_id"] = client_id
+    given = options.get(name, {})
     if ptype == "oidc":
         table["issuer"] = issuers.get(name) or ask.text(f"{name}: issuer URL", None, f"--issuer {name}=URL")
+    elif ptype == "oauth2":  # no discovery: the endpoints must be given
+        for key, what in (("authorize_url", "authorization endpoint"), ("token_url", "token endpoint")):
+            table[key] = given.get(key) or ask.text(f"{name}: {what} URL", None, f"--provider-option {name}.{key}=URL")
+    table.update(given)
     # The secret itself is never written to the file: only the variable that holds it.
     default_env = f"{name.upper().replace('-', '_')}_CLIENT_SECRET"
     if name in secret_envs:
@@ -185,6 +213,7 @@ def _choose_providers(
     client_ids: dict[str, str],
     secret_envs: dict[str, str],
     issuers: dict[str, str],
+    options: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     known = host.names("auth")
     tables: dict[str, Any] = {}
@@ -195,13 +224,14 @@ def _choose_providers(
             raise click.UsageError(
                 f"--provider {item}: no provider type '{ptype}' is installed (installed: {', '.join(known)})"
             )
-        tables[name] = _provider_table(ask, name, ptype, client_ids, secret_envs, issuers)
+        tables[name] = _provider_table(ask, name, ptype, client_ids, secret_envs, issuers, options)
     if not providers and not no_providers:
         question = "Add an OAuth provider?"
         while ask.confirm(question, False, "--provider or --no-providers"):
-            ptype = ask.choose("Provider type", known, known[0], "--provider NAME=TYPE")
+            default = "github" if "github" in known else known[0]
+            ptype = ask.choose("Provider type", known, default, "--provider NAME=TYPE")
             name = ask.text("Name for it in mcpconnect.toml", ptype if ptype not in tables else None, "--provider")
-            tables[name] = _provider_table(ask, name, ptype, client_ids, secret_envs, issuers)
+            tables[name] = _provider_table(ask, name, ptype, client_ids, secret_envs, issuers, options)
             question = "Add another provider?"
     return tables
 
@@ -252,6 +282,13 @@ def _run_login(config_file: Path, name: str) -> bool:
     "--client-secret-env", "secret_envs", multiple=True, metavar="NAME=VAR", help="The variable holding its secret."
 )
 @click.option("--issuer", "issuers", multiple=True, metavar="NAME=URL", help="An oidc provider's issuer URL.")
+@click.option(
+    "--provider-option",
+    "provider_options",
+    multiple=True,
+    metavar="NAME.KEY=VALUE",
+    help="Any other key of [providers.NAME], e.g. work.tenant=contoso (repeatable).",
+)
 @click.option("--login", "logins", multiple=True, metavar="NAME", help="Log in to this provider at the end.")
 @click.option("--no-login", is_flag=True, help="Offer no login.")
 @click.option(
@@ -276,6 +313,7 @@ def init(
     client_ids: tuple[str, ...],
     secret_envs: tuple[str, ...],
     issuers: tuple[str, ...],
+    provider_options: tuple[str, ...],
     logins: tuple[str, ...],
     no_login: bool,
     output: Path | None,
@@ -308,6 +346,7 @@ def init(
         _pairs(client_ids, "--client-id"),
         _pairs(secret_envs, "--client-secret-env"),
         _pairs(issuers, "--issuer"),
+        _nested(provider_options),
     )
     unknown = [n for n in logins if n not in configured]
     if unknown:
