@@ -157,11 +157,41 @@ def third_party(modules: set[str], own: str, *, absent_ok: bool = False) -> set[
     return result
 
 
+def _namespace_owners(paths: set[str], providers: dict[str, list[str]]) -> dict[str, set[str]]:
+    """For a top-level name that several distributions share (a namespace package such as
+    ``opentelemetry``), the distributions that hold the submodules actually imported."""
+    from importlib.metadata import distribution
+
+    owners: dict[str, set[str]] = {}
+    for top in {p.split(".")[0] for p in paths}:
+        candidates = providers.get(top, [])
+        deeper = sorted(p for p in paths if p.startswith(top + "."))
+        if len(set(candidates)) < 2 or not deeper:
+            continue
+        found: set[str] = set()
+        for name in set(candidates):
+            files = {str(f) for f in distribution(name).files or ()}
+            for dotted in deeper:
+                stem = dotted.replace(".", "/")
+                if f"{stem}.py" in files or f"{stem}/__init__.py" in files:
+                    found.add(normalize(name))
+        owners[top] = found
+    return owners
+
+
 def scan(dist: Distribution) -> Distribution:
     own_modules = {p.name for p in dist.packages}
+    providers = _providers()
     for package in dist.packages:
         for path in sorted(package.rglob("*.py")):
-            modules = imported_modules(path.read_text()) - own_modules
+            source = path.read_text()
+            modules = imported_modules(source) - own_modules
+            shared = _namespace_owners(imported_module_paths(source), providers)
+            if "testing" not in path.relative_to(package).parts[:1]:
+                for top, owners in shared.items():
+                    if top in modules and owners:
+                        modules.discard(top)
+                        dist.imports |= owners - {dist.name}
             if "testing" in path.relative_to(package).parts[:1]:
                 dist.testing_imports |= third_party(modules, dist.name, absent_ok=True)
             else:

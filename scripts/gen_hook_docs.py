@@ -23,6 +23,7 @@ GROUPS = [
         ["on_token_obtained", "on_token_refreshed", "on_token_refresh_failed", "on_token_revoked"],
     ),
     ("Server lifecycle events", ["on_server_connected", "on_server_failed", "on_server_restarted"]),
+    ("Operation events", ["on_operation_started", "on_operation_finished"]),
 ]
 
 

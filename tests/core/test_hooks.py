@@ -55,6 +55,14 @@ class Recorder:
     def on_server_restarted(self, server: str, attempt: int) -> None:
         self.calls.append(("on_server_restarted", {"server": server, "attempt": attempt}))
 
+    @hookimpl
+    def on_operation_started(self, operation: Any) -> None:
+        self.calls.append(("on_operation_started", {"operation": operation, "outcome": operation.outcome}))
+
+    @hookimpl
+    def on_operation_finished(self, operation: Any) -> None:
+        self.calls.append(("on_operation_finished", {"operation": operation, "outcome": operation.outcome}))
+
 
 @pytest.fixture
 def recorder(mcpconnect_host: PluginHost) -> Recorder:
@@ -180,6 +188,120 @@ def test_hook_on_server_restarted(mcpconnect_host: PluginHost, recorder: Recorde
     assert recorder.calls == [("on_server_restarted", {"server": "docs", "attempt": 2})]
 
 
+TRACED = str(ROOT / "tests" / "fixtures" / "traced_server.py")
+
+
+async def test_hook_on_operation_started(recorder: Recorder) -> None:
+    # A real server over stdio: what the observer puts in operation.meta arrives as params._meta.
+    import mcpconnect
+
+    host = PluginHost(load=["stdio"])
+    starts: list[Any] = []
+
+    class Injector:
+        @hookimpl
+        def on_operation_started(self, operation: Any) -> None:
+            starts.append(operation)
+            if operation.kind == "request":
+                operation.meta["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    host.register_plugin(Injector(), kind="plugin", name="injector")
+    config = {"servers": {"t": {"command": sys.executable, "args": [TRACED]}}}
+    async with mcpconnect.connect(config, host=host, cache=False, health_interval=None) as hub:
+        result = await hub.call_tool("t", "traced", {"secret_word": "hunter2"})
+    assert result.structured_content is not None
+    assert result.structured_content["traceparent"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert result.structured_content["parent_span_id"] == "b7ad6b7169203331"
+    connect, request = starts
+    assert (connect.kind, connect.server, connect.outcome) == ("connect", "t", "ok")
+    assert (request.kind, request.method, request.target, request.server) == ("request", "tools/call", "traced", "t")
+    assert request.arguments == {"secret_word": "hunter2"}
+    assert "hunter2" not in repr(request)  # arguments and meta stay out of the repr
+
+
+async def test_hook_on_operation_finished(recorder: Recorder) -> None:
+    import mcpconnect
+
+    host = PluginHost(load=["stdio"])
+    finished: list[Any] = []
+
+    class Watcher:
+        @hookimpl
+        def on_operation_finished(self, operation: Any) -> None:
+            finished.append((operation.kind, operation.target, operation.outcome, operation.error_kind))
+            assert operation.duration is not None and operation.duration >= 0
+
+    host.register_plugin(Watcher(), kind="plugin", name="watcher")
+    config = {
+        "servers": {
+            "t": {"command": sys.executable, "args": [TRACED]},
+            "gone": {"command": "no-such-command-mcpconnect"},
+        }
+    }
+    async with mcpconnect.connect(config, host=host, cache=False, reconnect=False, health_interval=None) as hub:
+        assert (await hub.call_tool("t", "broken")).is_error
+        await hub.get_prompt("t", "traced_prompt")
+        await hub.read_resource("t", "trace://context/x")
+        from mcpconnect.errors import TransportError
+
+        with pytest.raises(TransportError):
+            await hub.call_tool("gone", "anything")
+    assert ("connect", None, "ok", None) in finished
+    assert ("connect", None, "error", "transport") in finished
+    assert ("request", "broken", "tool_error", "tool_error") in finished
+    assert ("request", "traced_prompt", "ok", None) in finished
+    assert ("request", "trace://context/x", "ok", None) in finished
+    assert ("request", "anything", "error", "transport") in finished
+
+
+def test_operations_cost_nothing_without_an_observer(mcpconnect_host: PluginHost) -> None:
+    assert mcpconnect_host.start_operation("login", provider="gh") is None
+    with mcpconnect_host.observe("refresh", provider="gh") as op:
+        assert op is None
+    mcpconnect_host.finish_operation(None)  # a no-op, never an error
+
+
+def test_an_observer_that_raises_never_breaks_the_operation(mcpconnect_host: PluginHost) -> None:
+    class Broken:
+        @hookimpl
+        def on_operation_started(self, operation: Any) -> None:
+            raise RuntimeError("observer bug")
+
+        @hookimpl
+        def on_operation_finished(self, operation: Any) -> None:
+            raise RuntimeError("observer bug")
+
+    mcpconnect_host.register_plugin(Broken(), kind="plugin", name="broken")
+    with mcpconnect_host.observe("login", provider="gh") as op:
+        assert op is not None
+    assert op.outcome == "ok"
+    with pytest.raises(ValueError, match="the operation's own"), mcpconnect_host.observe("login") as op:
+        raise ValueError("the operation's own error")
+    assert (op.outcome, op.error_kind) == ("error", "ValueError")
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ("NeedsLoginError('x', provider='p', error='invalid_grant')", "invalid_grant"),
+        ("NeedsLoginError('x', provider='p')", "needs_login"),
+        ("TransientAuthError('x', provider='p')", "transient"),
+        ("TransientAuthError('provider p: ... (circuit open); ...', provider='p')", "circuit_open"),
+        ("TransportError('server s: tools/call timed out (timeout)')", "timeout"),
+        ("TransportError('server s: exited with code 3')", "transport"),
+        ("ConfigError('bad')", "config"),
+        ("TimeoutError()", "timeout"),
+        ("KeyError('k')", "KeyError"),
+    ],
+)
+def test_error_kinds_are_short_and_stable(error: str, kind: str) -> None:
+    from mcpconnect.auth.errors import NeedsLoginError, TransientAuthError  # noqa: F401
+    from mcpconnect.errors import ConfigError, TransportError  # noqa: F401
+    from mcpconnect.operations import error_kind
+
+    assert error_kind(eval(error)) == kind  # noqa: S307 - a literal from the table above
+
+
 def test_token_passed_to_observers_has_a_redacted_repr(mcpconnect_host: PluginHost, recorder: Recorder) -> None:
     token = _token()
     mcpconnect_host.token_obtained("gh", "1", token)
@@ -224,6 +346,8 @@ def test_the_hook_list_is_what_the_docs_promise() -> None:
                 "on_server_connected",
                 "on_server_failed",
                 "on_server_restarted",
+                "on_operation_started",
+                "on_operation_finished",
             ]
         )
         == HOOKS

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from mcpconnect.auth import OAuthProvider
     from mcpconnect.config import ProviderConfig, ServerConfig
     from mcpconnect.errors import TransportError
+    from mcpconnect.operations import Operation
     from mcpconnect.storage import StorageBackend
     from mcpconnect.tokens import Token
     from mcpconnect.transport import TransportContext
@@ -344,4 +345,56 @@ def on_server_restarted(server: str, attempt: int) -> None:
 
     :param server: the server's configured name.
     :param attempt: the restart attempt number, starting at 1 for each outage.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Operation events: the start and end of what takes time, for spans and latency metrics
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_operation_started(operation: Operation) -> None:
+    """An operation began: a server's connection (``kind == "connect"``), a request to a server
+    (``"request"``: a tool call, a resource read, a prompt get), a login (``"login"``) or a token
+    refresh (``"refresh"``).
+
+    The same :class:`mcpconnect.operations.Operation` object is passed to
+    :func:`on_operation_finished` when it ends, in the same task, so an observer may keep its own
+    state keyed on it (a span, a context token). For a request, the observer may add entries to
+    ``operation.meta``: they are sent to the server as the request's ``params._meta``, which is how
+    W3C trace context (``traceparent``) reaches an instrumented server. ``operation.arguments``
+    holds the request's arguments: never record them unless the user asked for it.
+
+    When no plugin implements this hook the core creates no ``Operation``, so an installation
+    without observers pays nothing for it.
+
+    Example::
+
+        @hookimpl
+        def on_operation_started(operation):
+            if operation.kind == "request":
+                operation.meta["traceparent"] = current_traceparent()  # the server joins the trace
+
+    :param operation: what is starting; ``kind`` says which fields are set.
+    """
+
+
+@hookspec
+def on_operation_finished(operation: Operation) -> None:
+    """An operation started with :func:`on_operation_started` ended, successfully or not.
+
+    ``operation.outcome`` is ``"ok"``, ``"error"`` or ``"tool_error"`` (the tool ran and reported
+    a failure); ``operation.error`` is the exception and ``operation.error_kind`` a short name for
+    it (``invalid_grant``, ``transient``, ``timeout``, ``transport``...); ``operation.duration``
+    is in seconds. A refresh also reports ``circuit_state`` and ``attempts``; a connection its
+    ``transport`` and ``protocol_version``.
+
+    Example::
+
+        @hookimpl
+        def on_operation_finished(operation):
+            latency.record(operation.duration, {"server": operation.server, "outcome": operation.outcome})
+
+    :param operation: the object given to :func:`on_operation_started`, now complete.
     """

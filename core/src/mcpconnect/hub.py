@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["SEPARATOR", "Hub", "HubTool", "connect"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Between a server's name and its tool's name in a namespaced tool name.
 SEPARATOR = "__"
@@ -132,27 +133,66 @@ class Hub:
         ``read_timeout`` (seconds) defaults to the server's ``timeout``."""
         conn = self.connection(server)
 
-        async def call(client: Client) -> CallToolResult:
+        async def call(client: Client, meta: Any) -> CallToolResult:
             return await client.call_tool(
                 tool,
                 arguments or {},
                 read_timeout_seconds=read_timeout if read_timeout is not None else conn.server.timeout,
                 progress_callback=progress_callback,
+                meta=meta,
             )
 
-        return await conn.request(f"tools/call '{tool}'", call)
+        return await self._request(conn, "tools/call", tool, call, arguments)
 
     async def read_resource(self, server: str, uri: str) -> ReadResourceResult:
         """Read resource ``uri`` of ``server``."""
-        return await self.connection(server).request(
-            f"resources/read '{uri}'", lambda c: c.read_resource(uri, cache_mode="bypass")
+        return await self._request(
+            self.connection(server),
+            "resources/read",
+            uri,
+            lambda c, meta: c.read_resource(uri, cache_mode="bypass", meta=meta),
         )
 
     async def get_prompt(self, server: str, prompt: str, arguments: dict[str, str] | None = None) -> GetPromptResult:
         """Get prompt ``prompt`` of ``server``."""
-        return await self.connection(server).request(
-            f"prompts/get '{prompt}'", lambda c: c.get_prompt(prompt, arguments)
+        return await self._request(
+            self.connection(server),
+            "prompts/get",
+            prompt,
+            lambda c, meta: c.get_prompt(prompt, arguments, meta=meta),
+            arguments,
         )
+
+    async def _request(
+        self,
+        conn: ServerConnection,
+        method: str,
+        target: str,
+        call: Callable[[Client, Any], Awaitable[T]],
+        arguments: Mapping[str, Any] | None = None,
+    ) -> T:
+        """``call(client, meta)`` through ``conn``, reported to observers as a request operation;
+        ``meta`` is what they put in ``params._meta`` (``None`` when nothing)."""
+        host = self.runtime.host
+        op = host.start_operation(
+            "request",
+            server=conn.name,
+            method=method,
+            target=target,
+            transport=conn.transport,
+            protocol_version=conn.protocol_version,
+            arguments=arguments,
+        )
+        meta = dict(op.meta) if op is not None and op.meta else None
+        try:
+            result = await conn.request(f"{method} '{target}'", lambda client: call(client, meta))
+        except BaseException as exc:
+            host.finish_operation(op, exc)
+            raise
+        if op is not None:
+            tool_error = getattr(result, "is_error", False) is True
+            host.finish_operation(op, outcome="tool_error" if tool_error else None, transport=conn.transport)
+        return result
 
 
 @asynccontextmanager

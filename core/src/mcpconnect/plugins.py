@@ -23,12 +23,13 @@ Switches, read from the environment:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal, TextIO
@@ -49,6 +50,7 @@ from mcpconnect.registry import GROUPS, KIND_LABELS, REGISTER_HOOKS, Kind, Plugi
 
 if TYPE_CHECKING:
     from mcpconnect.errors import TransportError
+    from mcpconnect.operations import Operation, OperationKind
     from mcpconnect.tokens import Token
 
 __all__ = ["PluginHost", "PluginStatus"]
@@ -139,6 +141,7 @@ class PluginHost:
         self._failed: dict[tuple[Kind, str], PluginLoadError] = {}
         self._discovered: list[PluginInfo] | None = None
         self._observers_loaded = False
+        self._tracing = bool(trace)
         if trace:
             self._enable_trace(sys.stderr if trace is True else trace)
 
@@ -713,6 +716,45 @@ class PluginHost:
 
     def server_restarted(self, server: str, attempt: int) -> None:
         self._notify("on_server_restarted", server=server, attempt=attempt)
+
+    # -- operations: spans for observers (see mcpconnect.operations) ---------------------------
+
+    def start_operation(self, kind: OperationKind, **fields: Any) -> Operation | None:
+        """Tell observers that an operation began; ``None`` (and nothing built) when none listens."""
+        hook = self.pm.hook
+        if not (
+            hook.on_operation_started.get_hookimpls() or hook.on_operation_finished.get_hookimpls() or self._tracing
+        ):
+            return None
+        from mcpconnect.operations import Operation
+
+        operation = Operation(kind, **fields)
+        self._notify("on_operation_started", operation=operation)
+        return operation
+
+    def finish_operation(self, operation: Operation | None, error: BaseException | None = None, **fields: Any) -> None:
+        """Tell observers that ``operation`` ended (with ``error``, or as it says); no-op for ``None``."""
+        if operation is None or operation.duration is not None:
+            return
+        for name, value in fields.items():
+            setattr(operation, name, value)
+        operation.end(error)
+        self._notify("on_operation_finished", operation=operation)
+
+    @contextlib.contextmanager
+    def observe(self, kind: OperationKind, **fields: Any) -> Iterator[Operation | None]:
+        """``with host.observe("login", provider=name) as op:`` around an operation; ``op`` is
+        ``None`` when no observer listens. An exception ends it as ``error`` and propagates."""
+        operation = self.start_operation(kind, **fields)
+        if operation is None:
+            yield None
+            return
+        try:
+            yield operation
+        except BaseException as exc:
+            self.finish_operation(operation, exc)
+            raise
+        self.finish_operation(operation)
 
     # -- tracing --------------------------------------------------------------------------------
 

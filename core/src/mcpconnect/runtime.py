@@ -32,6 +32,10 @@ class Runtime:
     _store: TokenStore | None = field(default=None, repr=False)
     _token_manager: TokenManager | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # Observers (the mcpconnect.plugins group) see every runtime's events.
+        self.host.load_observers()
+
     @property
     def config(self) -> Config:
         return self.loaded.config

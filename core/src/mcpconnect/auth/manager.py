@@ -306,6 +306,28 @@ class TokenManager:
         changes when the login fails. ``on_warning`` receives what the user should know about a
         login that worked (default: logged as a warning).
         """
+        with self.runtime.host.observe("login", provider=name, grant=method) as operation:
+            token = await self._login(
+                name, method, scopes, on_url, on_device_code, wait, device_sleep, port, read_redirect, on_warning
+            )
+            if operation is not None:
+                operation.account = token.account
+        self.runtime.host.token_obtained(name, token.account, token)
+        return token
+
+    async def _login(
+        self,
+        name: str,
+        method: LoginMethod,
+        scopes: tuple[str, ...] | list[str] | None,
+        on_url: UrlHandler | None,
+        on_device_code: DeviceHandler | None,
+        wait: float,
+        device_sleep: Callable[[float], Any] | None,
+        port: int,
+        read_redirect: Callable[[], Any] | None,
+        on_warning: Callable[[str], None] | None,
+    ) -> Token:
         provider = self.provider(name)
         async with self.http(provider) as http:
             endpoints = await provider.endpoints(http)
@@ -338,7 +360,6 @@ class TokenManager:
         token = self._token(provider, response, identity, requested=wanted, issuer=endpoints.issuer)
         await self.store.put(token)
         log.info("logged in to %s as %s", name, token.account)
-        self.runtime.host.token_obtained(name, token.account, token)
         return token
 
     async def _identity(
@@ -519,12 +540,26 @@ class TokenManager:
                 ) from None
 
     async def _refresh_locked(self, name: str, current: StoredToken) -> Token:
+        breaker = self.breaker(name)
+        attempts: list[int] = []
+        operation = self.runtime.host.start_operation("refresh", provider=name, account=current.token.account)
+        try:
+            token = await self._refresh_attempts(name, current, breaker, attempts)
+        except BaseException as exc:
+            self.runtime.host.finish_operation(operation, exc, circuit_state=breaker.state, attempts=len(attempts))
+            raise
+        self.runtime.host.finish_operation(operation, circuit_state=breaker.state, attempts=len(attempts))
+        return token
+
+    async def _refresh_attempts(
+        self, name: str, current: StoredToken, breaker: CircuitBreaker, attempts: list[int]
+    ) -> Token:
         provider = self.provider(name)
         token = register_token(current.token)
-        breaker = self.breaker(name)
         last: TransientAuthError | None = None
         for attempt in range(self.retries):
             breaker.before()
+            attempts.append(attempt)
             try:
                 async with self.http(provider) as http:
                     response = await provider.refresh(http, token)

@@ -19,6 +19,7 @@ __all__ = ["cli", "main"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 COMMANDS = {
+    "init": "mcpconnect.cli.init_cmd:init",
     "plugins": "mcpconnect.cli.plugins_cmd:plugins",
     "config": "mcpconnect.cli.config_cmd:config",
     "tokens": "mcpconnect.cli.tokens_cmd:tokens",

@@ -83,18 +83,18 @@ async def run_check(
     selected = list(names) or [n for n, s in configured.items() if s.enabled]
     # Providers are reported when the whole configuration is checked (no NAMEs given).
     provider_names = [] if names else list(runtime.config.providers)
-    progress: dict[str, str] = dict.fromkeys(selected, "waiting")
+    from mcpconnect.cli.progress import Connecting
+
+    progress = Connecting(selected)
 
     def on_state(status: ServerStatus) -> None:
-        progress[status.name] = status.state.value
-        if display is not None:
-            display.update(_progress_table(progress))
+        progress.update(status.name, status.state.value)
 
     display = None
     if live:
         from rich.live import Live
 
-        display = Live(_progress_table(progress), console=console(stderr=True), transient=True)
+        display = Live(progress, console=console(stderr=True), transient=True, refresh_per_second=8)
         display.start()
     try:
         providers = await check_providers(runtime, provider_names) if provider_names else []
@@ -108,16 +108,6 @@ async def run_check(
         if display is not None:
             display.stop()
         await runtime.aclose()
-
-
-def _progress_table(progress: dict[str, str]) -> Any:
-    from rich.table import Table
-
-    table = Table.grid(padding=(0, 2))
-    for name, state in progress.items():
-        mark = {"ready": "[green]✓[/]", "failed": "[red]✗[/]"}.get(state, "[yellow]…[/]")
-        table.add_row(mark, _plain(name), state)
-    return table
 
 
 def _table(statuses: list[ServerStatus]) -> Any:
@@ -191,7 +181,9 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
     config = app.loaded.config
     if not names and not any(s.enabled for s in config.servers.values()) and not config.providers:
         fail("no servers are configured; add a [servers.NAME] table to mcpconnect.toml", 2)
-    live = not as_json and sys.stderr.isatty()
+    from mcpconnect.cli.progress import live_allowed
+
+    live = not as_json and live_allowed()
     statuses, providers = anyio.run(run_check, app, names, refresh, live)
     ok = sum(1 for s in statuses if s.ok)
     providers_ok = sum(1 for p in providers if p["ok"])

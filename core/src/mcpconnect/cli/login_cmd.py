@@ -96,10 +96,15 @@ def login(
             '"client_credentials"); --device and --client-credentials are for providers'
         )
 
+    from mcpconnect.cli.progress import Waiting
+
+    waiting = Waiting()
+
     def show_url(url: str) -> None:
         click.echo(f"Open this URL in a browser to log in to {name}:", err=True)
         click.echo(url)  # alone on its line, on stdout, for copy and paste and for scripts
         sys.stdout.flush()
+        waiting.start(f"the login to {name} in the browser", timeout)
 
     async def open_browser(url: str) -> None:
         import webbrowser
@@ -108,7 +113,8 @@ def login(
         click.echo(url)
         sys.stdout.flush()
         if not await asyncio.to_thread(webbrowser.open, url):
-            click.echo("No browser could be opened: open the URL above; waiting for the login...", err=True)
+            click.echo("No browser could be opened: open the URL above.", err=True)
+        waiting.start(f"the login to {name} in the browser", timeout)
 
     async def read_redirect() -> str:
         click.echo(
@@ -132,6 +138,7 @@ def login(
         if auth.verification_uri_complete:
             click.echo(f"(or open {auth.verification_uri_complete})", err=True)
         sys.stdout.flush()
+        waiting.start(f"the code to be entered at {auth.verification_uri}", auth.expires_in)
 
     async def work(manager: TokenManager) -> Any:
         if mcp_server is not None:
@@ -162,7 +169,10 @@ def login(
             on_warning=warn,
         )
 
-    token = run_with_manager(app, work)
+    try:
+        token = run_with_manager(app, work)
+    finally:
+        waiting.stop()
     who = f"{token.account_name} ({token.account})" if token.account_name else token.account
     left = token.expires_in()
     click.echo(

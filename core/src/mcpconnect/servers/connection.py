@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mcp import Client
 
     from mcpconnect.config import ServerConfig
+    from mcpconnect.operations import Operation
     from mcpconnect.runtime import Runtime
     from mcpconnect.servers.cache import DiscoveryCache
 
@@ -131,6 +132,7 @@ class ServerConnection:
         self._stop = anyio.Event()
         self._first_done = anyio.Event()
         self._context: TransportContext | None = None
+        self._operation: Operation | None = None  # the connect attempt observers are told about
         from mcpconnect.servers.cache import cache_key
 
         self._cache_key = cache_key(name, server)
@@ -175,6 +177,7 @@ class ServerConnection:
         attempt = 0
         connected_before = False
         while not self._stop.is_set():
+            self._operation = self.runtime.host.start_operation("connect", server=self.name, transport=self.transport)
             try:
                 await self._connect_and_serve(restart_attempt=attempt if connected_before else 0)
                 connected_before = True
@@ -187,6 +190,7 @@ class ServerConnection:
                 self.runtime.host.server_failed(self.name, error)
             except _ConnectFailed as exc:
                 error = TransportError(exc.message)
+                self.runtime.host.finish_operation(self._operation, error)
                 self._set(ServerState.FAILED, exc.message)
                 self.runtime.host.server_failed(self.name, error)
             except Exception as exc:
@@ -194,8 +198,12 @@ class ServerConnection:
                 # escapes into the hub's task group, where it would hide every other server.
                 log.debug("server %s failed", self.name, exc_info=True)
                 message = f"server '{self.name}': {describe(exc)}"
+                self.runtime.host.finish_operation(self._operation, exc)
                 self._set(ServerState.FAILED, message)
                 self.runtime.host.server_failed(self.name, TransportError(message))
+            except BaseException as exc:  # cancellation: the operation ends, the exception goes on
+                self.runtime.host.finish_operation(self._operation, exc)
+                raise
             finally:
                 self.client = None
                 self._first_done.set()
@@ -342,6 +350,9 @@ class ServerConnection:
                     self.transport = transport
                     self.client = client
                     ready = True
+                    self.runtime.host.finish_operation(
+                        self._operation, transport=transport, protocol_version=self.protocol_version
+                    )
                     self._set(ServerState.READY)
                     self._first_done.set()
                     self.runtime.host.server_connected(self.name, transport, self.protocol_version)

@@ -488,7 +488,8 @@ class MCPAuthorizer:
         if grant == "client_credentials":
             return await self.manager.login(self.name, method="client_credentials", scopes=scopes)
         if grant == "jwt_bearer":
-            return await self._jwt_bearer(provider, scopes)
+            with self.runtime.host.observe("login", provider=self.name, grant="jwt_bearer"):
+                return await self._jwt_bearer(provider, scopes)
         if self.on_url is None:
             raise NeedsLoginError(
                 f"{self.who} needs a login (MCP authorization at {metadata.issuer}): run "
