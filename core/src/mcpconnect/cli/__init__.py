@@ -29,6 +29,8 @@ COMMANDS = {
     "tools": "mcpconnect.cli.tools_cmd:tools",
     "call": "mcpconnect.cli.call_cmd:call",
     "logs": "mcpconnect.cli.logs_cmd:logs",
+    "serve": "mcpconnect.cli.serve_cmd:serve",
+    "proxy": "mcpconnect.cli.serve_cmd:proxy",
 }
 
 

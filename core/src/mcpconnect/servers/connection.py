@@ -68,6 +68,7 @@ class ConnectOptions:
     client_info: Any = None
     mode: str = "auto"
     on_state: Any = None  # called with each ServerStatus as it changes (live progress)
+    on_notification: Any = None  # awaited with (server name, notification) for each server notification
 
 
 @dataclass
@@ -388,6 +389,8 @@ class ServerConnection:
                 self.options.cache.invalidate(self._cache_key)
         if self.options.message_handler is not None:
             await self.options.message_handler(message)
+        if self.options.on_notification is not None and method is not None:
+            await self.options.on_notification(self.name, message)
 
     async def _health_loop(self, client: Client) -> None:
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
