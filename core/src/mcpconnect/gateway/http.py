@@ -6,7 +6,8 @@
 * Binding any other address needs client keys: ``[gateway] api_keys_env`` names a variable holding
   one or more keys (comma-separated), and each request must carry one as ``Authorization: Bearer``.
   Without keys ``serve`` refuses to start rather than expose every configured server.
-* ``GET /healthz`` answers ``{"status": "ok", "servers": N, "ready": M}`` for probes, with no names.
+* ``GET /healthz`` answers ``{"status": "ok", "servers": N, "ready": M}`` for probes, with no names
+  (``"starting"`` until every server has connected or failed once).
 """
 
 from __future__ import annotations
@@ -118,9 +119,11 @@ def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
     from starlette.routing import Route
 
     async def healthz(request: Request) -> JSONResponse:
+        # "starting" until every server has connected or failed once; no names, for anyone to probe.
         statuses = gateway.statuses()
         ready = sum(1 for s in statuses if s.ok)
-        return JSONResponse({"status": "ok", "servers": len(statuses), "ready": ready})
+        state = "ok" if statuses else "starting"
+        return JSONResponse({"status": state, "servers": len(gateway.names.servers), "ready": ready})
 
     app = gateway.server.streamable_http_app(
         streamable_http_path=MCP_PATH,

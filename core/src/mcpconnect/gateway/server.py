@@ -134,6 +134,7 @@ class Gateway:
     async def _listen_upstream(self, server: str) -> None:
         self._listening.add(server)
         try:
+            await self._attached.wait()  # servers become ready before the hub is handed over
             client = await self.hub.client(server)
             if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
                 return

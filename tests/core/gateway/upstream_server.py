@@ -1,0 +1,109 @@
+"""An upstream for the gateway's tests, on the official SDK: tools that change, report progress
+and return resource links; a resource, a resource template and a prompt.
+
+    python upstream_server.py [--transport stdio|sse|streamable-http] [--port N] [--extra-tools N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ResourceLink, TextContent
+
+server = MCPServer("upstream", instructions="The gateway tests' upstream.")
+
+
+@server.tool()
+def echo(message: str) -> str:
+    """Echo the message back."""
+    return message
+
+
+@server.tool()
+def secret_dump() -> str:
+    """A tool every test filters out."""
+    return "the secret tool ran"
+
+
+@server.tool()
+def pid() -> int:
+    """This process's id (the tests look for it after the gateway is killed)."""
+    return os.getpid()
+
+
+@server.tool()
+async def add_tool(name: str, ctx: Context) -> str:
+    """Register a tool called NAME and tell the client the list changed."""
+
+    def added() -> str:
+        return f"{name} ran"
+
+    server.add_tool(added, name=name, description=f"added at run time as {name}")
+    await ctx.notify_tools_changed()  # 2026-07-28 clients: subscriptions/listen
+    await ctx.session.send_tool_list_changed()  # handshake clients: on the connection
+    return f"added {name}"
+
+
+@server.tool()
+async def count(steps: int, ctx: Context) -> str:
+    """Report progress STEPS times, then finish."""
+    for step in range(1, steps + 1):
+        await ctx.report_progress(step, steps, f"step {step}")
+        await anyio.sleep(0.01)
+    return f"counted {steps}"
+
+
+@server.tool()
+def link() -> list[ResourceLink | TextContent]:
+    """A link to this server's greeting resource."""
+    return [
+        TextContent(text="see the link"),
+        ResourceLink(name="greeting", uri="mem://greeting", mime_type="text/plain"),
+    ]
+
+
+@server.resource("mem://greeting")
+def greeting() -> str:
+    """A fixed greeting."""
+    return "hello from upstream"
+
+
+@server.resource("mem://hidden")
+def hidden() -> str:
+    """A resource the tests filter out."""
+    return "hidden contents"
+
+
+@server.resource("mem://item/{item_id}")
+def item(item_id: str) -> str:
+    """One item by id."""
+    return f"item {item_id}"
+
+
+@server.prompt()
+def greet(name: str) -> str:
+    """Greet NAME."""
+    return f"Say hello to {name}."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--extra-tools", type=int, default=0)
+    args = parser.parse_args()
+    for n in range(args.extra_tools):
+        server.add_tool(lambda n=n: f"extra {n}", name=f"extra_{n:03d}", description="one of many")
+    if args.transport == "stdio":
+        server.run()
+    elif args.transport == "sse":
+        server.run("sse", host="127.0.0.1", port=args.port)
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=args.port)
+
+
+if __name__ == "__main__":
+    main()
