@@ -36,7 +36,8 @@ async def exercise(client):
         assert texts(result) == [f"via {server}"] and not result.is_error
 
     # Filtered names are unknown, exactly as names that exist nowhere are.
-    for name in ("local__secret_dump", "remote__pid", "remote__secret_dump", "nowhere__echo", "echo", "local__"):
+    unknown = ("local__secret_dump", "remote__pid", "remote__secret_dump", "nowhere__echo", "echo", "local__")
+    for name in (*unknown, "local__no_such_tool"):
         with pytest.raises(MCPError, match="Unknown tool"):
             await client.call_tool(name, {})
 
@@ -161,3 +162,36 @@ async def test_pagination_on_both_sides(gw, mcpconnect_isolated):
         for bad in ("not-a-cursor", "-1", "100000"):
             with pytest.raises(MCPError, match="Invalid cursor"):
                 await client.list_tools(cursor=bad)
+
+
+def test_allow_patterns_that_match_nothing_are_reported(gw, mcpconnect_isolated):
+    import signal
+    import subprocess
+    import sys
+
+    from mcpconnect.testing.transport_contract import free_port
+
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    config.write_text(
+        f'[storage]\nbackend = "memory"\n[servers.local]\ncommand = "{sys.executable}"\nargs = ["{gw.UPSTREAM}"]\n'
+        '[servers.local.tools]\nallow = ["echo", "ecko", "add_*"]\n'
+    )
+    port = free_port()
+    argv = gw.serve_argv(config, "--transport", "http", "--port", str(port))
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        gw.wait_until(lambda: _status(port) == "ok", what="serve ready")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "warning: servers.local.tools.allow: 'ecko' matches no tool of local" in err
+    assert "'echo'" not in err and "'add_*'" not in err
+    assert "local: ready (stdio, 6 tools)" in err and "serving 1 server(s) at http://127.0.0.1:" in err
+
+
+def _status(port):
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["status"]
+    except httpx.HTTPError:
+        return None

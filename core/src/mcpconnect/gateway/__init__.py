@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from mcpconnect.gateway.names import URI_SCHEME, Namespace
 from mcpconnect.gateway.server import PAGE_SIZE, Gateway
 
 if TYPE_CHECKING:
+    from mcpconnect.hub import Hub
     from mcpconnect.runtime import Runtime
 
 __all__ = ["PAGE_SIZE", "URI_SCHEME", "Gateway", "Namespace", "open_gateway", "select_servers", "serve"]
@@ -53,13 +54,14 @@ async def open_gateway(
     servers: Sequence[str],
     *,
     prefix: bool = True,
-    on_ready: Callable[[Gateway], None] | None = None,
+    on_ready: Callable[[Hub], Awaitable[None]] | None = None,
     **connect_options: Any,
 ) -> AsyncIterator[Gateway]:
     """A :class:`Gateway` for ``servers``, its hub connecting in the background.
 
     The gateway answers as soon as this is entered; requests that need the upstreams wait until
-    each has connected or failed. ``on_ready`` is called once they all have.
+    each has connected or failed. ``on_ready`` is awaited with the hub once they all have, before
+    the gateway answers from it.
     """
     from mcpconnect.hub import connect
 
@@ -76,9 +78,9 @@ async def open_gateway(
                 on_notification=gateway.on_notification,
                 **connect_options,
             ) as hub:
-                gateway.attach(hub)
                 if on_ready is not None:
-                    on_ready(gateway)
+                    await on_ready(hub)
+                gateway.attach(hub)
                 await anyio.sleep_forever()
 
         tg.start_soon(hold_hub, name="mcpconnect gateway hub")
@@ -121,12 +123,14 @@ async def serve(
         raise ConfigError(f"--transport must be stdio or http, not {transport!r}")
     say = announce or (lambda line: None)
 
-    def settled(gateway: Gateway) -> None:
-        for status in gateway.statuses():
+    async def settled(hub: Hub) -> None:
+        for status in hub.servers.values():
             if status.ok:
                 say(f"{status.name}: ready ({status.transport}, {status.tools} tools)")
             else:
                 say(f"{status.name}: {status.state.value}: {(status.error or '').splitlines()[0]}")
+        for line in await Gateway.unmatched_allow_patterns(hub):
+            say(f"warning: {line}")
 
     exit_code = 0
     stop = anyio.Event()
@@ -149,6 +153,11 @@ async def serve(
                 await serve_app(build_app(gateway, settings), sock, stop, log_level=log_level)
             else:
                 say(f"serving {len(names)} server(s) over stdio")
+                if sys.stdin.isatty():
+                    say(
+                        "stdin is a terminal: serve speaks MCP on stdin/stdout to the client that starts it "
+                        "(see docs/serve.md for a client's configuration); Ctrl-C stops it"
+                    )
                 await _serve_stdio(gateway, stop)
         tg.cancel_scope.cancel()
     return exit_code
@@ -168,7 +177,3 @@ async def _serve_stdio(gateway: Gateway, stop: anyio.Event) -> None:
             await gateway.server.run(read_stream, write_stream, gateway.initialization_options())
         # The client closed stdin: it has gone, and so do we.
         tg.cancel_scope.cancel()
-
-
-def _stderr(line: str) -> None:
-    print(f"mcpconnect: {line}", file=sys.stderr, flush=True)

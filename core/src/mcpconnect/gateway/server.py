@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -49,6 +50,8 @@ T = TypeVar("T")
 
 #: Items per page of every listing the gateway answers.
 PAGE_SIZE = 100
+#: Seconds a client gets to take a change notification before the gateway forgets it.
+NOTIFY_TIMEOUT = 5.0
 #: Pages read from one upstream listing at most (a paginator that never ends must not hang us).
 MAX_UPSTREAM_PAGES = 100
 
@@ -98,6 +101,23 @@ class Gateway:
         """Answer from ``hub`` from now on (requests that came earlier wait for this)."""
         self._hub = hub
         self._attached.set()
+
+    @staticmethod
+    async def unmatched_allow_patterns(hub: Hub) -> list[str]:
+        """``allow`` tool patterns that match no tool of their (ready) server: likely typos."""
+        found: list[str] = []
+        for name, status in hub.servers.items():
+            patterns = hub.connection(name).server.tools.allow
+            if not patterns or not status.ok:
+                continue
+            try:
+                tools = await hub.list_tools(name)
+            except MCPConnectError:
+                continue
+            for pattern in patterns:
+                if not any(fnmatchcase(tool.name, pattern) for tool in tools):
+                    found.append(f"servers.{name}.tools.allow: '{pattern}' matches no tool of {name}")
+        return found
 
     def statuses(self) -> list[ServerStatus]:
         """Every upstream's state (none before :meth:`attach`)."""
@@ -166,15 +186,21 @@ class Gateway:
         for kind in kinds:
             await self._bus.publish(events[kind])
         for session in list(self._sessions):
-            try:
-                for kind in kinds:
-                    if kind == "tools":
-                        await session.send_tool_list_changed()
-                    elif kind == "prompts":
-                        await session.send_prompt_list_changed()
-                    else:
-                        await session.send_resource_list_changed()
-            except Exception:  # the client has gone; forget it
+            delivered = False
+            # A client that stopped reading must not hold up every other one.
+            with anyio.move_on_after(NOTIFY_TIMEOUT):
+                try:
+                    for kind in kinds:
+                        if kind == "tools":
+                            await session.send_tool_list_changed()
+                        elif kind == "prompts":
+                            await session.send_prompt_list_changed()
+                        else:
+                            await session.send_resource_list_changed()
+                    delivered = True
+                except Exception:  # the client has gone
+                    log.debug("a client of the gateway has gone; it gets no more notifications")
+            if not delivered:
                 self._sessions.discard(session)
 
     async def _track_sessions(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
@@ -354,6 +380,9 @@ class Gateway:
     ) -> types.CallToolResult:
         await self._attached.wait()
         server, tool = self._target(params.name, "tools")
+        if self.hub.servers[server].ok and tool not in {t.name for t in await self.hub.list_tools(server)}:
+            # Answered as the gateway answers any unknown name, not as the upstream's tool error.
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
 
         async def progress(value: float, total: float | None, message: str | None) -> None:
             # A no-op when the client asked for no progress (its request carried no token).
