@@ -57,6 +57,18 @@ async def count(steps: int, ctx: Context) -> str:
 
 
 @server.tool()
+async def block(marker: str) -> str:
+    """Wait until cancelled; then write MARKER, so that a test can see the cancel arrived."""
+    try:
+        await anyio.sleep(120)
+    except anyio.get_cancelled_exc_class():
+        with open(marker, "w") as fh:
+            fh.write("cancelled")
+        raise
+    return "never cancelled"
+
+
+@server.tool()
 def link() -> list[ResourceLink | TextContent]:
     """A link to this server's greeting resource."""
     return [
