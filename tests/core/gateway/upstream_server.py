@@ -11,7 +11,8 @@ import os
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ResourceLink, TextContent
+from mcp_types import ResourceLink, SamplingMessage, TextContent
+from pydantic import BaseModel
 
 server = MCPServer("upstream", instructions="The gateway tests' upstream.")
 
@@ -66,6 +67,31 @@ async def block(marker: str) -> str:
             fh.write("cancelled")
         raise
     return "never cancelled"
+
+
+class Name(BaseModel):
+    name: str
+
+
+@server.tool()
+async def ask_name(ctx: Context) -> str:
+    """Ask the user for a name (form elicitation) and greet it."""
+    answer = await ctx.elicit("What is your name?", Name)
+    return f"hello {answer.data.name}" if answer.action == "accept" else f"no name ({answer.action})"
+
+
+@server.tool()
+async def sample(prompt: str, ctx: Context) -> str:
+    """Ask the client's model to complete PROMPT."""
+    message = SamplingMessage(role="user", content=TextContent(text=prompt))
+    result = await ctx.session.create_message(messages=[message], max_tokens=20)
+    return f"the model said: {result.content.text}"
+
+
+@server.tool()
+async def roots(ctx: Context) -> list[str]:
+    """The client's roots."""
+    return [str(root.uri) for root in (await ctx.session.list_roots()).roots]
 
 
 @server.tool()

@@ -76,6 +76,9 @@ async def open_gateway(
                 servers=servers,
                 on_state=gateway.on_state,
                 on_notification=gateway.on_notification,
+                sampling_callback=gateway.sampling,
+                elicitation_callback=gateway.elicitation,
+                list_roots_callback=gateway.list_roots,
                 **connect_options,
             ) as hub:
                 if on_ready is not None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +29,7 @@ from mcp.server.subscriptions import (
     ToolsListChanged,
 )
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcpconnect import __version__
@@ -36,6 +39,7 @@ from mcpconnect.servers.connection import ServerState, ServerStatus
 
 if TYPE_CHECKING:
     from mcp import Client
+    from mcp.client.session import ClientRequestContext
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
     from mcp.server.models import InitializationOptions
     from mcp.server.session import ServerSession
@@ -63,6 +67,11 @@ _CHANGED = {
 }
 
 
+#: The client request a gateway task is working for (read by the callbacks that an upstream's
+#: 2026-07-28 ``input_required`` results run in that same task).
+_REQUESTER: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar("mcpconnect_gateway_requester", default=None)
+
+
 @dataclass(frozen=True)
 class _Event:
     server: str
@@ -87,6 +96,7 @@ class Gateway:
         self._events_in, self._events = anyio.create_memory_object_stream[_Event](math.inf)
         self._listening: set[str] = set()
         self._attached = anyio.Event()
+        self._inflight: dict[str, list[ServerRequestContext[Any, Any]]] = {}
         self.server = self._build()
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -228,6 +238,82 @@ class Gateway:
         )
         server.middleware.append(self._track_sessions)
         return server
+
+    # -- requests from upstreams: sampling, elicitation, roots ------------------------------------
+
+    @contextmanager
+    def _on_behalf_of(self, server: str, ctx: ServerRequestContext[Any, Any]) -> Iterator[None]:
+        """While a client's request is at ``server``, the server's own requests go to that client."""
+        token = _REQUESTER.set(ctx)
+        calls = self._inflight.setdefault(server, [])
+        calls.append(ctx)
+        try:
+            yield
+        finally:
+            calls.remove(ctx)
+            _REQUESTER.reset(token)
+
+    def _requester(self, context: ClientRequestContext) -> ServerRequestContext[Any, Any] | None:
+        """The client request an upstream's request belongs to: the one being served in this task
+        (2026-07-28 ``input_required`` rounds), else the latest call in flight at that upstream
+        (handshake-era servers send their requests on the connection)."""
+        current = _REQUESTER.get()
+        if current is not None:
+            return current
+        if self._hub is None:
+            return None
+        for server, calls in self._inflight.items():
+            client = self._hub.connection(server).client
+            if calls and client is not None and client.session is context.session:
+                return calls[-1]
+        return None
+
+    async def _ask_client(
+        self,
+        context: ClientRequestContext,
+        request: Any,
+        result_type: type[Any],
+        capability: types.ClientCapabilities,
+        what: str,
+        *,
+        any_client: bool = False,
+    ) -> Any:
+        ctx = self._requester(context)
+        session = ctx.session if ctx is not None else None
+        if session is None and any_client:
+            session = next(iter(self._sessions), None)
+        if session is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=f"{what} is only available during a call")
+        if not session.check_client_capability(capability):
+            return types.ErrorData(code=types.INVALID_REQUEST, message=f"the gateway's client does not support {what}")
+        metadata = ServerMessageMetadata(related_request_id=ctx.request_id) if ctx is not None else None
+        try:
+            return await session.send_request(request, result_type, metadata=metadata)
+        except MCPError as exc:  # the client's own error, or no channel back to it (2026-07-28 clients)
+            return exc.error
+
+    async def sampling(self, context: ClientRequestContext, params: types.CreateMessageRequestParams) -> Any:
+        """The hub's ``sampling_callback``: the upstream's request, asked of the gateway's client."""
+        result_type = types.CreateMessageResultWithTools if params.tools else types.CreateMessageResult
+        capability = types.ClientCapabilities(sampling=types.SamplingCapability())
+        return await self._ask_client(
+            context, types.CreateMessageRequest(params=params), result_type, capability, "sampling"
+        )
+
+    async def elicitation(self, context: ClientRequestContext, params: types.ElicitRequestParams) -> Any:
+        """The hub's ``elicitation_callback`` (form and URL modes)."""
+        capability = types.ClientCapabilities(elicitation=types.ElicitationCapability())
+        return await self._ask_client(
+            context, types.ElicitRequest(params=params), types.ElicitResult, capability, "elicitation"
+        )
+
+    async def list_roots(self, context: ClientRequestContext) -> Any:
+        """The hub's ``list_roots_callback``: the roots of the client being served (or of any
+        connected client, when the upstream asks outside a call)."""
+        capability = types.ClientCapabilities(roots=types.RootsCapability())
+        return await self._ask_client(
+            context, types.ListRootsRequest(), types.ListRootsResult, capability, "roots", any_client=True
+        )
 
     # -- filters and listings -------------------------------------------------------------------
 
@@ -389,7 +475,8 @@ class Gateway:
             await ctx.session.report_progress(value, total, message)
 
         try:
-            result = await self.hub.call_tool(server, tool, params.arguments, progress_callback=progress)
+            with self._on_behalf_of(server, ctx):
+                result = await self.hub.call_tool(server, tool, params.arguments, progress_callback=progress)
         except TransportError as exc:
             return _tool_error(str(exc))
         return self._relay(server, result)
@@ -400,7 +487,8 @@ class Gateway:
         await self._attached.wait()
         server, prompt = self._target(params.name, "prompts")
         try:
-            result = await self.hub.get_prompt(server, prompt, params.arguments)
+            with self._on_behalf_of(server, ctx):
+                result = await self.hub.get_prompt(server, prompt, params.arguments)
         except TransportError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
         return self._relay(server, result)
@@ -414,7 +502,8 @@ class Gateway:
             raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {params.uri}")
         server, uri = target
         try:
-            result = await self.hub.read_resource(server, uri)
+            with self._on_behalf_of(server, ctx):
+                result = await self.hub.read_resource(server, uri)
         except TransportError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
         return self._relay(server, result)

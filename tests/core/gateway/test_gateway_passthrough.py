@@ -1,0 +1,71 @@
+"""What an upstream asks of its client (sampling, elicitation, roots) reaches the gateway's client
+that made the call, and the answer goes back; a client that cannot answer gets a clear error."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import mcp_types as types
+from mcp import Client
+
+from mcpconnect.gateway import open_gateway
+from mcpconnect.runtime import Runtime
+
+
+@contextlib.asynccontextmanager
+async def legacy_gateway(gw):
+    config = {
+        "storage": {"backend": "memory"},
+        "servers": {"local": {"command": sys.executable, "args": [gw.UPSTREAM]}},
+    }
+    runtime = Runtime.build(config)
+    try:
+        # Upstreams on the initialize handshake send these as requests on their connection.
+        async with open_gateway(runtime, ["local"], protocol="legacy") as gateway:
+            yield gateway
+    finally:
+        await runtime.aclose()
+
+
+async def test_sampling_elicitation_and_roots_reach_the_calling_client(gw, mcpconnect_isolated):
+    asked = []
+
+    async def sampling(context, params):
+        asked.append(("sampling", params.messages[0].content.text))
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(text="forty-two"), model="test-model"
+        )
+
+    async def elicitation(context, params):
+        asked.append(("elicitation", params.message))
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async def list_roots(context):
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work/project", name="project")])
+
+    async with (
+        legacy_gateway(gw) as gateway,
+        Client(
+            gateway.server,
+            mode="legacy",
+            sampling_callback=sampling,
+            elicitation_callback=elicitation,
+            list_roots_callback=list_roots,
+        ) as client,
+    ):
+        sampled = await client.call_tool("local__sample", {"prompt": "the answer?"})
+        assert sampled.content[0].text == "the model said: forty-two"
+        elicited = await client.call_tool("local__ask_name", {})
+        assert elicited.content[0].text == "hello Ada"
+        roots = await client.call_tool("local__roots", {})
+        assert roots.structured_content == {"result": ["file:///work/project"]}
+    assert asked == [("sampling", "the answer?"), ("elicitation", "What is your name?")]
+
+
+async def test_a_client_without_the_capability_gets_a_clear_error(gw, mcpconnect_isolated):
+    async with legacy_gateway(gw) as gateway, Client(gateway.server, mode="legacy") as client:
+        result = await client.call_tool("local__sample", {"prompt": "x"})
+        assert result.is_error and "does not support sampling" in result.content[0].text
+        result = await client.call_tool("local__ask_name", {})
+        assert result.is_error and "does not support elicitation" in result.content[0].text
