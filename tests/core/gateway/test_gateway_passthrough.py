@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 
+import anyio
 import mcp_types as types
 from mcp import Client
 
@@ -69,3 +71,23 @@ async def test_a_client_without_the_capability_gets_a_clear_error(gw, mcpconnect
         assert result.is_error and "does not support sampling" in result.content[0].text
         result = await client.call_tool("local__ask_name", {})
         assert result.is_error and "does not support elicitation" in result.content[0].text
+
+
+async def test_upstream_logs_reach_the_client_at_the_level_it_set(gw, mcpconnect_isolated):
+    received = []
+    arrived = anyio.Event()
+
+    async def on_log(params):
+        received.append((params.level, params.logger, params.data))
+        if params.data == "loud":
+            arrived.set()
+
+    async with legacy_gateway(gw) as gateway, Client(gateway.server, mode="legacy", logging_callback=on_log) as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # logging/setLevel is deprecated at 2026-07-28
+            await client.set_logging_level("error")
+        await client.call_tool("local__shout", {"message": "quiet", "level": "info"})
+        await client.call_tool("local__shout", {"message": "loud", "level": "error"})
+        with anyio.fail_after(30):
+            await arrived.wait()
+    assert [r for r in received if r[2] in ("quiet", "loud")] == [("error", "local", "loud")]

@@ -95,6 +95,13 @@ async def roots(ctx: Context) -> list[str]:
 
 
 @server.tool()
+async def shout(message: str, level: str, ctx: Context) -> str:
+    """Log MESSAGE at LEVEL (info or error) to the client."""
+    await (ctx.error(message) if level == "error" else ctx.info(message))
+    return "logged"
+
+
+@server.tool()
 def link() -> list[ResourceLink | TextContent]:
     """A link to this server's greeting resource."""
     return [

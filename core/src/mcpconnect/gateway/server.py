@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -77,6 +78,11 @@ class _Event:
     server: str
     kinds: tuple[str, ...]
     status: ServerStatus | None = None
+    log: types.LoggingMessageNotificationParams | None = None
+
+
+#: RFC 5424 severities, lowest first (the order of ``logging/setLevel``'s levels).
+_LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
 class Gateway:
@@ -97,6 +103,7 @@ class Gateway:
         self._listening: set[str] = set()
         self._attached = anyio.Event()
         self._inflight: dict[str, list[ServerRequestContext[Any, Any]]] = {}
+        self._log_level = "debug"
         self.server = self._build()
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -142,6 +149,8 @@ class Gateway:
         kind = _CHANGED.get(getattr(message, "method", ""))
         if kind is not None:
             self._events_in.send_nowait(_Event(server, (kind,)))
+        elif isinstance(message, types.LoggingMessageNotification):
+            self._events_in.send_nowait(_Event(server, (), log=message.params))
 
     def initialization_options(self) -> InitializationOptions:
         return self.server.create_initialization_options(
@@ -153,6 +162,9 @@ class Gateway:
         each 2026-07-28 upstream (whose changes arrive only that way). Runs until cancelled."""
         async with anyio.create_task_group() as tg:
             async for event in self._events:
+                if event.log is not None:
+                    await self._forward_log(event.server, event.log)
+                    continue
                 for kind in event.kinds:
                     self._catalog.pop((event.server, kind), None)
                 status = event.status
@@ -195,23 +207,71 @@ class Gateway:
         }
         for kind in kinds:
             await self._bus.publish(events[kind])
+
+        async def send(session: ServerSession) -> None:
+            for kind in kinds:
+                if kind == "tools":
+                    await session.send_tool_list_changed()
+                elif kind == "prompts":
+                    await session.send_prompt_list_changed()
+                else:
+                    await session.send_resource_list_changed()
+
+        await self._to_sessions(send)
+
+    async def _forward_log(self, server: str, params: types.LoggingMessageNotificationParams) -> None:
+        """An upstream's log message, to the clients on the initialize handshake, its logger named
+        after the server (2026-07-28 clients get logs only on the request that opted in)."""
+        if _LEVELS.index(params.level) < _LEVELS.index(self._log_level):
+            return
+        logger = f"{server}.{params.logger}" if params.logger else server
+
+        async def send(session: ServerSession) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated at 2026-07-28, still the handshake era's
+                await session.send_log_message(params.level, params.data, logger=logger)
+
+        await self._to_sessions(send)
+
+    async def _to_sessions(self, send: Callable[[ServerSession], Awaitable[None]]) -> None:
         for session in list(self._sessions):
             delivered = False
             # A client that stopped reading must not hold up every other one.
             with anyio.move_on_after(NOTIFY_TIMEOUT):
                 try:
-                    for kind in kinds:
-                        if kind == "tools":
-                            await session.send_tool_list_changed()
-                        elif kind == "prompts":
-                            await session.send_prompt_list_changed()
-                        else:
-                            await session.send_resource_list_changed()
+                    await send(session)
                     delivered = True
                 except Exception:  # the client has gone
                     log.debug("a client of the gateway has gone; it gets no more notifications")
             if not delivered:
                 self._sessions.discard(session)
+
+    async def _set_level(
+        self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        """``logging/setLevel``: the least severe level forwarded, also asked of every ready upstream
+        on the initialize handshake (the level is the gateway's, shared by its clients)."""
+        await self._attached.wait()
+        self._log_level = params.level
+
+        async def tell(server: str) -> None:
+            client = self.hub.connection(server).client
+            if client is None or client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return
+            caps = client.server_capabilities
+            if caps.logging is None:
+                return
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated at 2026-07-28, still the handshake era's
+                try:
+                    await client.set_logging_level(params.level)
+                except MCPError as exc:
+                    log.warning("server %s refused logging/setLevel: %s", server, exc)
+
+        async with anyio.create_task_group() as tg:
+            for server in self._ready():
+                tg.start_soon(tell, server)
+        return types.EmptyResult()
 
     async def _track_sessions(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         result = await call_next(ctx)
@@ -237,6 +297,9 @@ class Gateway:
             on_subscriptions_listen=ListenHandler(self._bus),
         )
         server.middleware.append(self._track_sessions)
+        # Registered after construction: the constructor's on_set_logging_level warns that logging
+        # is deprecated at 2026-07-28, but handshake-era clients still use it.
+        server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
         return server
 
     # -- requests from upstreams: sampling, elicitation, roots ------------------------------------
