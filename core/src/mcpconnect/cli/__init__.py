@@ -31,6 +31,7 @@ COMMANDS = {
     "logs": "mcpconnect.cli.logs_cmd:logs",
     "serve": "mcpconnect.cli.serve_cmd:serve",
     "proxy": "mcpconnect.cli.serve_cmd:proxy",
+    "install": "mcpconnect.cli.install_cmd:install",
 }
 
 
