@@ -56,6 +56,11 @@ async def exercise(client):
         with pytest.raises(MCPError, match="Unknown resource"):
             await client.read_resource(uri)
 
+    # The upstream's own error passes through, the URI in its data in the gateway's form (SEP-2164).
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource("mcpconnect://old/mem://nope")
+    assert caught.value.code == -32602 and caught.value.data == {"uri": "mcpconnect://old/mem://nope"}
+
     templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
     assert "mcpconnect://remote/mem://item/{item_id}" in templates
     assert (await client.read_resource("mcpconnect://remote/mem://item/42")).contents[0].text == "item 42"

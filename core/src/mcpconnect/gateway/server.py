@@ -533,13 +533,20 @@ class Gateway:
             # Answered as the gateway answers any unknown name, not as the upstream's tool error.
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
 
-        async def progress(value: float, total: float | None, message: str | None) -> None:
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
             # A no-op when the client asked for no progress (its request carried no token).
-            await ctx.session.report_progress(value, total, message)
+            await ctx.session.report_progress(progress, total, message)
+
+        timeout = self.hub.connection(server).server.timeout
+
+        async def call(client: Client) -> types.CallToolResult:
+            return await client.call_tool(
+                tool, params.arguments or {}, read_timeout_seconds=timeout, progress_callback=progress
+            )
 
         try:
             with self._on_behalf_of(server, ctx):
-                result = await self.hub.call_tool(server, tool, params.arguments, progress_callback=progress)
+                result = await self._upstream(server, f"tools/call '{tool}'", call)
         except TransportError as exc:
             return _tool_error(str(exc))
         return self._relay(server, result)
@@ -551,7 +558,9 @@ class Gateway:
         server, prompt = self._target(params.name, "prompts")
         try:
             with self._on_behalf_of(server, ctx):
-                result = await self.hub.get_prompt(server, prompt, params.arguments)
+                result = await self._upstream(
+                    server, f"prompts/get '{prompt}'", lambda c: c.get_prompt(prompt, params.arguments)
+                )
         except TransportError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
         return self._relay(server, result)
@@ -562,14 +571,40 @@ class Gateway:
         await self._attached.wait()
         target = self.names.split_uri(params.uri)
         if target is None or not self._filter(target[0], "resources").allows(target[1]):
-            raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {params.uri}")
+            # SEP-2164: invalid params, the URI in the error's data.
+            raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {params.uri}", {"uri": params.uri})
         server, uri = target
         try:
             with self._on_behalf_of(server, ctx):
-                result = await self.hub.read_resource(server, uri)
+                result = await self._upstream(
+                    server, f"resources/read '{uri}'", lambda c: c.read_resource(uri, cache_mode="bypass")
+                )
         except TransportError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
         return self._relay(server, result)
+
+    async def _upstream(self, server: str, what: str, call: Callable[[Client], Awaitable[T]]) -> T:
+        """``call`` with ``server``'s client, through the hub (waiting while it reconnects, one retry
+        when its session ended). The upstream's own JSON-RPC errors (unknown name, invalid
+        arguments) reach the client as they are, resource URIs in their data mapped; failures to
+        reach it raise :class:`TransportError`."""
+
+        async def guarded(client: Client) -> T | _Refused:
+            try:
+                return await call(client)
+            except MCPError as exc:
+                if exc.code in _TRANSPORT_CODES:
+                    raise  # the hub's to handle: reconnect, retry, explain
+                return _Refused(exc)
+
+        outcome = await self.hub.connection(server).request(what, guarded)
+        if isinstance(outcome, _Refused):
+            error = outcome.error.error
+            data = error.data
+            if self.names.prefix and isinstance(data, dict) and isinstance(data.get("uri"), str):
+                data = {**data, "uri": self.names.uri(server, data["uri"])}
+            raise MCPError(error.code, error.message, data)
+        return outcome
 
     def _relay(self, server: str, result: T) -> T:
         """An upstream's result as the gateway's: the upstream's ``serverInfo`` stamp left out (the
@@ -599,6 +634,15 @@ class Gateway:
             inner = block.resource.model_copy(update={"uri": self.names.uri(server, block.resource.uri)})
             return block.model_copy(update={"resource": inner})
         return block
+
+
+#: Errors that say the connection failed, not that the upstream refused the request.
+_TRANSPORT_CODES = frozenset({types.CONNECTION_CLOSED, types.REQUEST_TIMEOUT, types.INVALID_REQUEST})
+
+
+@dataclass(frozen=True)
+class _Refused:
+    error: MCPError
 
 
 def _tool_error(message: str) -> types.CallToolResult:
