@@ -13,10 +13,9 @@ bin="$here/../node/node_modules/.bin"
 python="${PYTHON:-$(command -v python)}"
 mcpconnect="${MCPCONNECT:-$(dirname "$python")/mcpconnect}"
 
-# The upstream's sampling and elicitation requests cannot reach the gateway: the gateway reaches it
-# on the 2026-07-28 protocol, which has no server-to-client requests, and the SDK's MCPServer does
-# not turn them into input_required results.
-GATEWAY_EXCEPTIONS=(tools-call-sampling tools-call-elicitation)
+# None: the upstream is reached on the initialize handshake (protocol = "legacy" below), whose
+# server-to-client requests (sampling, elicitation) the gateway passes to the harness.
+GATEWAY_EXCEPTIONS=()
 
 [[ -x "$bin/node" && -e "$bin/conformance" ]] || {
   echo "error: the conformance harness is not installed; run: bash tests/node/install.sh" >&2
@@ -59,7 +58,7 @@ passing "http://127.0.0.1:$upstream_port/mcp" > "$work/direct.txt"
 sed -n '/=== SUMMARY ===/,$p' "$work/out.txt"
 
 gateway_port="$(free_port)"
-printf '[storage]\nbackend = "memory"\n[servers.conformance]\nurl = "http://127.0.0.1:%s/mcp"\ntransport = "streamable-http"\n' \
+printf '[storage]\nbackend = "memory"\n[servers.conformance]\nurl = "http://127.0.0.1:%s/mcp"\ntransport = "streamable-http"\nprotocol = "legacy"\n' \
   "$upstream_port" > "$work/mcpconnect.toml"
 "$mcpconnect" --config "$work/mcpconnect.toml" serve --transport http --port "$gateway_port" --no-prefix \
   > "$work/serve.log" 2>&1 &
@@ -83,4 +82,4 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   echo "--- serve's stderr"; tail -50 "$work/serve.log"
   exit 1
 fi
-echo "every scenario passing directly passes through the gateway (exceptions: ${GATEWAY_EXCEPTIONS[*]})"
+echo "every scenario passing directly passes through the gateway${GATEWAY_EXCEPTIONS[*]:+ (exceptions: ${GATEWAY_EXCEPTIONS[*]})}"

@@ -95,6 +95,7 @@ def load(tmp_path, text):
         ("[servers.notes.prompts]\ndeny = [3]\n", "servers.notes.prompts.deny.0", "valid string"),
         ('[servers.notes.resources]\nalow = ["x"]\n', "servers.notes.resources.alow", "unknown key 'alow'"),
         ('tools = "echo"\n', "servers.notes.tools", "NameFilter"),
+        ('protocol = "2025-06-18"\n', "servers.notes.protocol", "protocol must be 'auto'"),
     ],
 )
 def test_bad_filters_name_the_server_and_key(tmp_path, text, key, words):

@@ -4,12 +4,13 @@ that made the call, and the answer goes back; a client that cannot answer gets a
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import warnings
 
 import anyio
 import mcp_types as types
-from mcp import Client
+from mcp import Client, StdioServerParameters
 
 from mcpconnect.gateway import open_gateway
 from mcpconnect.runtime import Runtime
@@ -91,3 +92,19 @@ async def test_upstream_logs_reach_the_client_at_the_level_it_set(gw, mcpconnect
         with anyio.fail_after(30):
             await arrived.wait()
     assert [r for r in received if r[2] in ("quiet", "loud")] == [("error", "local", "loud")]
+
+
+async def test_through_the_cli_an_upstream_on_the_handshake_can_sample(gw, mcpconnect_isolated):
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    config.write_text(
+        f'[storage]\nbackend = "memory"\n[servers.local]\ncommand = "{sys.executable}"\n'
+        f'args = ["{gw.UPSTREAM}"]\nprotocol = "legacy"\n'
+    )
+
+    async def sampling(context, params):
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(text="via cli"), model="m")
+
+    params = StdioServerParameters(command=gw.MCPCONNECT, args=gw.serve_argv(config)[1:], env=dict(os.environ))
+    async with Client(params, mode="legacy", sampling_callback=sampling) as client:
+        result = await client.call_tool("local__sample", {"prompt": "x"})
+        assert result.content[0].text == "the model said: via cli"

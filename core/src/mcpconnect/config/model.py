@@ -181,12 +181,28 @@ class ServerConfig(_Section):
     token: SecretStr | None = Field(default=None, description="inline; prefer token_env or token_file")
     token_to_env: str | None = Field(default=None, description="stdio: pass the token in this variable")
     timeout: float = Field(default=30.0, gt=0)
+    protocol: str | None = Field(
+        default=None, description="auto | legacy | 2026-07-28: how to connect (default: the caller's, auto)"
+    )
     allow_insecure_http: bool = False
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
     tools: NameFilter = Field(default_factory=NameFilter)
     prompts: NameFilter = Field(default_factory=NameFilter)
     resources: NameFilter = Field(default_factory=NameFilter)
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, value: str | None) -> str | None:
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        if value is None or value in ("auto", "legacy") or value in MODERN_PROTOCOL_VERSIONS:
+            return value
+        modern = ", ".join(f"'{v}'" for v in MODERN_PROTOCOL_VERSIONS)
+        raise ValueError(
+            f"protocol must be 'auto' (2026-07-28 discovery, else the initialize handshake), 'legacy' "
+            f"(the initialize handshake only) or {modern}, not {value!r}"
+        )
 
     @field_validator("auth")
     @classmethod

@@ -295,7 +295,7 @@ class ServerConnection:
             with anyio.CancelScope(deadline=anyio.current_time() + self.server.timeout) as scope:
                 client = Client(
                     _watch_eof(registration.factory(self.name, server, context), self._on_lost),
-                    mode=self.options.mode,
+                    mode=self.server.protocol or self.options.mode,
                     read_timeout_seconds=self.server.timeout,
                     sampling_callback=self.options.sampling_callback,
                     elicitation_callback=self.options.elicitation_callback,
