@@ -199,6 +199,7 @@ def bind(settings: HttpSettings) -> socket.socket:
         ) from None
     sock.listen(128)
     sock.set_inheritable(True)
+    settings.port = sock.getsockname()[1]  # --port 0: the one the system chose
     return sock
 
 
