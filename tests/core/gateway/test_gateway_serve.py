@@ -212,3 +212,30 @@ async def test_a_client_cancel_reaches_the_upstream_call(gw, three_upstreams, mo
         assert marker.read_text() == "cancelled"
         # The connection is still good for the next call.
         assert texts(await client.call_tool("remote__echo", {"message": "after"})) == ["after"]
+
+
+async def test_changes_still_arrive_after_an_upstream_restarts(gw, three_upstreams):
+    changes = []
+    changed = anyio.Event()
+
+    async def on_message(message):
+        if getattr(message, "method", None) == "notifications/tools/list_changed":
+            changes.append(message)
+            changed.set()
+
+    async with stdio_client(gw, three_upstreams, "local", mode="legacy", message_handler=on_message) as client:
+        first = (await client.call_tool("local__pid", {})).structured_content["result"]
+        crashed = await client.call_tool("local__crash", {})
+        assert crashed.is_error
+        # The restart itself is a change (the tools went and came back); wait for the new process.
+        with anyio.fail_after(60):
+            while True:
+                result = await client.call_tool("local__pid", {})
+                if not result.is_error and result.structured_content["result"] != first:
+                    break
+                await anyio.sleep(0.2)
+        changed = anyio.Event()
+        await client.call_tool("local__add_tool", {"name": "after_restart"})
+        with anyio.fail_after(30):
+            await changed.wait()
+        assert "local__after_restart" in {t.name for t in (await client.list_tools()).tools}

@@ -102,6 +102,12 @@ async def shout(message: str, level: str, ctx: Context) -> str:
 
 
 @server.tool()
+def crash() -> str:
+    """Exit at once, as a crashing server does."""
+    os._exit(3)
+
+
+@server.tool()
 def link() -> list[ResourceLink | TextContent]:
     """A link to this server's greeting resource."""
     return [

@@ -174,30 +174,42 @@ class Gateway:
                     await self._broadcast(event.kinds)
 
     async def _listen_upstream(self, server: str) -> None:
+        """Keep a ``subscriptions/listen`` stream open to ``server`` while it is on 2026-07-28,
+        across its reconnections; end when it is down for good or does not announce changes."""
         self._listening.add(server)
         try:
             await self._attached.wait()  # servers become ready before the hub is handed over
-            client = await self.hub.client(server)
-            if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-                return
-            caps = client.server_capabilities
-            tools = bool(caps.tools and caps.tools.list_changed)
-            prompts = bool(caps.prompts and caps.prompts.list_changed)
-            resources = bool(caps.resources and caps.resources.list_changed)
-            if not (tools or prompts or resources):
-                return
-            # The events reach on_notification through the hub too (the SDK tees them to the
-            # message handler); this loop only keeps the stream open until the connection ends.
-            listen = client.listen(
-                tools_list_changed=tools, prompts_list_changed=prompts, resources_list_changed=resources
-            )
-            async with listen as subscription:
-                async for _ in subscription:
-                    pass
-        except Exception as exc:  # the connection ended or the server refused: the next READY re-listens
+            while True:
+                client = await self.hub.client(server)  # waits while it reconnects; raises when down
+                if not await self._listen_once(server, client):
+                    return
+                if self.hub.connection(server).client is client:
+                    return  # the stream ended on a live connection (closed by the server): do not spin
+        except Exception as exc:  # down or refused: the next READY starts a new listener
             log.debug("listen stream to server %s ended: %s", server, exc)
         finally:
             self._listening.discard(server)
+
+    async def _listen_once(self, server: str, client: Client) -> bool:
+        """Listen on ``client`` until its stream ends; ``False`` when it has nothing to listen to."""
+        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return False
+        caps = client.server_capabilities
+        tools = bool(caps.tools and caps.tools.list_changed)
+        prompts = bool(caps.prompts and caps.prompts.list_changed)
+        resources = bool(caps.resources and caps.resources.list_changed)
+        if not (tools or prompts or resources):
+            return False
+        # The events reach on_notification through the hub too (the SDK tees them to the message
+        # handler); this only keeps the stream open until the connection ends.
+        listen = client.listen(tools_list_changed=tools, prompts_list_changed=prompts, resources_list_changed=resources)
+        try:
+            async with listen as subscription:
+                async for _ in subscription:
+                    pass
+        except Exception as exc:  # the connection ended under the stream
+            log.debug("listen stream to server %s lost: %s", server, exc)
+        return True
 
     async def _broadcast(self, kinds: Sequence[str]) -> None:
         events: dict[str, ServerEvent] = {
