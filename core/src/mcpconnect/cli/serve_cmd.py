@@ -83,6 +83,13 @@ def _proxy_target(app: App, target: str) -> str:
             return name
     name = parts.hostname
     servers[name] = ServerConfig(url=target, auth="mcp")
+    import re
+
+    key = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
+    announce(
+        f"{target} is not in the configuration; it is served as '{name}'. If it needs a login, add "
+        f'[servers.{key}] url = "{target}", auth = "mcp" to the configuration and run \'mcpconnect login {name}\''
+    )
     return name
 
 
