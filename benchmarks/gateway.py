@@ -85,6 +85,42 @@ async def _proxy(folder: Path, rounds: int, per_round: int) -> dict[str, Any]:
             return await measure(peers, rounds, per_round)
 
 
+async def _throughput(folder: Path, clients: int, calls: int) -> dict[str, float]:
+    """Calls per second with ``clients`` concurrent SDK clients, each making ``calls`` calls: through
+    ``serve --transport http`` to one stdio server, and directly to the same server over HTTP."""
+    import time
+
+    import anyio
+
+    config = folder / "throughput.toml"
+    config.write_text(
+        f'[storage]\nbackend = "memory"\n[servers.notes]\ncommand = "{sys.executable}"\n'
+        f'args = ["{SERVER}"]\nprotocol = "legacy"\n'
+    )
+    gateway_port, direct_port = free_port(), free_port()
+    serve = [MCPCONNECT, "--config", str(config), "serve", "--transport", "http", "--port", str(gateway_port)]
+    direct = [sys.executable, str(SERVER), "--transport", "streamable-http", "--port", str(direct_port)]
+    out: dict[str, float] = {}
+    with listening(serve, gateway_port), listening(direct, direct_port):
+        for label, url in (
+            ("serve (http) -> stdio", f"http://127.0.0.1:{gateway_port}/mcp"),
+            ("SDK server over http", f"http://127.0.0.1:{direct_port}/mcp"),
+        ):
+            async with contextlib.AsyncExitStack() as stack:
+                peers = [await stack.enter_async_context(client(url)) for _ in range(clients)]
+                started = time.perf_counter()
+                async with anyio.create_task_group() as tg:
+                    for call in peers:
+
+                        async def many(call: Callable[[], Awaitable[Any]] = call) -> None:
+                            for _ in range(calls):
+                                await call()
+
+                        tg.start_soon(many)
+                out[label] = round(clients * calls / (time.perf_counter() - started), 1)
+    return out
+
+
 def run(quick: bool) -> dict[str, Any]:
     rounds, per_round = (3, 10) if quick else (10, 40)
     out: dict[str, Any] = {"samples": {}, "ratios": {}}
@@ -113,8 +149,14 @@ def run(quick: bool) -> dict[str, Any]:
                     out["ratios"]["proxy_vs_mcp_remote"] = ratio(
                         samples["SDK -> proxy -> http"], samples["SDK -> mcp-remote -> http"]
                     )
-    out["not_measured"] = (
-        "FastMCP's proxy (FastMCP.as_proxy) is not installed in this environment, and the 64-client "
-        "throughput comparison is not written yet"
-    )
+        clients, calls = (16, 5) if quick else (64, 20)
+        try:
+            rates = asyncio.run(_throughput(Path(tmp), clients, calls))
+            out["throughput_calls_per_s"] = {"clients": clients, **rates}
+            out["ratios"]["serve_throughput_vs_sdk_server"] = round(
+                rates["serve (http) -> stdio"] / rates["SDK server over http"], 3
+            )
+        except Exception as exc:
+            out["throughput_error"] = f"{type(exc).__name__}: {exc}"
+    out["not_measured"] = "FastMCP's proxy (FastMCP.as_proxy): not installed in this environment"
     return out

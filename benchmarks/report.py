@@ -24,6 +24,7 @@ TARGETS: dict[str, tuple[str, float | None]] = {
     "serve_stdio_vs_direct_stdio": ("a call through `serve` (stdio) to a stdio server / the SDK on it", 1.5),
     "proxy_vs_direct_http": ("a call through `proxy URL` / the SDK on the URL directly (for scale)", None),
     "proxy_vs_mcp_remote": ("a call through `proxy URL` / the same through `mcp-remote` 0.15.1", 1.0),
+    "serve_throughput_vs_sdk_server": ("calls/s, concurrent clients: through `serve` / the SDK server alone", None),
     "get_token_memory_vs_raw_read": ("valid token, memory store: `get_token` / a dict lookup", None),
     "get_token_file_vs_raw_read": ("valid token, file store: `get_token` / read + JSON parse of the file", None),
     "get_token_sqlite_vs_raw_read": ("valid token, sqlite store: `get_token` / one SELECT", None),
