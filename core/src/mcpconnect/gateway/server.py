@@ -541,9 +541,14 @@ class Gateway:
     ) -> types.CallToolResult:
         await self._attached.wait()
         server, tool = self._target(params.name, "tools")
-        if self.hub.servers[server].ok and tool not in {t.name for t in await self.hub.list_tools(server)}:
-            # Answered as the gateway answers any unknown name, not as the upstream's tool error.
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+        if self.hub.servers[server].ok:
+            try:
+                known = {t.name for t in await self.hub.list_tools(server)}
+            except TransportError as exc:
+                return _tool_error(str(exc))
+            if tool not in known:
+                # Answered as the gateway answers any unknown name, not as the upstream's tool error.
+                raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
 
         async def progress(progress: float, total: float | None, message: str | None) -> None:
             # A no-op when the client asked for no progress (its request carried no token).
