@@ -21,6 +21,7 @@ SECTIONS = {
     "calls": "benchmarks.calls",
     "connect": "benchmarks.connect",
     "tokens": "benchmarks.tokens",
+    "gateway": "benchmarks.gateway",
 }
 
 

@@ -212,6 +212,7 @@ async def connect(
     message_handler: Any = None,
     client_info: Any = None,
     on_state: Any = None,
+    on_notification: Any = None,
     protocol: str = "auto",
 ) -> AsyncIterator[Hub]:
     """Connect to the configured servers (all enabled ones, or ``servers``) concurrently.
@@ -221,7 +222,8 @@ async def connect(
     callbacks are the MCP SDK's (``mcp.client.session``) and are given to every server's session;
     progress is per call (``call_tool(..., progress_callback=...)``). ``refresh=True`` bypasses
     the discovery cache; ``cache=False`` turns it off. ``on_state`` is called with a
-    :class:`ServerStatus` each time a server's state changes. ``protocol`` is the SDK's
+    :class:`ServerStatus` each time a server's state changes; ``on_notification`` is awaited with
+    ``(server, notification)`` for each notification a server sends. ``protocol`` is the SDK's
     ``mode``: ``"auto"`` (2026-07-28 discovery, falling back to the initialize handshake),
     ``"legacy"`` (the initialize handshake only) or a modern version to adopt directly.
     """
@@ -250,6 +252,7 @@ async def connect(
         message_handler=message_handler,
         client_info=client_info,
         on_state=on_state,
+        on_notification=on_notification,
         mode=protocol,
     )
     connections = {n: ServerConnection(n, configured[n], runtime, options) for n in names}

@@ -30,6 +30,9 @@ COMMANDS = {
     "tools": "mcpconnect.cli.tools_cmd:tools",
     "call": "mcpconnect.cli.call_cmd:call",
     "logs": "mcpconnect.cli.logs_cmd:logs",
+    "serve": "mcpconnect.cli.serve_cmd:serve",
+    "proxy": "mcpconnect.cli.serve_cmd:proxy",
+    "install": "mcpconnect.cli.install_cmd:install",
 }
 
 

@@ -2,11 +2,21 @@
 
 from mcpconnect.config.checks import check_config
 from mcpconnect.config.loader import LoadedConfig, load_config, project_config_path, user_config_path
-from mcpconnect.config.model import Config, ProviderConfig, ServerConfig, StorageConfig, expand_vars
+from mcpconnect.config.model import (
+    Config,
+    GatewayConfig,
+    NameFilter,
+    ProviderConfig,
+    ServerConfig,
+    StorageConfig,
+    expand_vars,
+)
 
 __all__ = [
     "Config",
+    "GatewayConfig",
     "LoadedConfig",
+    "NameFilter",
     "ProviderConfig",
     "ServerConfig",
     "StorageConfig",

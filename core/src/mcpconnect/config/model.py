@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from mcpconnect.config.variables import expand_vars, has_vars
 from mcpconnect.errors import ConfigError
 
-__all__ = ["Config", "ProviderConfig", "ServerConfig", "StorageConfig", "expand_vars", "has_vars"]
+__all__ = [
+    "Config",
+    "GatewayConfig",
+    "NameFilter",
+    "ProviderConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "expand_vars",
+    "has_vars",
+]
 
 
 class _Redacted(BaseModel):
@@ -136,6 +145,34 @@ def read_secret_file(path: Path, key: str) -> str:
 AuthMode = str  # "none" | "provider:NAME" | "mcp" | "token"
 
 
+class NameFilter(_Section):
+    """``[servers.NAME.tools]`` (and ``.prompts``, ``.resources``): which names ``serve`` exposes.
+
+    Glob patterns (``fnmatch``, case-sensitive) on the server's own names (resource URIs for
+    resources). A name is exposed when it matches ``allow`` (every name, when ``allow`` is not
+    given) and matches no ``deny`` pattern.
+    """
+
+    allow: list[str] | None = None
+    deny: list[str] = Field(default_factory=list)
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        for pattern in value or ():
+            if not pattern.strip():
+                raise ValueError('a pattern cannot be empty; write a name or a glob such as "read_*"')
+        return value
+
+    def allows(self, name: str) -> bool:
+        """Whether ``name`` passes the filter."""
+        from fnmatch import fnmatchcase
+
+        if self.allow is not None and not any(fnmatchcase(name, p) for p in self.allow):
+            return False
+        return not any(fnmatchcase(name, p) for p in self.deny)
+
+
 class ServerConfig(_Section):
     """``[servers.NAME]``: one MCP server, local (``command``) or remote (``url``)."""
 
@@ -155,9 +192,28 @@ class ServerConfig(_Section):
     token: SecretStr | None = Field(default=None, description="inline; prefer token_env or token_file")
     token_to_env: str | None = Field(default=None, description="stdio: pass the token in this variable")
     timeout: float = Field(default=30.0, gt=0, le=86400, description="seconds; at most a day")
+    protocol: str | None = Field(
+        default=None, description="auto | legacy | 2026-07-28: how to connect (default: the caller's, auto)"
+    )
     allow_insecure_http: bool = False
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
+    tools: NameFilter = Field(default_factory=NameFilter)
+    prompts: NameFilter = Field(default_factory=NameFilter)
+    resources: NameFilter = Field(default_factory=NameFilter)
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, value: str | None) -> str | None:
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        if value is None or value in ("auto", "legacy") or value in MODERN_PROTOCOL_VERSIONS:
+            return value
+        modern = ", ".join(f"'{v}'" for v in MODERN_PROTOCOL_VERSIONS)
+        raise ValueError(
+            f"protocol must be 'auto' (2026-07-28 discovery, else the initialize handshake), 'legacy' "
+            f"(the initialize handshake only) or {modern}, not {value!r}"
+        )
 
     @field_validator("auth")
     @classmethod
@@ -219,11 +275,29 @@ class ServerConfig(_Section):
         return None
 
 
+class GatewayConfig(_Section):
+    """``[gateway]``: how ``mcpconnect serve --transport http`` admits its clients."""
+
+    api_keys_env: str | None = Field(
+        default=None, description="variable holding the client keys (comma-separated bearer tokens)"
+    )
+    allowed_hosts: list[str] = Field(default_factory=list, description="extra Host values, e.g. mcp.example.com:8765")
+    allowed_origins: list[str] = Field(default_factory=list, description="extra Origin values of browser clients")
+
+    @field_validator("api_keys_env")
+    @classmethod
+    def _variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(f"api_keys_env names an environment variable (e.g. MCPCONNECT_KEYS), not {value!r}")
+        return value
+
+
 class Config(_Section):
     """The whole configuration."""
 
     storage: StorageConfig = Field(default_factory=StorageConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     refresh_margin: float = Field(default=300.0, ge=0, le=366 * 86400, description="seconds before expiry to refresh")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"

@@ -70,6 +70,7 @@ class ConnectOptions:
     client_info: Any = None
     mode: str = "auto"
     on_state: Any = None  # called with each ServerStatus as it changes (live progress)
+    on_notification: Any = None  # awaited with (server name, notification) for each server notification
 
 
 @dataclass
@@ -333,7 +334,7 @@ class ServerConnection:
             with anyio.CancelScope(deadline=anyio.current_time() + self.server.timeout) as scope:
                 client = Client(
                     _watch_eof(streams, self._on_lost),
-                    mode=self.options.mode,
+                    mode=self.server.protocol or self.options.mode,
                     read_timeout_seconds=self.server.timeout,
                     sampling_callback=self.options.sampling_callback,
                     elicitation_callback=self.options.elicitation_callback,
@@ -482,6 +483,8 @@ class ServerConnection:
                 self.options.cache.invalidate(self._cache_key)
         if self.options.message_handler is not None:
             await self.options.message_handler(message)
+        if self.options.on_notification is not None and method is not None:
+            await self.options.on_notification(self.name, message)
 
     async def _refetch_loop(self, client: Client) -> None:
         """Fetch the tool list again after each ``notifications/tools/list_changed``."""

@@ -1,0 +1,228 @@
+"""``serve --transport http``: the gateway over streamable HTTP, safe by default.
+
+* It binds 127.0.0.1 unless told otherwise. On a loopback address the SDK's DNS-rebinding
+  protection is on: a ``Host`` that is not this address and port answers 421, a browser ``Origin``
+  that is not a local page answers 403.
+* Binding any other address needs client keys: ``[gateway] api_keys_env`` names a variable holding
+  one or more keys (comma-separated), and each request must carry one as ``Authorization: Bearer``.
+  Without keys ``serve`` refuses to start rather than expose every configured server.
+* ``GET /healthz`` answers ``{"status": "ok", "servers": N, "ready": M}`` for probes, with no names
+  (``"starting"`` until every server has connected or failed once).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from mcpconnect.errors import ConfigError
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from mcpconnect.config import GatewayConfig
+    from mcpconnect.gateway.server import Gateway
+
+__all__ = ["HttpSettings", "build_app", "is_loopback", "read_api_keys"]
+
+MCP_PATH = "/mcp"
+HEALTH_PATH = "/healthz"
+#: Seconds open client streams get to finish when the gateway stops.
+GRACEFUL_SHUTDOWN = 3
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) reaches this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_api_keys(config: GatewayConfig, environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
+    """The client keys from the variable ``[gateway] api_keys_env`` names; none when unset."""
+    if not config.api_keys_env:
+        return []
+    env = os.environ if environ is None else environ
+    raw = env.get(config.api_keys_env, "")
+    keys = [k for k in re.split(r"[,\s]+", raw) if k]
+    if not keys:
+        raise ConfigError(
+            f"[gateway] api_keys_env names {config.api_keys_env}, which is not set or empty; "
+            f"export {config.api_keys_env}=KEY (several keys: KEY1,KEY2)",
+            key="gateway.api_keys_env",
+        )
+    short = [k for k in keys if len(k) < 16]
+    if short:
+        raise ConfigError(
+            f"a client key in {config.api_keys_env} is shorter than 16 characters; use long random keys "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            key="gateway.api_keys_env",
+        )
+    return keys
+
+
+class HttpSettings:
+    """Where the gateway listens and whom it admits."""
+
+    def __init__(self, host: str, port: int, config: GatewayConfig, *, keys: list[str] | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.config = config
+        self.keys = read_api_keys(config) if keys is None else keys
+        if not is_loopback(host) and not self.keys:
+            raise ConfigError(
+                f"serve: listening on {host} would let anyone who can reach it use every configured server; "
+                'set [gateway] api_keys_env = "VAR" and export VAR=KEY (clients send Authorization: Bearer KEY), '
+                "or listen on 127.0.0.1",
+                key="gateway.api_keys_env",
+            )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{MCP_PATH}"
+
+    def transport_security(self) -> Any:
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        hosts = list(self.config.allowed_hosts)
+        origins = list(self.config.allowed_origins)
+        if is_loopback(self.host):
+            hosts += [f"127.0.0.1:{self.port}", f"localhost:{self.port}", f"[::1]:{self.port}"]
+            origins += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+        elif not hosts:
+            # Reached under names we cannot know (a proxy, a pod address); the keys guard it.
+            return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        else:
+            hosts.append(f"{self.host}:{self.port}")
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+        )
+
+
+def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
+    """The ASGI application: the SDK's streamable HTTP app, ``/healthz``, the key check."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def healthz(request: Request) -> JSONResponse:
+        # "starting" until every server has connected or failed once; no names, for anyone to probe.
+        statuses = gateway.statuses()
+        ready = sum(1 for s in statuses if s.ok)
+        state = "ok" if statuses else "starting"
+        return JSONResponse({"status": state, "servers": len(gateway.names.servers), "ready": ready})
+
+    app = gateway.server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        transport_security=settings.transport_security(),
+        host=settings.host,
+        custom_starlette_routes=[Route(HEALTH_PATH, healthz, methods=["GET"])],
+    )
+    if settings.keys:
+        return _RequireKey(app, settings.keys)
+    return app
+
+
+class _RequireKey:
+    """Admit only requests bearing one of ``keys`` (``/healthz`` excepted); 401 otherwise."""
+
+    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+        self.app = app
+        self._keys = [k.encode() for k in keys]
+
+    def _admitted(self, scope: Scope) -> bool:
+        header = b""
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                header = value
+                break
+        scheme, _, token = header.partition(b" ")
+        if scheme.lower() != b"bearer" or not token:
+            return False
+        # Every key compared, in constant time, so timing says nothing about which one is close.
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(key, token.strip())
+        return matched
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == HEALTH_PATH or self._admitted(scope):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {"error": "unauthorized", "error_description": "send a client key as Authorization: Bearer KEY"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="mcpconnect"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def _no_signal_capture() -> Iterator[None]:
+    yield
+
+
+def bind(settings: HttpSettings) -> socket.socket:
+    """The listening socket, or a clear error when the address cannot be had."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host.strip("[]"), settings.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"serve: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
+            "is another process using the port? Choose another with --port"
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    settings.port = sock.getsockname()[1]  # --port 0: the one the system chose
+    return sock
+
+
+async def serve_app(app: ASGIApp, sock: socket.socket, stop: anyio.Event, *, log_level: str = "warning") -> None:
+    """Serve ``app`` on ``sock`` with uvicorn until ``stop`` is set, then shut down gracefully."""
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        # serve() would install its own SIGINT/SIGTERM handlers and re-raise the signal once it has
+        # shut down, ending the process before the hub has stopped its servers: the caller owns them.
+        def capture_signals(self) -> Any:
+            return _no_signal_capture()
+
+    config = uvicorn.Config(
+        app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN
+    )
+    server = _Server(config)
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            await server.serve(sockets=[sock])
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(run)
+        await stop.wait()
+        server.should_exit = True

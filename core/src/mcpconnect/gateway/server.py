@@ -1,0 +1,666 @@
+"""The gateway: one MCP server (the SDK's low-level :class:`mcp.server.Server`) in front of a hub.
+
+Every request a client sends is answered from the hub's connections: listings are the union of
+every ready upstream's (namespaced, filtered, paginated here), and a call goes to the one upstream
+its name points at. An upstream that is down, logged out or slow affects only its own names: the
+listings leave it out, and a call to it comes back as a tool error that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ServerEvent,
+    ToolsListChanged,
+)
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from mcpconnect import __version__
+from mcpconnect.errors import MCPConnectError, TransportError
+from mcpconnect.gateway.names import Namespace
+from mcpconnect.servers.connection import ServerState, ServerStatus
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp.client.session import ClientRequestContext
+    from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+    from mcp.server.models import InitializationOptions
+    from mcp.server.session import ServerSession
+
+    from mcpconnect.config import NameFilter
+    from mcpconnect.hub import Hub
+
+__all__ = ["PAGE_SIZE", "Gateway"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Items per page of every listing the gateway answers.
+PAGE_SIZE = 100
+#: Seconds a client gets to take a change notification before the gateway forgets it.
+NOTIFY_TIMEOUT = 5.0
+#: Pages read from one upstream listing at most (a paginator that never ends must not hang us).
+MAX_UPSTREAM_PAGES = 100
+
+_KINDS = ("tools", "prompts", "resources")
+_CHANGED = {
+    "notifications/tools/list_changed": "tools",
+    "notifications/prompts/list_changed": "prompts",
+    "notifications/resources/list_changed": "resources",
+}
+
+
+#: The client request a gateway task is working for (read by the callbacks that an upstream's
+#: 2026-07-28 ``input_required`` results run in that same task).
+_REQUESTER: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar("mcpconnect_gateway_requester", default=None)
+
+
+@dataclass(frozen=True)
+class _Event:
+    server: str
+    kinds: tuple[str, ...]
+    status: ServerStatus | None = None
+    log: types.LoggingMessageNotificationParams | None = None
+
+
+#: RFC 5424 severities, lowest first (the order of ``logging/setLevel``'s levels).
+_LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+class Gateway:
+    """The MCP server answering for ``hub``'s servers ``servers`` (every server of the hub).
+
+    Create it before the hub (its :meth:`on_state` and :meth:`on_notification` are the hub's
+    callbacks), then :meth:`attach` the hub and run :meth:`run` beside the transport.
+    """
+
+    def __init__(self, servers: Sequence[str], *, prefix: bool = True, page_size: int = PAGE_SIZE) -> None:
+        self.names = Namespace(servers, prefix=prefix)
+        self.page_size = page_size
+        self._hub: Hub | None = None
+        self._catalog: dict[tuple[str, str], list[Any]] = {}
+        self._sessions: set[ServerSession] = set()
+        self._bus = InMemorySubscriptionBus()
+        self._events_in, self._events = anyio.create_memory_object_stream[_Event](math.inf)
+        self._listening: set[str] = set()
+        self._attached = anyio.Event()
+        self._inflight: dict[str, list[ServerRequestContext[Any, Any]]] = {}
+        self._log_level = "debug"
+        self.server = self._build()
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    @property
+    def hub(self) -> Hub:
+        if self._hub is None:
+            raise RuntimeError("the gateway has no hub yet; call attach(hub) first")
+        return self._hub
+
+    def attach(self, hub: Hub) -> None:
+        """Answer from ``hub`` from now on (requests that came earlier wait for this)."""
+        self._hub = hub
+        self._attached.set()
+
+    @staticmethod
+    async def unmatched_allow_patterns(hub: Hub) -> list[str]:
+        """``allow`` tool patterns that match no tool of their (ready) server: likely typos."""
+        found: list[str] = []
+        for name, status in hub.servers.items():
+            patterns = hub.connection(name).server.tools.allow
+            if not patterns or not status.ok:
+                continue
+            try:
+                tools = await hub.list_tools(name)
+            except MCPConnectError:
+                continue
+            for pattern in patterns:
+                if not any(fnmatchcase(tool.name, pattern) for tool in tools):
+                    found.append(f"servers.{name}.tools.allow: '{pattern}' matches no tool of {name}")
+        return found
+
+    def statuses(self) -> list[ServerStatus]:
+        """Every upstream's state (none before :meth:`attach`)."""
+        return list(self._hub.servers.values()) if self._hub is not None else []
+
+    def on_state(self, status: ServerStatus) -> None:
+        """The hub's ``on_state``: a server that comes or goes changes every listing."""
+        self._events_in.send_nowait(_Event(status.name, _KINDS, status))
+
+    async def on_notification(self, server: str, message: Any) -> None:
+        """The hub's ``on_notification``: an upstream's ``list_changed`` becomes the client's."""
+        kind = _CHANGED.get(getattr(message, "method", ""))
+        if kind is not None:
+            self._events_in.send_nowait(_Event(server, (kind,)))
+        elif isinstance(message, types.LoggingMessageNotification):
+            self._events_in.send_nowait(_Event(server, (), log=message.params))
+
+    def initialization_options(self) -> InitializationOptions:
+        return self.server.create_initialization_options(
+            NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
+        )
+
+    async def run(self) -> None:
+        """Forward change events to the clients, and keep a ``subscriptions/listen`` stream open to
+        each 2026-07-28 upstream (whose changes arrive only that way). Runs until cancelled."""
+        async with anyio.create_task_group() as tg:
+            async for event in self._events:
+                if event.log is not None:
+                    await self._forward_log(event.server, event.log)
+                    continue
+                for kind in event.kinds:
+                    self._catalog.pop((event.server, kind), None)
+                status = event.status
+                if status is not None and status.state is ServerState.READY and event.server not in self._listening:
+                    tg.start_soon(self._listen_upstream, event.server)
+                if self._hub is not None:  # before attach there is no client to tell
+                    await self._broadcast(event.kinds)
+
+    async def _listen_upstream(self, server: str) -> None:
+        """Keep a ``subscriptions/listen`` stream open to ``server`` while it is on 2026-07-28,
+        across its reconnections; end when it is down for good or does not announce changes."""
+        self._listening.add(server)
+        try:
+            await self._attached.wait()  # servers become ready before the hub is handed over
+            while True:
+                client = await self.hub.client(server)  # waits while it reconnects; raises when down
+                if not await self._listen_once(server, client):
+                    return
+                if self.hub.connection(server).client is client:
+                    return  # the stream ended on a live connection (closed by the server): do not spin
+        except Exception as exc:  # down or refused: the next READY starts a new listener
+            log.debug("listen stream to server %s ended: %s", server, exc)
+        finally:
+            self._listening.discard(server)
+
+    async def _listen_once(self, server: str, client: Client) -> bool:
+        """Listen on ``client`` until its stream ends; ``False`` when it has nothing to listen to."""
+        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return False
+        caps = client.server_capabilities
+        tools = bool(caps.tools and caps.tools.list_changed)
+        prompts = bool(caps.prompts and caps.prompts.list_changed)
+        resources = bool(caps.resources and caps.resources.list_changed)
+        if not (tools or prompts or resources):
+            return False
+        # The events reach on_notification through the hub too (the SDK tees them to the message
+        # handler); this only keeps the stream open until the connection ends.
+        listen = client.listen(tools_list_changed=tools, prompts_list_changed=prompts, resources_list_changed=resources)
+        try:
+            async with listen as subscription:
+                async for _ in subscription:
+                    pass
+        except Exception as exc:  # the connection ended under the stream
+            log.debug("listen stream to server %s lost: %s", server, exc)
+        return True
+
+    async def _broadcast(self, kinds: Sequence[str]) -> None:
+        events: dict[str, ServerEvent] = {
+            "tools": ToolsListChanged(),
+            "prompts": PromptsListChanged(),
+            "resources": ResourcesListChanged(),
+        }
+        for kind in kinds:
+            await self._bus.publish(events[kind])
+
+        async def send(session: ServerSession) -> None:
+            for kind in kinds:
+                if kind == "tools":
+                    await session.send_tool_list_changed()
+                elif kind == "prompts":
+                    await session.send_prompt_list_changed()
+                else:
+                    await session.send_resource_list_changed()
+
+        await self._to_sessions(send)
+
+    async def _forward_log(self, server: str, params: types.LoggingMessageNotificationParams) -> None:
+        """An upstream's log message, to the clients on the initialize handshake, its logger named
+        after the server (2026-07-28 clients get logs only on the request that opted in)."""
+        if _LEVELS.index(params.level) < _LEVELS.index(self._log_level):
+            return
+        logger = f"{server}.{params.logger}" if params.logger else server
+
+        async def send(session: ServerSession) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated at 2026-07-28, still the handshake era's
+                await session.send_log_message(params.level, params.data, logger=logger)
+
+        await self._to_sessions(send)
+
+    async def _to_sessions(self, send: Callable[[ServerSession], Awaitable[None]]) -> None:
+        for session in list(self._sessions):
+            delivered = False
+            # A client that stopped reading must not hold up every other one.
+            with anyio.move_on_after(NOTIFY_TIMEOUT):
+                try:
+                    await send(session)
+                    delivered = True
+                except Exception:  # the client has gone
+                    log.debug("a client of the gateway has gone; it gets no more notifications")
+            if not delivered:
+                self._sessions.discard(session)
+
+    async def _set_level(
+        self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        """``logging/setLevel``: the least severe level forwarded, also asked of every ready upstream
+        on the initialize handshake (the level is the gateway's, shared by its clients)."""
+        await self._attached.wait()
+        self._log_level = params.level
+
+        async def tell(server: str) -> None:
+            client = self.hub.connection(server).client
+            if client is None or client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return
+            caps = client.server_capabilities
+            if caps.logging is None:
+                return
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated at 2026-07-28, still the handshake era's
+                try:
+                    await client.set_logging_level(params.level)
+                except MCPError as exc:
+                    log.warning("server %s refused logging/setLevel: %s", server, exc)
+
+        async with anyio.create_task_group() as tg:
+            for server in self._ready():
+                tg.start_soon(tell, server)
+        return types.EmptyResult()
+
+    async def _track_sessions(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        # Clients on the initialize handshake get change notifications on their connection; those
+        # on 2026-07-28 open subscriptions/listen streams instead (served by the ListenHandler).
+        if ctx.method == "notifications/initialized" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            self._sessions.add(ctx.session)
+        return result
+
+    def _build(self) -> Server[Any]:
+        server: Server[Any] = Server(
+            "mcpconnect",
+            version=__version__,
+            title="mcpconnect gateway",
+            instructions=None,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_resource_templates,
+            on_read_resource=self._read_resource,
+            on_subscriptions_listen=ListenHandler(self._bus),
+        )
+        server.middleware.append(self._track_sessions)
+        # Registered after construction: the constructor's on_set_logging_level warns that logging
+        # is deprecated at 2026-07-28, but handshake-era clients still use it.
+        server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
+        return server
+
+    # -- requests from upstreams: sampling, elicitation, roots ------------------------------------
+
+    @contextmanager
+    def _on_behalf_of(self, server: str, ctx: ServerRequestContext[Any, Any]) -> Iterator[None]:
+        """While a client's request is at ``server``, the server's own requests go to that client."""
+        token = _REQUESTER.set(ctx)
+        calls = self._inflight.setdefault(server, [])
+        calls.append(ctx)
+        try:
+            yield
+        finally:
+            calls.remove(ctx)
+            _REQUESTER.reset(token)
+
+    def _requester(self, context: ClientRequestContext) -> ServerRequestContext[Any, Any] | None:
+        """The client request an upstream's request belongs to: the one being served in this task
+        (2026-07-28 ``input_required`` rounds), else the latest call in flight at that upstream
+        (handshake-era servers send their requests on the connection)."""
+        current = _REQUESTER.get()
+        if current is not None:
+            return current
+        if self._hub is None:
+            return None
+        for server, calls in self._inflight.items():
+            client = self._hub.connection(server).client
+            if calls and client is not None and client.session is context.session:
+                return calls[-1]
+        return None
+
+    async def _ask_client(
+        self,
+        context: ClientRequestContext,
+        request: Any,
+        result_type: type[Any],
+        capability: types.ClientCapabilities,
+        what: str,
+        *,
+        any_client: bool = False,
+    ) -> Any:
+        ctx = self._requester(context)
+        session = ctx.session if ctx is not None else None
+        if session is None and any_client:
+            session = next(iter(self._sessions), None)
+        if session is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=f"{what} is only available during a call")
+        if not session.check_client_capability(capability):
+            return types.ErrorData(code=types.INVALID_REQUEST, message=f"the gateway's client does not support {what}")
+        metadata = ServerMessageMetadata(related_request_id=ctx.request_id) if ctx is not None else None
+        try:
+            return await session.send_request(request, result_type, metadata=metadata)
+        except MCPError as exc:  # the client's own error, or no channel back to it (2026-07-28 clients)
+            return exc.error
+
+    async def sampling(self, context: ClientRequestContext, params: types.CreateMessageRequestParams) -> Any:
+        """The hub's ``sampling_callback``: the upstream's request, asked of the gateway's client."""
+        result_type = types.CreateMessageResultWithTools if params.tools else types.CreateMessageResult
+        capability = types.ClientCapabilities(sampling=types.SamplingCapability())
+        return await self._ask_client(
+            context, types.CreateMessageRequest(params=params), result_type, capability, "sampling"
+        )
+
+    async def elicitation(self, context: ClientRequestContext, params: types.ElicitRequestParams) -> Any:
+        """The hub's ``elicitation_callback`` (form and URL modes)."""
+        capability = types.ClientCapabilities(elicitation=types.ElicitationCapability())
+        return await self._ask_client(
+            context, types.ElicitRequest(params=params), types.ElicitResult, capability, "elicitation"
+        )
+
+    async def list_roots(self, context: ClientRequestContext) -> Any:
+        """The hub's ``list_roots_callback``: the roots of the client being served (or of any
+        connected client, when the upstream asks outside a call)."""
+        capability = types.ClientCapabilities(roots=types.RootsCapability())
+        return await self._ask_client(
+            context, types.ListRootsRequest(), types.ListRootsResult, capability, "roots", any_client=True
+        )
+
+    # -- filters and listings -------------------------------------------------------------------
+
+    def _filter(self, server: str, kind: str) -> NameFilter:
+        config = self.hub.connection(server).server
+        return getattr(config, kind)  # type: ignore[no-any-return]
+
+    def _ready(self) -> list[str]:
+        return [name for name, status in self.hub.servers.items() if status.ok]
+
+    async def _gather(self, fetch: Callable[[str], Awaitable[list[T]]]) -> list[T]:
+        """``fetch`` for every ready server at once, in configuration order; a server that fails
+        is left out (its state says why) instead of failing the listing."""
+        ready = self._ready()
+        found: dict[str, list[T]] = {}
+
+        async def one(server: str) -> None:
+            try:
+                found[server] = await fetch(server)
+            except (MCPConnectError, MCPError) as exc:
+                log.warning("server %s left out of a listing: %s", server, str(exc).splitlines()[0])
+
+        async with anyio.create_task_group() as tg:
+            for server in ready:
+                tg.start_soon(one, server)
+        return [item for server in ready for item in found.get(server, [])]
+
+    async def _upstream_list(self, server: str, kind: str) -> list[Any]:
+        """Every prompt, resource or resource template of ``server``, read page by page (cached
+        until the server says its list changed)."""
+        cached = self._catalog.get((server, kind))
+        if cached is not None:
+            return cached
+
+        async def read(client: Client) -> list[Any]:
+            caps = client.server_capabilities
+            if (caps.prompts if kind == "prompts" else caps.resources) is None:
+                return []
+            items: list[Any] = []
+            cursor: str | None = None
+            for _ in range(MAX_UPSTREAM_PAGES):
+                if kind == "prompts":
+                    page: Any = await client.list_prompts(cursor=cursor, cache_mode="bypass")
+                    items.extend(page.prompts)
+                elif kind == "resources":
+                    page = await client.list_resources(cursor=cursor, cache_mode="bypass")
+                    items.extend(page.resources)
+                else:
+                    page = await client.list_resource_templates(cursor=cursor, cache_mode="bypass")
+                    items.extend(page.resource_templates)
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+            return items
+
+        items = await self.hub.connection(server).request(f"{kind}/list", read)
+        self._catalog[(server, kind)] = items
+        return items
+
+    def _page(self, items: list[T], params: types.PaginatedRequestParams | None) -> tuple[list[T], str | None]:
+        cursor = params.cursor if params is not None else None
+        start = 0
+        if cursor is not None:
+            try:
+                start = int(cursor)
+            except ValueError:
+                start = -1
+            if not 0 <= start <= len(items):
+                raise MCPError(types.INVALID_PARAMS, "Invalid cursor; list again from the start")
+        end = start + self.page_size
+        return items[start:end], (str(end) if end < len(items) else None)
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        await self._attached.wait()
+
+        async def fetch(server: str) -> list[types.Tool]:
+            allowed = self._filter(server, "tools")
+            return [
+                tool.tool.model_copy(update={"name": self.names.name(server, tool.name)})
+                for tool in await self.hub.list_tools(server)
+                if allowed.allows(tool.name)
+            ]
+
+        page, cursor = self._page(await self._gather(fetch), params)
+        return types.ListToolsResult(tools=page, next_cursor=cursor)
+
+    async def _list_prompts(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        await self._attached.wait()
+
+        async def fetch(server: str) -> list[types.Prompt]:
+            allowed = self._filter(server, "prompts")
+            return [
+                prompt.model_copy(update={"name": self.names.name(server, prompt.name)})
+                for prompt in await self._upstream_list(server, "prompts")
+                if allowed.allows(prompt.name)
+            ]
+
+        page, cursor = self._page(await self._gather(fetch), params)
+        return types.ListPromptsResult(prompts=page, next_cursor=cursor)
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        await self._attached.wait()
+
+        async def fetch(server: str) -> list[types.Resource]:
+            allowed = self._filter(server, "resources")
+            return [
+                resource.model_copy(update={"uri": self.names.uri(server, resource.uri)})
+                for resource in await self._upstream_list(server, "resources")
+                if allowed.allows(resource.uri)
+            ]
+
+        page, cursor = self._page(await self._gather(fetch), params)
+        return types.ListResourcesResult(resources=page, next_cursor=cursor)
+
+    async def _list_resource_templates(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        await self._attached.wait()
+
+        async def fetch(server: str) -> list[types.ResourceTemplate]:
+            allowed = self._filter(server, "resources")
+            return [
+                template.model_copy(update={"uri_template": self.names.uri(server, template.uri_template)})
+                for template in await self._upstream_list(server, "templates")
+                if allowed.allows(template.uri_template)
+            ]
+
+        page, cursor = self._page(await self._gather(fetch), params)
+        return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=cursor)
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def _target(self, name: str, kind: str) -> tuple[str, str]:
+        """The upstream of a client-facing name; a name that is filtered out is as unknown as one
+        that names nothing, so that no filtered name can be reached by guessing it."""
+        target = self.names.split(name)
+        if target is None or not self._filter(target[0], kind).allows(target[1]):
+            label = "tool" if kind == "tools" else "prompt"
+            raise MCPError(types.INVALID_PARAMS, f"Unknown {label}: {name}")
+        return target
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        await self._attached.wait()
+        server, tool = self._target(params.name, "tools")
+        if self.hub.servers[server].ok:
+            try:
+                known = {t.name for t in await self.hub.list_tools(server)}
+            except TransportError as exc:
+                return _tool_error(str(exc))
+            if tool not in known:
+                # Answered as the gateway answers any unknown name, not as the upstream's tool error.
+                raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            # A no-op when the client asked for no progress (its request carried no token).
+            await ctx.session.report_progress(progress, total, message)
+
+        timeout = self.hub.connection(server).server.timeout
+
+        async def call(client: Client) -> types.CallToolResult:
+            return await client.call_tool(
+                tool, params.arguments or {}, read_timeout_seconds=timeout, progress_callback=progress
+            )
+
+        try:
+            with self._on_behalf_of(server, ctx):
+                result = await self._upstream(server, f"tools/call '{tool}'", call)
+        except TransportError as exc:
+            return _tool_error(str(exc))
+        return self._relay(server, result)
+
+    async def _get_prompt(
+        self, ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        await self._attached.wait()
+        server, prompt = self._target(params.name, "prompts")
+        try:
+            with self._on_behalf_of(server, ctx):
+                result = await self._upstream(
+                    server, f"prompts/get '{prompt}'", lambda c: c.get_prompt(prompt, params.arguments)
+                )
+        except TransportError as exc:
+            raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
+        return self._relay(server, result)
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        await self._attached.wait()
+        target = self.names.split_uri(params.uri)
+        if target is None or not self._filter(target[0], "resources").allows(target[1]):
+            # SEP-2164: invalid params, the URI in the error's data.
+            raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {params.uri}", {"uri": params.uri})
+        server, uri = target
+        try:
+            with self._on_behalf_of(server, ctx):
+                result = await self._upstream(
+                    server, f"resources/read '{uri}'", lambda c: c.read_resource(uri, cache_mode="bypass")
+                )
+        except TransportError as exc:
+            raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
+        return self._relay(server, result)
+
+    async def _upstream(self, server: str, what: str, call: Callable[[Client], Awaitable[T]]) -> T:
+        """``call`` with ``server``'s client, through the hub (waiting while it reconnects, one retry
+        when its session ended). The upstream's own JSON-RPC errors (unknown name, invalid
+        arguments) reach the client as they are, resource URIs in their data mapped; failures to
+        reach it raise :class:`TransportError`."""
+
+        async def guarded(client: Client) -> T | _Refused:
+            try:
+                return await call(client)
+            except MCPError as exc:
+                if exc.code in _TRANSPORT_CODES:
+                    raise  # the hub's to handle: reconnect, retry, explain
+                return _Refused(exc)
+
+        outcome = await self.hub.connection(server).request(what, guarded)
+        if isinstance(outcome, _Refused):
+            error = outcome.error.error
+            data = error.data
+            if self.names.prefix and isinstance(data, dict) and isinstance(data.get("uri"), str):
+                data = {**data, "uri": self.names.uri(server, data["uri"])}
+            raise MCPError(error.code, error.message, data)
+        return outcome
+
+    def _relay(self, server: str, result: T) -> T:
+        """An upstream's result as the gateway's: the upstream's ``serverInfo`` stamp left out (the
+        gateway stamps its own), and resource URIs inside it (resource links, embedded resources,
+        read contents) in the gateway's form, so that the client can read them back through it."""
+        model: Any = result
+        meta = getattr(model, "meta", None)
+        if isinstance(meta, dict) and types.SERVER_INFO_META_KEY in meta:
+            rest = {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY}
+            result = model = model.model_copy(update={"meta": rest or None})
+        if not self.names.prefix:
+            return result
+        if isinstance(result, types.ReadResourceResult):
+            contents = [c.model_copy(update={"uri": self.names.uri(server, c.uri)}) for c in model.contents]
+            return result.model_copy(update={"contents": contents})
+        if isinstance(result, types.CallToolResult):
+            return result.model_copy(update={"content": [self._map_block(server, b) for b in model.content]})
+        if isinstance(result, types.GetPromptResult):
+            messages = [m.model_copy(update={"content": self._map_block(server, m.content)}) for m in model.messages]
+            return result.model_copy(update={"messages": messages})
+        return result
+
+    def _map_block(self, server: str, block: Any) -> Any:
+        if isinstance(block, types.ResourceLink):
+            return block.model_copy(update={"uri": self.names.uri(server, block.uri)})
+        if isinstance(block, types.EmbeddedResource):
+            inner = block.resource.model_copy(update={"uri": self.names.uri(server, block.resource.uri)})
+            return block.model_copy(update={"resource": inner})
+        return block
+
+
+#: Errors that say the connection failed, not that the upstream refused the request.
+_TRANSPORT_CODES = frozenset({types.CONNECTION_CLOSED, types.REQUEST_TIMEOUT, types.INVALID_REQUEST})
+
+
+@dataclass(frozen=True)
+class _Refused:
+    error: MCPError
+
+
+def _tool_error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)

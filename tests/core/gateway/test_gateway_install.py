@@ -1,0 +1,117 @@
+"""``mcpconnect install``: each client's file keeps everything else, gets a backup, shows a diff,
+and ``--undo`` puts back the file byte for byte; the entry written really starts the gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from mcpconnect.errors import ConfigError
+from mcpconnect.gateway.install import BACKUP_SUFFIX, client_file, plan, undo
+
+# Shaped like the files these clients write themselves.
+REAL_SHAPED = {
+    "claude-desktop": {
+        "mcpServers": {
+            "filesystem": {
+                "command": "npx",
+                "args": ["-y", "@modelcontextprotocol/server-filesystem", "/Users/me/Desktop"],
+            }
+        },
+        "globalShortcut": "Ctrl+Space",
+    },
+    "cursor": {"mcpServers": {"linear": {"url": "https://mcp.linear.app/sse"}}},
+    "vscode": {
+        "inputs": [{"type": "promptString", "id": "gh-token", "description": "GitHub token", "password": True}],
+        "servers": {"github": {"type": "http", "url": "https://api.githubcopilot.com/mcp/"}},
+    },
+    "claude-code": {"mcpServers": {"sentry": {"type": "http", "url": "https://mcp.sentry.dev/mcp"}}},
+}
+
+
+@pytest.mark.parametrize("client", sorted(REAL_SHAPED))
+def test_install_round_trips_each_clients_file(tmp_path, client):
+    target = client_file(client, cwd=tmp_path / "project", home=tmp_path / "home", environ={})
+    assert tmp_path in target.path.parents
+    target.path.parent.mkdir(parents=True)
+    original = json.dumps(REAL_SHAPED[client], indent=4).encode()
+    target.path.write_bytes(original)
+    config = tmp_path / "mcpconnect.toml"
+
+    change = plan(target, config, [], command="/opt/bin/mcpconnect")
+    assert change.changed and "+" in change.diff and str(target.path) in change.diff
+    change.write()
+    written = json.loads(target.path.read_text())
+    expected = {"command": "/opt/bin/mcpconnect", "args": ["--config", str(config), "serve"]}
+    if target.typed:
+        expected = {"type": "stdio", **expected}
+    assert written[target.key]["mcpconnect"] == expected
+    for key, value in REAL_SHAPED[client].items():  # every other key and entry is kept
+        if key == target.key:
+            assert {k: v for k, v in written[key].items() if k != "mcpconnect"} == value
+        else:
+            assert written[key] == value
+
+    # A second install (one proxy entry per server) keeps the first backup: undo goes back to the start.
+    plan(target, config, ["a", "b"], proxy=True, command="/opt/bin/mcpconnect").write()
+    assert json.loads(target.path.read_text())[target.key]["b"]["args"][-2:] == ["proxy", "b"]
+    backup = target.path.with_name(target.path.name + BACKUP_SUFFIX)
+    assert backup.read_bytes() == original
+    assert "restored" in undo(target)
+    assert target.path.read_bytes() == original and not backup.exists()
+    with pytest.raises(ConfigError, match="nothing to undo"):
+        undo(target)
+
+
+def test_a_new_file_is_removed_by_undo(tmp_path):
+    target = client_file("claude-code", cwd=tmp_path)
+    plan(target, tmp_path / "c.toml", [], command="mcpconnect").write()
+    assert target.path.exists() and (target.path.stat().st_mode & 0o077) == 0
+    assert "removed" in undo(target) and not target.path.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("{ // a comment\n}", "not valid JSON"), ("[1, 2]", "not an object"), ('{"mcpServers": []}', "not an object")],
+)
+def test_a_file_it_cannot_read_is_left_alone(tmp_path, text, words):
+    target = client_file("cursor", home=tmp_path)
+    target.path.parent.mkdir(parents=True)
+    target.path.write_text(text)
+    with pytest.raises(ConfigError, match=words):
+        plan(target, tmp_path / "c.toml", [], command="mcpconnect")
+    assert target.path.read_text() == text
+    assert not target.path.with_name(target.path.name + BACKUP_SUFFIX).exists()
+
+
+async def test_the_installed_entry_starts_the_gateway(gw, mcpconnect_isolated):
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    config.write_text(
+        f'[storage]\nbackend = "memory"\n[servers.local]\ncommand = "{sys.executable}"\nargs = ["{gw.UPSTREAM}"]\n'
+    )
+    env = {**os.environ, "HOME": str(mcpconnect_isolated)}
+    dry = subprocess.run(
+        [gw.MCPCONNECT, "install", "cursor", "--dry-run"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert dry.returncode == 0 and "+++" in dry.stdout and "nothing written" in dry.stdout
+    cursor_file = mcpconnect_isolated / ".cursor" / "mcp.json"
+    assert not cursor_file.exists()
+    done = subprocess.run([gw.MCPCONNECT, "install", "cursor"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0 and "wrote" in done.stdout
+    entry = json.loads(cursor_file.read_text())["mcpServers"]["mcpconnect"]
+    params = StdioServerParameters(command=entry["command"], args=entry["args"], env=env)
+    async with Client(params) as client:
+        assert "local__echo" in {t.name for t in (await client.list_tools()).tools}
+    unknown = subprocess.run(
+        [gw.MCPCONNECT, "install", "cursor", "nosuch"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert unknown.returncode == 2 and "no server named nosuch" in unknown.stderr
+    back = subprocess.run(
+        [gw.MCPCONNECT, "install", "cursor", "--undo"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert back.returncode == 0 and not cursor_file.exists()

@@ -1,0 +1,160 @@
+"""An upstream for the gateway's tests, on the official SDK: tools that change, report progress
+and return resource links; a resource, a resource template and a prompt.
+
+    python upstream_server.py [--transport stdio|sse|streamable-http] [--port N] [--extra-tools N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ResourceLink, SamplingMessage, TextContent
+from pydantic import BaseModel
+
+server = MCPServer("upstream", instructions="The gateway tests' upstream.")
+
+
+@server.tool()
+def echo(message: str) -> str:
+    """Echo the message back."""
+    return message
+
+
+@server.tool()
+def secret_dump() -> str:
+    """A tool every test filters out."""
+    return "the secret tool ran"
+
+
+@server.tool()
+def pid() -> int:
+    """This process's id (the tests look for it after the gateway is killed)."""
+    return os.getpid()
+
+
+@server.tool()
+async def add_tool(name: str, ctx: Context) -> str:
+    """Register a tool called NAME and tell the client the list changed."""
+
+    def added() -> str:
+        return f"{name} ran"
+
+    server.add_tool(added, name=name, description=f"added at run time as {name}")
+    await ctx.notify_tools_changed()  # 2026-07-28 clients: subscriptions/listen
+    await ctx.session.send_tool_list_changed()  # handshake clients: on the connection
+    return f"added {name}"
+
+
+@server.tool()
+async def count(steps: int, ctx: Context) -> str:
+    """Report progress STEPS times, then finish."""
+    for step in range(1, steps + 1):
+        await ctx.report_progress(step, steps, f"step {step}")
+        await anyio.sleep(0.01)
+    return f"counted {steps}"
+
+
+@server.tool()
+async def block(marker: str) -> str:
+    """Wait until cancelled; then write MARKER, so that a test can see the cancel arrived."""
+    try:
+        await anyio.sleep(120)
+    except anyio.get_cancelled_exc_class():
+        with open(marker, "w") as fh:
+            fh.write("cancelled")
+        raise
+    return "never cancelled"
+
+
+class Name(BaseModel):
+    name: str
+
+
+@server.tool()
+async def ask_name(ctx: Context) -> str:
+    """Ask the user for a name (form elicitation) and greet it."""
+    answer = await ctx.elicit("What is your name?", Name)
+    return f"hello {answer.data.name}" if answer.action == "accept" else f"no name ({answer.action})"
+
+
+@server.tool()
+async def sample(prompt: str, ctx: Context) -> str:
+    """Ask the client's model to complete PROMPT."""
+    message = SamplingMessage(role="user", content=TextContent(text=prompt))
+    result = await ctx.session.create_message(messages=[message], max_tokens=20)
+    return f"the model said: {result.content.text}"
+
+
+@server.tool()
+async def roots(ctx: Context) -> list[str]:
+    """The client's roots."""
+    return [str(root.uri) for root in (await ctx.session.list_roots()).roots]
+
+
+@server.tool()
+async def shout(message: str, level: str, ctx: Context) -> str:
+    """Log MESSAGE at LEVEL (info or error) to the client."""
+    await (ctx.error(message) if level == "error" else ctx.info(message))
+    return "logged"
+
+
+@server.tool()
+def crash() -> str:
+    """Exit at once, as a crashing server does."""
+    os._exit(3)
+
+
+@server.tool()
+def link() -> list[ResourceLink | TextContent]:
+    """A link to this server's greeting resource."""
+    return [
+        TextContent(text="see the link"),
+        ResourceLink(name="greeting", uri="mem://greeting", mime_type="text/plain"),
+    ]
+
+
+@server.resource("mem://greeting")
+def greeting() -> str:
+    """A fixed greeting."""
+    return "hello from upstream"
+
+
+@server.resource("mem://hidden")
+def hidden() -> str:
+    """A resource the tests filter out."""
+    return "hidden contents"
+
+
+@server.resource("mem://item/{item_id}")
+def item(item_id: str) -> str:
+    """One item by id."""
+    return f"item {item_id}"
+
+
+@server.prompt()
+def greet(name: str) -> str:
+    """Greet NAME."""
+    return f"Say hello to {name}."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--extra-tools", type=int, default=0)
+    args = parser.parse_args()
+    for n in range(args.extra_tools):
+        server.add_tool(lambda n=n: f"extra {n}", name=f"extra_{n:03d}", description="one of many")
+    if args.transport == "stdio":
+        server.run()
+    elif args.transport == "sse":
+        server.run("sse", host="127.0.0.1", port=args.port)
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=args.port)
+
+
+if __name__ == "__main__":
+    main()
