@@ -16,9 +16,19 @@ from mcp import Client, StdioServerParameters
 from mcpconnect.testing.transport_contract import free_port, http_server
 
 
-def parent_of(pid: int) -> int:
+def _parent(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as fh:
         return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+
+def parent_of(pid: int) -> int:
+    """The process that started upstream ``pid``: its parent, past the stdio transport's guard
+    (the guard sits between a client and its server and dies with them)."""
+    parent = _parent(pid)
+    with open(f"/proc/{parent}/cmdline", "rb") as fh:
+        if b"_guard.py" in fh.read():
+            return _parent(parent)
+    return parent
 
 
 def two_stdio_upstreams(folder, gw):
