@@ -48,14 +48,28 @@ def test_loads_only_the_named_plugin(site: FakeSite) -> None:
     assert "other_store_plugin" not in sys.modules
 
 
-def test_unknown_name_says_what_is_installed_and_what_to_install(site: FakeSite) -> None:
-    host = PluginHost()
+def test_unknown_name_says_what_is_installed_and_never_invents_a_package(site: FakeSite) -> None:
+    host = PluginHost(load=["memory"])
     with pytest.raises(PluginNotFoundError) as info:
         host.load("store", "nosuch")
     message = str(info.value)
     assert "no token store named 'nosuch'" in message
     assert "memory" in message
-    assert "pip install mcpconnect-store-nosuch" in message
+    assert "pip install" not in message and "fix the name" in message
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("sqlit", "sqlite"), ("memroy", "memory"), ("redsi", "redis")])
+def test_a_typo_is_answered_with_the_name_meant_not_a_package_to_install(typed: str, meant: str) -> None:
+    # 'pip install mcpconnect-store-sqlit' would invite typosquatting.
+    with pytest.raises(PluginNotFoundError) as info:
+        PluginHost(load=["memory"]).load("store", typed)
+    assert f"did you mean '{meant}'?" in str(info.value) and "pip install" not in str(info.value)
+
+
+def test_an_official_plugin_that_is_not_installed_names_its_package(mcpconnect_host: PluginHost) -> None:
+    with pytest.raises(PluginNotFoundError) as info:
+        mcpconnect_host.load("auth", "linear")
+    assert "pip install mcpconnect-auth-linear" in str(info.value)
 
 
 def test_two_distributions_claiming_one_name_is_an_error_naming_both(site: FakeSite) -> None:

@@ -63,6 +63,13 @@ ENV_DISABLE = "MCPCONNECT_DISABLE_PLUGINS"
 ENV_TRACE = "MCPCONNECT_TRACE_PLUGINS"
 
 #: Where users of each kind are told to look when a name is not installed.
+#: The official plugins' names: only these get a "pip install mcpconnect-..." hint.
+_OFFICIAL: dict[Kind, tuple[str, ...]] = {
+    "auth": ("cloudflare", "discord", "github", "google", "linear", "microsoft", "notion", "slack"),
+    "store": ("file", "keyring", "postgres", "redis", "sqlite"),
+    "transport": ("sse", "stdio", "streamable-http"),
+}
+
 _INSTALL_HINTS: dict[Kind, str] = {
     "auth": "mcpconnect-auth-{name}",
     "store": "mcpconnect-store-{name}",
@@ -448,17 +455,28 @@ class PluginHost:
         return self._author_error(info, problem, fix)
 
     def _not_found(self, kind: Kind, name: str) -> PluginNotFoundError:
-        available = ", ".join(self.names(kind)) or "none"
-        hint = _INSTALL_HINTS[kind].format(name=name)
+        installed = self.names(kind)
+        available = ", ".join(installed) or "none"
         label = KIND_LABELS[kind]
         misplaced = self._misplaced(kind, name) if self.autoload else None
         if misplaced:
             return PluginNotFoundError(
                 f"no {label} named '{name}' is installed (installed: {available}), but {misplaced}"
             )
+        close = difflib.get_close_matches(name, [*installed, *_OFFICIAL.get(kind, ())], n=1, cutoff=0.75)
+        if close and close[0] != name:
+            # A typo: never suggest installing a package named after it (typosquatting).
+            return PluginNotFoundError(
+                f"no {label} named '{name}' is installed (installed: {available}); did you mean '{close[0]}'?"
+            )
+        if name in _OFFICIAL.get(kind, ()):
+            hint = _INSTALL_HINTS[kind].format(name=name)
+            return PluginNotFoundError(
+                f"no {label} named '{name}' is installed (installed: {available}); install it with 'pip install {hint}'"
+            )
         return PluginNotFoundError(
-            f"no {label} named '{name}' is installed (installed: {available}); "
-            f"install it with 'pip install {hint}' or fix the name"
+            f"no {label} named '{name}' is installed (installed: {available}); fix the name, or install the "
+            "plugin that provides it (its documentation names the package)"
         )
 
     def _misplaced(self, kind: Kind, name: str) -> str | None:

@@ -65,6 +65,9 @@ def test_dns_rebinding_is_refused(loopback_gateway):
     assert post(loopback_gateway, {"origin": "http://evil.example"}).status_code == 403
     assert post(loopback_gateway, {"origin": f"http://evil.example:{port}"}).status_code == 403
     assert post(loopback_gateway, {"origin": "null"}).status_code == 403
+    # /healthz keeps the same Host rule: a rebinding page must not read even the counts.
+    assert httpx.get(f"{loopback_gateway}/healthz", headers={"host": f"evil.example:{port}"}).status_code == 421
+    assert httpx.get(f"{loopback_gateway}/healthz", headers={"host": f"localhost:{port}"}).status_code == 200
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

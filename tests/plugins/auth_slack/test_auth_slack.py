@@ -124,9 +124,10 @@ class TestSlackContract(ProviderContract):
         assert token.access_token.get_secret_value().startswith("xoxp-")
         assert token.scopes == ("users:read",)
 
-    async def test_bot_token_and_both_scope_kinds(self, runtime: Any, replica: SlackReplica) -> None:
+    @pytest.mark.parametrize("key", ["token_type", "token"])  # token: the option's older name
+    async def test_bot_token_and_both_scope_kinds(self, runtime: Any, replica: SlackReplica, key: str) -> None:
         cfg = runtime.config.providers[NAME]
-        cfg.options.update(token="bot", user_scopes=["users:read", "search:read"])
+        cfg.options.update({key: "bot", "user_scopes": ["users:read", "search:read"]})
         cfg.scopes = ["chat:write", "channels:read"]
         token = await self.login(TokenManager(runtime, retries=1))
         sent = replica.authorize_requests[-1]
@@ -163,3 +164,14 @@ class TestSlackContract(ProviderContract):
 
 #: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
 TestSlackEngineContract = engine_contract(TestSlackContract)
+
+
+def test_the_token_type_option_is_no_secret() -> None:
+    # options.token = "user" was masked by config show and warned about as an inline secret.
+    from mcpconnect.redact import is_secret_name, redact_mapping
+
+    assert not is_secret_name("token_type")
+    assert redact_mapping({"token_type": "bot", "bot_scopes": ["chat:write"]}) == {
+        "token_type": "bot",
+        "bot_scopes": ["chat:write"],
+    }

@@ -118,7 +118,14 @@ def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    security = settings.transport_security()
+
     async def healthz(request: Request) -> JSONResponse:
+        # The same Host rule as /mcp: a page of another site must not read even the counts.
+        if security.enable_dns_rebinding_protection and not _host_allowed(
+            request.headers.get("host", ""), security.allowed_hosts
+        ):
+            return JSONResponse({"error": "misdirected request: this Host is not served here"}, status_code=421)
         # "starting" until every server has connected or failed once; no names, for anyone to probe.
         statuses = gateway.statuses()
         ready = sum(1 for s in statuses if s.ok)
@@ -127,13 +134,24 @@ def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
 
     app = gateway.server.streamable_http_app(
         streamable_http_path=MCP_PATH,
-        transport_security=settings.transport_security(),
+        transport_security=security,
         host=settings.host,
         custom_starlette_routes=[Route(HEALTH_PATH, healthz, methods=["GET"])],
     )
     if settings.keys:
         return _RequireKey(app, settings.keys)
     return app
+
+
+def _host_allowed(host: str, allowed: list[str]) -> bool:
+    """Whether a ``Host`` header is one of ``allowed`` (``name:*`` admits any port)."""
+    for pattern in allowed:
+        if pattern.endswith(":*"):
+            if host.startswith(pattern[:-1]) and host[len(pattern) - 1 :].isdigit():
+                return True
+        elif host == pattern:
+            return True
+    return False
 
 
 class _RequireKey:

@@ -94,8 +94,11 @@ class Change:
 
     @property
     def diff(self) -> str:
-        old = (self.before or "").splitlines(keepends=True)
-        new = self.after.splitlines(keepends=True)
+        """The change as a unified diff, safe to print: both sides in the same JSON layout (so
+        only the entries that change show), every ``env`` and ``headers`` value and every
+        secret-named value masked (the client's file holds the user's other servers' keys)."""
+        old = _shown(self.before).splitlines(keepends=True) if self.before is not None else []
+        new = _shown(self.after).splitlines(keepends=True)
         label = str(self.target.path)
         return "".join(
             difflib.unified_diff(old, new, f"{label} (now)" if self.before is not None else "/dev/null", label)
@@ -116,6 +119,30 @@ class Change:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, self.after.encode("utf-8"))
         return backup
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    from mcpconnect.redact import redact_header, redact_nested
+
+    if isinstance(value, dict):
+        if key in ("env", "headers"):
+            # Any env or header value may be a credential: show which are set, not what.
+            return {k: redact_header(v) for k, v in value.items()}
+        return {k: _masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, key) for v in value]
+    return redact_nested(key, value)
+
+
+def _shown(text: str) -> str:
+    """``text`` (a client's JSON file) as it may be printed."""
+    from mcpconnect.redact import redact_text
+
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return redact_text(text)
+    return json.dumps(_masked(data), indent=2, ensure_ascii=False) + "\n"
 
 
 def _read(path: Path) -> tuple[str | None, dict[str, Any]]:

@@ -6,8 +6,8 @@ Quirks handled here:
   clear errors here (a refused refresh needs a new login), so nothing is ever stored from them;
 - one authorization may give a bot token (top level of the answer) and a user token (under
   ``authed_user``); bot scopes go in ``scope`` and user scopes in ``user_scope``, both
-  comma-separated. ``options.token`` chooses which token this provider keeps (``"user"``, the
-  default, or ``"bot"``); the configured ``scopes`` are that token's scopes, and
+  comma-separated. ``options.token_type`` chooses which token this provider keeps (``"user"``,
+  the default, or ``"bot"``; ``options.token`` is its older name); the configured ``scopes`` are that token's scopes, and
   ``options.bot_scopes`` / ``options.user_scopes`` add the other kind's;
 - tokens expire (12 h) and refresh only when the app has token rotation enabled; otherwise
   they never expire and there is no refresh token;
@@ -83,11 +83,13 @@ class SlackProvider(OAuthProvider):
     docs_page = "docs/providers/slack.md"
 
     def token_kind(self) -> Literal["user", "bot"]:
-        kind = str(self.config.options.get("token", "user"))
+        # token_type: a key named "token" reads as a secret to every redactor (and to people).
+        key = "token_type" if "token_type" in self.config.options else "token"
+        kind = str(self.config.options.get(key, "user"))
         if kind not in ("user", "bot"):
             raise ConfigError(
-                f'provider \'{self.name}\': options.token must be "user" or "bot", not {kind!r}',
-                key=f"providers.{self.name}.options.token",
+                f'provider \'{self.name}\': options.{key} must be "user" or "bot", not {kind!r}',
+                key=f"providers.{self.name}.options.{key}",
             )
         return kind  # type: ignore[return-value]
 
@@ -161,7 +163,7 @@ class SlackProvider(OAuthProvider):
             elif data.get("access_token"):
                 raise AuthError(
                     f"{self.label}: Slack sent no user token (the app asked for no user scopes); set scopes in "
-                    f'[providers.{self.name}], or options.token = "bot" to keep the bot token'
+                    f'[providers.{self.name}], or options.token_type = "bot" to keep the bot token'
                 )
             else:
                 chosen = dict(data)  # token_response_from says what is missing
@@ -170,7 +172,7 @@ class SlackProvider(OAuthProvider):
             if not data.get("access_token") and authed.get("access_token"):
                 raise AuthError(
                     f"{self.label}: Slack sent no bot token (the app asked for no bot scopes); set scopes in "
-                    f'[providers.{self.name}], or options.token = "user" to keep the user token'
+                    f'[providers.{self.name}], or options.token_type = "user" to keep the user token'
                 )
             chosen = {**data, "token_type": "Bearer"}
             keep["slack_user_id"] = data.get("bot_user_id")
