@@ -17,6 +17,7 @@ Exits with the first failing step's status, 0 when all succeed.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,8 @@ from run_protected_demo import free_port, wait_listening  # noqa: E402  (a sibli
 
 def mcpconnect(*args: str, env: dict[str, str], cwd: str, to_stderr: bool) -> int:
     command = [sys.executable, "-c", "from mcpconnect.cli import main; main()", *args]
-    print(f"\n$ mcpconnect {' '.join(args)}", file=sys.stderr, flush=True)
+    # Quoted as a shell needs it, so the line can be pasted.
+    print(f"\n$ mcpconnect {shlex.join(args)}", file=sys.stderr, flush=True)
     return subprocess.call(command, env=env, cwd=cwd, stdout=sys.stderr if to_stderr else None)
 
 

@@ -6,7 +6,7 @@ Run it over stdio (what an MCP client starts)::
 
 or over HTTP on 127.0.0.1::
 
-    python examples/servers/notes_server.py --transport streamable-http --port 8765
+    python examples/servers/notes_server.py --transport streamable-http --port 8766
     python examples/servers/notes_server.py --transport sse --port 8766
 """
 
@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--stateless", action="store_true", help="streamable HTTP without sessions")
     args = parser.parse_args()
     if args.transport == "stdio":

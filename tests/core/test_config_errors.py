@@ -146,3 +146,17 @@ def test_two_client_secret_sources_conflict(tmp_path: Path) -> None:
         project(tmp_path, '[providers.gh]\ntype = "github"\nclient_secret_env = "A"\nclient_secret_file = "b"\n')
     )
     assert "client_secret_env and client_secret_file" in str(err)
+
+
+def test_validate_finds_a_credential_bound_for_plain_http_to_another_machine(tmp_path: Path) -> None:
+    path = project(
+        tmp_path,
+        '[storage]\nbackend = "memory"\n'
+        '[servers.remote]\nurl = "http://10.0.0.5:8080/mcp"\nauth = "token"\ntoken = "abc"\n'
+        '[servers.open]\nurl = "http://10.0.0.6:8080/mcp"\n'  # no credential: nothing to expose
+        '[servers.trusted]\nurl = "http://10.0.0.7/mcp"\nauth = "token"\ntoken = "abc"\nallow_insecure_http = true\n'
+        '[servers.local]\nurl = "http://127.0.0.1:9/mcp"\nauth = "token"\ntoken = "abc"\n',
+    )
+    (message,) = check_errors(path)
+    assert str(path) in message and "servers.remote.url" in message
+    assert "plain http://" in message and "allow_insecure_http" in message and "abc" not in message

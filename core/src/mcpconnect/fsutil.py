@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "make_private_dirs"]
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
@@ -36,3 +36,18 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def make_private_dirs(path: Path) -> Path:
+    """Create ``path`` and every missing folder above it with mode 0700 (``mkdir -p`` would
+    give the parents the umask's 0755: ``~/.cache`` or ``~/.local/state`` on a new account).
+    Folders that exist already are left as they are."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+    return path

@@ -133,6 +133,15 @@ def check_config(
                 )
             else:
                 build_transport(transport, name, srv)
+        if srv.url:
+            # The plain-http rule needs only the file: a credential bound for http:// on another
+            # machine is a configuration error, found here rather than at the first request.
+            from mcpconnect.serverauth import require_secure_url
+
+            try:
+                require_secure_url(name, srv, expand_vars(srv.url, dict(env), where=f"servers.{name}.url"))
+            except MCPConnectError as exc:
+                errors.append(_err(loaded, str(exc), "servers", name, "url"))
         provider = srv.auth_provider
         if provider is not None and provider not in cfg.providers:
             known = ", ".join(sorted(cfg.providers)) or "none are configured"

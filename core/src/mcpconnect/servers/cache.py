@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mcpconnect.fsutil import atomic_write
+from mcpconnect.fsutil import atomic_write, make_private_dirs
 
 if TYPE_CHECKING:
     from mcpconnect.config import ServerConfig
@@ -66,7 +66,7 @@ class DiscoveryCache:
         """Store ``entry`` (JSON-serialisable); a cache that cannot be written is skipped."""
         data = {**entry, "format": _FORMAT, "saved_at": time.time()}
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(self.directory)
             atomic_write(self._path(key), json.dumps(data).encode(), mode=0o600)
         except OSError:
             pass

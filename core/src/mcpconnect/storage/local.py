@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mcpconnect.errors import StoreError
+from mcpconnect.fsutil import make_private_dirs
 from mcpconnect.storage.base import LockLease
 
 __all__ = [
@@ -52,14 +53,7 @@ def ensure_private_dir(path: Path) -> Path:
     folder) is tightened to 0700; any other existing folder is left as it is, since it may be
     shared on purpose (``/tmp``, a project folder).
     """
-    path = Path(path)
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=PRIVATE_DIR)
-        except FileExistsError:
-            continue
-        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is masked by the umask
+    path = make_private_dirs(Path(path))
     if path == data_dir() and stat.S_IMODE(path.stat().st_mode) != PRIVATE_DIR:
         os.chmod(path, PRIVATE_DIR)
     return path

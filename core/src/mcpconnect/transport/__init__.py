@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mcpconnect.fsutil import make_private_dirs
+
 if TYPE_CHECKING:
     import httpx
 
@@ -105,7 +107,7 @@ class ServerLog:
 def _private_folders(folder: Path) -> None:
     """Create the log folders 0700. Ours (``.../mcpconnect/...``) are tightened if they exist;
     the platform folders above them are left as they are."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(folder)
     for part in (folder, *folder.parents):
         if part.name == "mcpconnect" or "mcpconnect" in part.parent.parts:
             if part.stat().st_mode & 0o077:

@@ -7,8 +7,8 @@ Quirks handled here:
 - one authorization may give a bot token (top level of the answer) and a user token (under
   ``authed_user``); bot scopes go in ``scope`` and user scopes in ``user_scope``, both
   comma-separated. ``options.token_type`` chooses which token this provider keeps (``"user"``,
-  the default, or ``"bot"``; ``options.token`` is its older name); the configured ``scopes`` are that token's scopes, and
-  ``options.bot_scopes`` / ``options.user_scopes`` add the other kind's;
+  the default, or ``"bot"``; ``options.token`` is its older name); the configured ``scopes``
+  are that token's scopes, and ``options.bot_scopes`` / ``options.user_scopes`` add the other kind's;
 - tokens expire (12 h) and refresh only when the app has token rotation enabled; otherwise
   they never expire and there is no refresh token;
 - revocation is the ``auth.revoke`` method; identity is ``auth.test`` (team and user ids);
