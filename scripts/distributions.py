@@ -15,6 +15,7 @@ dependencies are installed (the test environment, or the ``installed`` tox env).
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 import tomllib
@@ -84,26 +85,6 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def imported_modules(source: str) -> set[str]:
-    """Top-level names of every module imported at run time by ``source`` (absolute imports only)."""
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(ast.parse(source))
-    return found
-
-
 def imported_module_paths(source: str) -> set[str]:
     """Full dotted names of every module imported at run time by ``source`` (``from a.b import c``
     gives ``a.b`` and ``a.b.c``)."""
@@ -126,7 +107,14 @@ def imported_module_paths(source: str) -> set[str]:
     return found
 
 
+def imported_modules(source: str) -> set[str]:
+    """Top-level names of every module imported at run time by ``source`` (absolute imports only)."""
+    return {path.split(".")[0] for path in imported_module_paths(source)}
+
+
+@functools.cache
 def _providers() -> dict[str, list[str]]:
+    # Read once per process: packages_distributions() scans every installed distribution.
     # Editable installs of this repository's distributions add their folders through .pth files,
     # which packages_distributions() does not see: read those from the pyproject files.
     providers = dict(packages_distributions())
