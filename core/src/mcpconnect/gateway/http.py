@@ -132,18 +132,12 @@ def build_app(
 
     security = settings.transport_security()
 
-    def misdirected(request: Request) -> Response | None:
+    async def healthz(request: Request) -> JSONResponse:
         # The same Host rule as /mcp: a page of another site must not read even the counts.
         if security.enable_dns_rebinding_protection and not _host_allowed(
             request.headers.get("host", ""), security.allowed_hosts
         ):
             return JSONResponse({"error": "misdirected request: this Host is not served here"}, status_code=421)
-        return None
-
-    async def healthz(request: Request) -> Response:
-        refused = misdirected(request)
-        if refused is not None:
-            return refused
         # "starting" until every server has connected or failed once; no names, for anyone to probe.
         statuses = gateway.statuses()
         ready = sum(1 for s in statuses if s.ok)
@@ -151,9 +145,11 @@ def build_app(
         return JSONResponse({"status": state, "servers": len(gateway.names.servers), "ready": ready})
 
     async def metrics_route(request: Request) -> Response:
-        refused = misdirected(request)
-        if refused is not None:
-            return refused
+        # As /healthz: the Host rule of /mcp (the key check is _RequireKey's, as for /mcp).
+        if security.enable_dns_rebinding_protection and not _host_allowed(
+            request.headers.get("host", ""), security.allowed_hosts
+        ):
+            return JSONResponse({"error": "misdirected request: this Host is not served here"}, status_code=421)
         if metrics is None:
             return PlainTextResponse(NO_METRICS, status_code=404)
         # Collection runs the gauges' callbacks: off the event loop.
