@@ -176,3 +176,37 @@ def test_without_the_plugin_metrics_say_what_to_install(mcpconnect_isolated):
         missing = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {KEY}"})
     assert missing.status_code == 404
     assert "pip install 'mcpconnect-otel[prometheus]'" in missing.text
+
+
+def test_the_prometheus_reader_sits_beside_the_configured_provider(otel, host):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from mcpconnect.tokens import Token
+
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    stored = [
+        Token(provider="h17m-seeded", account="a", access_token="s" * 40, expires_at=expires),
+        Token(provider="h17m-seeded", account="b", access_token="t" * 40, needs_login=True),
+    ]
+    render = host.gateway_metrics(stored)
+    assert render is not None
+    assert host.gateway_metrics([]) is not None  # asked again: the same reader, nothing counted twice
+    op = host.start_operation("request", server="h17m-beside", method="tools/call", target="x")
+    host.finish_operation(op)
+
+    # The configured (in-memory) reader still gets everything...
+    assert otel.value("mcpconnect.requests", mcpconnect__server="h17m-beside") == 1
+    # ...and so does the Prometheus one, seeded from the tokens given.
+    body, content_type = render("")
+    assert content_type.startswith("text/plain")
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    assert value(samples, "mcpconnect_requests_total", mcpconnect_server="h17m-beside") == 1
+    assert 3500 < value(samples, "mcpconnect_token_expires_in_seconds", mcpconnect_account="a") <= 3600
+    assert value(samples, "mcpconnect_token_login_needed", mcpconnect_provider="h17m-seeded") == 1
+    assert value(samples, "target_info")  # the OpenTelemetry resource
+    assert "s" * 40 not in body.decode() and "t" * 40 not in body.decode()
+    openmetrics, kind = render("application/openmetrics-text; version=1.0.0")
+    assert kind.startswith("application/openmetrics-text") and openmetrics.rstrip().endswith(b"# EOF")

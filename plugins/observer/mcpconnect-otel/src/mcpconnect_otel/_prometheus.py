@@ -20,15 +20,16 @@ if TYPE_CHECKING:
 __all__ = ["renderer"]
 
 _lock = threading.Lock()
-#: One reader per process: each registers its collector with the default registry.
-_provider: Any = None
+#: The instrumentation the reader serves, and the reader's provider: one at a time, since each
+#: reader registers its collector with the default registry.
+_current: tuple[Telemetry, Any] | None = None
 
 
 def renderer(telemetry: Telemetry, tokens: Sequence[Any]) -> Callable[[str], tuple[bytes, str]] | None:
     """The function rendering ``/metrics`` from ``telemetry``'s instruments (its token gauges
     seeded with ``tokens``), or ``None`` when the exporter is not installed or the
     instrumentation is disabled."""
-    global _provider
+    global _current
     if not telemetry.enabled:
         return None
     try:
@@ -40,9 +41,12 @@ def renderer(telemetry: Telemetry, tokens: Sequence[Any]) -> Callable[[str], tup
     except ImportError:
         return None
     with _lock:
-        if _provider is None:
-            _provider = MeterProvider(metric_readers=[PrometheusMetricReader()], resource=Resource.create(_service()))
-        provider = _provider
+        if _current is None or _current[0] is not telemetry:
+            if _current is not None:
+                _current[1].shutdown()  # unregisters the previous reader (configure() started over)
+            reader = PrometheusMetricReader()
+            _current = (telemetry, MeterProvider(metric_readers=[reader], resource=Resource.create(_service())))
+        provider = _current[1]
     telemetry.add_meter_provider(provider)
     telemetry.seed_tokens(tokens)
 
