@@ -174,8 +174,13 @@ async def _metrics_renderer(runtime: Runtime) -> Callable[[str], tuple[bytes, st
     host = runtime.host
     if not host.implements("gateway_metrics"):
         return None
+    config = runtime.config
+    # A configuration that logs in nowhere has no tokens: its store is left unopened, as before.
+    logs_in = bool(config.providers) or any(
+        s.auth == "mcp" or s.auth.startswith("provider:") for s in config.servers.values()
+    )
     try:
-        stored = [found.token for found in await runtime.store().list()]
+        stored = [found.token for found in await runtime.store().list()] if logs_in else []
     except MCPConnectError as exc:
         log.warning("/metrics: the stored tokens cannot be read (%s); token gauges start empty", exc)
         stored = []
