@@ -37,9 +37,11 @@ class Operation:
     provider: str | None = None
     #: The account id, once known (never a secret).
     account: str | None = None
-    #: The MCP method of a request: ``tools/call``, ``resources/read``, ``prompts/get``.
+    #: The MCP method of a request: ``tools/call``, ``resources/read``, ``prompts/get`` (and the
+    #: listings ``mcpconnect serve`` reads: ``prompts/list``, ``resources/list``...).
     method: str | None = None
-    #: What a request is about: the tool's or prompt's name, or the resource's URI.
+    #: What a request is about: the tool's or prompt's name, or the resource's URI (``None`` for
+    #: a listing).
     target: str | None = None
     #: The transport (``"auto"`` until a connection has settled on one).
     transport: str | None = None
