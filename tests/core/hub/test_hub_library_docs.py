@@ -35,3 +35,5 @@ def test_library_example_runs(index, tmp_path, mcpconnect_isolated):
     if index == 2:
         assert "hi" in done.stdout.splitlines()
         assert "summarize" in done.stdout
+    if index == 3:
+        assert "prompts:" in done.stdout and "summarize" in done.stdout
