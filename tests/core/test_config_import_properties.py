@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mcpconnect.config import Config
@@ -75,6 +75,9 @@ def _shape(kind: int, servers: dict[str, Any], inputs: Any) -> dict[str, Any]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.integers(0, 2), servers=SERVERS, inputs=JSON, use_base=st.booleans())
+# Control characters in a name or an input id reach a TOML comment and the terminal: escaped.
+@example(kind=1, servers={"\x00": {"command": "x", "env": {"A": "${input:a\x01b}"}}}, inputs=[], use_base=False)
+@example(kind=0, servers={"\x1b[31m": {"url": 3}}, inputs=[], use_base=False)
 def test_import_never_crashes_and_accounts_for_every_server(
     tmp_path: Path, kind: int, servers: dict[str, Any], inputs: Any, use_base: bool
 ) -> None:
@@ -92,6 +95,7 @@ def test_import_never_crashes_and_accounts_for_every_server(
         message = str(exc)
         assert message.startswith("client.json: ")
         assert "no server could be imported" in message or "more than" in message
+        assert message.isprintable(), message
         return
     imported = result["servers"]
     skipped = [w for w in warnings if ": not imported: " in w]
@@ -102,6 +106,7 @@ def test_import_never_crashes_and_accounts_for_every_server(
     Config.model_validate(tomllib.loads(text))
     for warning in warnings:
         assert warning.startswith("client.json: ") and "Traceback" not in warning
+        assert warning.isprintable(), warning
 
 
 @settings(max_examples=300, deadline=None)

@@ -205,14 +205,21 @@ def convert(
         names[toml_key] = str(name)
         out[toml_key] = server
     if not out:
-        detail = "; ".join(job.warnings) if job.warnings else "the server list is empty"
+        detail = "; ".join(map(_printable, job.warnings)) if job.warnings else "the server list is empty"
         raise ConfigError(f"no server could be imported ({detail})", source=source)
     if warnings is not None:
-        warnings.extend(job.warnings)
+        # Names and values come from the file: a control character would reach the terminal.
+        warnings.extend(_printable(w) for w in job.warnings)
     result: dict[str, Any] = {"servers": out}
     if job.todos:
         result["_todo"] = list(job.todos)
     return result
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x00``, ``\\x1b``): a TOML comment may not
+    hold them, and a terminal would act on them."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def _needs_quotes(name: Any) -> bool:
@@ -473,6 +480,6 @@ def to_toml(data: dict[str, Any], *, header: str = "") -> str:
     body = dict(data)
     todos = body.pop("_todo", [])
     lines = [header] if header else []
-    lines += [f"# TODO: {' '.join(str(t).split())}" for t in todos]
+    lines += [f"# TODO: {_printable(' '.join(str(t).split()))}" for t in todos]
     text = tomli_w.dumps(body)
     return ("\n".join(lines) + "\n" if lines else "") + text
