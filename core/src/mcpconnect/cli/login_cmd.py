@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mcpconnect.cli.app import App, handle_errors, print_json, warn
+from mcpconnect.config.model import table_name
 
 if TYPE_CHECKING:
     from mcpconnect.auth.manager import TokenManager
@@ -73,10 +74,11 @@ def _login_target(app: App, name: str) -> str:
     if server.auth == "token":
         raise click.UsageError(
             f"server '{name}' authenticates with an API token (token_env, token_file or token in "
-            f"[servers.{name}]), not a login; set the token there"
+            f"{table_name('servers', name)}), not a login; set the token there"
         )
     raise click.UsageError(
-        f"server '{name}' needs no login (no auth in [servers.{name}]); to log in to it, set auth = \"mcp\" "
+        f"server '{name}' needs no login (no auth in {table_name('servers', name)}); to log in to it, "
+        'set auth = "mcp" '
         f'(the server runs its own authorization) or auth = "provider:NAME" with a [providers.NAME]'
     )
 
@@ -116,7 +118,8 @@ def login(
         raise click.UsageError(f"server '{name}' uses MCP authorization, which logs in through the loopback callback")
     if mcp_server is not None and (device or client_credentials):
         raise click.UsageError(
-            f"server '{name}' uses MCP authorization, whose grant is set in [servers.{name}.options] (grant = "
+            f"server '{name}' uses MCP authorization, whose grant is set in "
+            f"{table_name('servers', name, 'options')} (grant = "
             '"client_credentials"); --device and --client-credentials are for providers'
         )
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
+from mcpconnect.config.model import table_name
 from mcpconnect.errors import MCPConnectError, TransportError
 from mcpconnect.servers.errors import describe, safe_url
 from mcpconnect.transport import ServerLog, TransportContext
@@ -396,7 +397,7 @@ class ServerConnection:
 
     def _auth_advice(self, status: int) -> str:
         """An authentication error for HTTP ``status``, naming the key to fix."""
-        server, key = self.server, f"[servers.{self.name}]"
+        server, key = self.server, table_name("servers", self.name)
         if status == 401:
             what = "authentication failed: the server refused the request (HTTP 401)"
         else:
