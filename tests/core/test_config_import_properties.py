@@ -175,3 +175,25 @@ def test_json_round_trip_of_the_vscode_example(tmp_path: Path) -> None:
     # A sanity check that the shapes above are the ones real files have.
     data = json.loads('{"servers": {"a": {"type": "http", "url": "https://a.example/mcp"}}}')
     assert convert(data, source="x", environ={})["servers"]["a"]["transport"] == "streamable-http"
+
+
+SECRET_KEYS = st.sampled_from(["GITHUB_TOKEN", "OPENAI_API_KEY", "DB_PASSWORD", "apiKey", "X-Auth-Token", "STRIPE_KEY"])
+SECRET_VALUES = st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]), min_size=12, max_size=40).map(
+    lambda v: f"s3cr3t{v}"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=SECRET_KEYS, value=SECRET_VALUES, where=st.sampled_from(["env", "headers", "bearer"]))
+def test_a_secret_written_as_a_value_never_reaches_the_toml(key: str, value: str, where: str) -> None:
+    if where == "env":
+        entry: dict[str, Any] = {"command": "x", "env": {key.replace("-", "_"): value}}
+    elif where == "headers":
+        entry = {"url": "https://a.example/mcp", "headers": {key: value}}
+    else:
+        entry = {"url": "https://a.example/mcp", "headers": {"Authorization": f"Bearer {value}"}}
+    warnings: list[str] = []
+    text = to_toml(convert({"mcpServers": {"s": entry}}, source="c.json", warnings=warnings))
+    assert value not in text and not any(value in w for w in warnings)
+    Config.model_validate(tomllib.loads(text))
+    assert "# TODO: server 's': export " in text
