@@ -19,6 +19,7 @@ __all__ = [
     "StoreError",
     "StoreOptionError",
     "TransportError",
+    "TransportTimeoutError",
     "VersionConflict",
 ]
 
@@ -130,3 +131,7 @@ class AuthError(MCPConnectError):
 
 class TransportError(MCPConnectError):
     """A server could not be started, reached or spoken to: names the server."""
+
+
+class TransportTimeoutError(TransportError):
+    """A server did not answer in time: the MCP handshake or a request outlasted its timeout."""
