@@ -29,6 +29,9 @@ UPSTREAM = str(Path(__file__).parents[2] / "core" / "gateway" / "upstream_server
 MCPCONNECT = str(Path(sys.executable).with_name("mcpconnect"))
 
 
+LOCAL = f'[servers.local]\ncommand = "{sys.executable}"\nargs = ["{UPSTREAM}"]'
+
+
 def haproxy_binary() -> str:
     found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
     if found is None:
@@ -162,9 +165,11 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def cluster(folder: Path, *, sticky: bool = True, replicas: int = 3, store: str = "") -> Iterator[Cluster]:
-    """``replicas`` serve processes (one stdio upstream each, a shared store given as a TOML
-    ``[storage]`` table) behind HAProxy."""
+def cluster(
+    folder: Path, *, sticky: bool = True, replicas: int = 3, store: str = "", servers: str = ""
+) -> Iterator[Cluster]:
+    """``replicas`` serve processes behind HAProxy: a shared store given as TOML (``[storage]``,
+    and ``[providers]`` if any), and ``servers`` as TOML (default: one stdio upstream each)."""
     binary = haproxy_binary()
     front = free_port()
     ports = {f"r{i + 1}": free_port() for i in range(replicas)}
@@ -176,9 +181,7 @@ def cluster(folder: Path, *, sticky: bool = True, replicas: int = 3, store: str 
 # The name clients reach the replicas by: the balancer's address.
 allowed_hosts = ["127.0.0.1:{front}"]
 
-[servers.local]
-command = "{sys.executable}"
-args = ["{UPSTREAM}"]
+{servers or LOCAL}
 """
     )
     group = Cluster(folder, front, ports)

@@ -10,7 +10,6 @@ sends to a live replica, and every other client goes on untouched.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -91,12 +90,11 @@ async def test_a_stateless_client_is_served_by_any_replica(tmp_path: Path) -> No
         assert len(served) == 3, served  # round robin, request by request: every replica answered
 
 
-async def test_a_replica_killed_under_load_costs_only_its_own_requests(tmp_path: Path) -> None:
+async def test_a_replica_killed_under_load_costs_only_its_own_requests(tmp_path: Path, redis_prefix: str) -> None:
     """Six clients (two sessions per replica) call in a loop; one replica is SIGKILLed halfway. A
     call that fails on it is retried once on a new session; every call completes, and the
     clients of the other replicas never retry. Restarted, the replica serves again."""
-    run = uuid.uuid4().hex[:8]
-    store = f'[storage]\nbackend = "redis"\nurl = "redis://127.0.0.1:6379/0"\nprefix = "mcpconnect-replicas-{run}:"'
+    store = f'[storage]\nbackend = "redis"\nurl = "redis://127.0.0.1:6379/0"\nprefix = "{redis_prefix}"'
     calls, clients = 20, 6
     with cluster(tmp_path, store=store) as group:
         killed = anyio.Event()
@@ -149,3 +147,85 @@ async def test_a_replica_killed_under_load_costs_only_its_own_requests(tmp_path:
         group.start("r1")
         seen = {group.served_by() for _ in range(12)}
         assert seen == {"r1", "r2", "r3"}, seen
+
+
+@pytest.mark.node
+@pytest.mark.redis
+async def test_a_token_expiring_under_load_is_refreshed_once_across_the_replicas(
+    tmp_path: Path, oidc_server, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upstream's OAuth token (oidc-provider) nears expiry while six clients call through
+    three replicas sharing Redis: oidc-provider counts one refresh grant, and every replica
+    moves to the new token (the upstream logs which token each request carried)."""
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
+
+    from mcpconnect.auth import TokenManager
+    from mcpconnect.auth.headless import follow_authorization
+    from mcpconnect.plugins import PluginHost
+    from mcpconnect.runtime import Runtime
+    from mcpconnect.testing.transport_contract import free_port, http_server
+
+    storage = {"backend": "redis", "url": "redis://127.0.0.1:6379/0", "prefix": redis_prefix}
+    provider = {"type": "oidc", "issuer": oidc_server.issuer, "client_id": "confidential"}
+    runtime = Runtime.build(
+        {"storage": storage, "providers": {"local": {**provider, "client_secret": CONFIDENTIAL_SECRET}}},
+        host=PluginHost(),
+    )
+    manager = TokenManager(runtime)
+    await manager.login("local", on_url=follow_authorization)
+    stored = await manager.store.get("local", "alice")
+    # Valid at start-up, inside the refresh margin a few seconds into the load.
+    soon = stored.token.model_copy(
+        update={"obtained_at": datetime.now(UTC), "expires_at": datetime.now(UTC) + timedelta(seconds=40)}
+    )
+    await manager.store.put(soon, expected_version=stored.version)
+    await runtime.aclose()
+    oidc_server.set(reset=1)
+
+    log = tmp_path / "tokens.log"
+    port = free_port()
+    upstream = [sys.executable, str(Path(__file__).with_name("bearer_upstream.py")), "--port", str(port)]
+    store = (
+        "refresh_margin = 30\n"
+        f'[storage]\nbackend = "redis"\nurl = "{storage["url"]}"\nprefix = "{redis_prefix}"\n'
+        f'[providers.local]\ntype = "oidc"\nissuer = "{oidc_server.issuer}"\nclient_id = "confidential"\n'
+        'client_secret_env = "LOCAL_SECRET"\n'
+    )
+    servers = (
+        f'[servers.up]\nurl = "http://127.0.0.1:{port}/mcp"\ntransport = "streamable-http"\nauth = "provider:local"'
+    )
+    monkeypatch.setenv("LOCAL_SECRET", CONFIDENTIAL_SECRET)  # the replicas inherit it
+    with (
+        http_server([*upstream, "--log", str(log)], port),
+        cluster(tmp_path, store=store, servers=servers) as group,
+    ):
+        stop = anyio.Event()
+
+        async def one_client(n: int) -> None:
+            http, sdk = client(group.url, Counter())
+            async with http, sdk:
+                i = 0
+                while not stop.is_set():
+                    result = await sdk.call_tool("up__echo", {"message": f"{n}:{i}"})
+                    assert not result.is_error, result
+                    i += 1
+                    await anyio.sleep(0.05)
+
+        async def until_two_tokens_then_a_while() -> None:
+            while len(set(log.read_text().split())) < 2:
+                await anyio.sleep(0.2)
+            await anyio.sleep(3)
+            stop.set()
+
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as tasks:
+                for n in range(6):
+                    tasks.start_soon(one_client, n)
+                tasks.start_soon(until_two_tokens_then_a_while)
+        seen = log.read_text().split()
+    assert oidc_server.stats()["refreshGrants"] == 1
+    _old, new = dict.fromkeys(seen)  # two tokens, in the order they first appeared
+    assert seen[-12:] == [new] * 12, seen[-12:]  # every replica moved to the new token
