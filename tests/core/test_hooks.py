@@ -254,6 +254,34 @@ async def test_hook_on_operation_finished(recorder: Recorder) -> None:
     assert ("request", "anything", "error", "transport") in finished
 
 
+def test_hook_gateway_metrics(mcpconnect_host: PluginHost, caplog: pytest.LogCaptureFixture) -> None:
+    assert not mcpconnect_host.implements("gateway_metrics")
+    assert mcpconnect_host.gateway_metrics([]) is None  # nobody renders metrics: /metrics is 404
+    seen: list[Any] = []
+
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def gateway_metrics(self, tokens: Any) -> Any:
+            raise RuntimeError("plugin bug")
+
+    class Metrics:
+        @hookimpl
+        def gateway_metrics(self, tokens: Any) -> Any:
+            seen.extend(tokens)
+            return lambda accept: (b"up 1\n", "text/plain; version=0.0.4")
+
+    mcpconnect_host.register_plugin(Metrics(), kind="plugin", name="metrics")
+    assert mcpconnect_host.implements("gateway_metrics")
+    token = _token()
+    render = mcpconnect_host.gateway_metrics([token])
+    assert render is not None and render("text/plain") == (b"up 1\n", "text/plain; version=0.0.4")
+    assert seen == [token]
+    # A plugin that raises is logged, and the gateway serves no metrics rather than failing.
+    mcpconnect_host.register_plugin(Broken(), kind="plugin", name="broken")
+    assert mcpconnect_host.gateway_metrics([token]) is None
+    assert "raised in gateway_metrics" in caplog.text
+
+
 def test_operations_cost_nothing_without_an_observer(mcpconnect_host: PluginHost) -> None:
     assert mcpconnect_host.start_operation("login", provider="gh") is None
     with mcpconnect_host.observe("refresh", provider="gh") as op:
@@ -351,6 +379,7 @@ def test_the_hook_list_is_what_the_docs_promise() -> None:
                 "on_server_restarted",
                 "on_operation_started",
                 "on_operation_finished",
+                "gateway_metrics",
             ]
         )
         == HOOKS

@@ -742,6 +742,24 @@ class PluginHost:
     def server_restarted(self, server: str, attempt: int) -> None:
         self._notify("on_server_restarted", server=server, attempt=attempt)
 
+    # -- the gateway's questions ----------------------------------------------------------------
+
+    def implements(self, hook_name: str) -> bool:
+        """Whether a loaded plugin (observers loaded first) implements ``hook_name``."""
+        self.load_observers()
+        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+
+    def gateway_metrics(self, tokens: Sequence[Token]) -> Callable[[str], tuple[bytes, str]] | None:
+        """The renderer of ``GET /metrics`` a plugin offers (see :func:`hookspecs.gateway_metrics`),
+        or ``None``; a plugin that raises is logged and counts as none."""
+        self.load_observers()
+        try:
+            renderer: Callable[[str], tuple[bytes, str]] | None = self.pm.hook.gateway_metrics(tokens=list(tokens))
+        except Exception:
+            log.exception("a plugin raised in gateway_metrics; /metrics is not served")
+            return None
+        return renderer
+
     # -- operations: spans for observers (see mcpconnect.operations) ---------------------------
 
     def start_operation(self, kind: OperationKind, **fields: Any) -> Operation | None:
