@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from mcpconnect.errors import MCPConnectError, TransportError
-from mcpconnect.servers.errors import describe, safe_url
+from mcpconnect.redact import safe_url
+from mcpconnect.servers.errors import describe
 from mcpconnect.transport import ServerLog, TransportContext
 
 if TYPE_CHECKING:

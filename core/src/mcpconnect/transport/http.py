@@ -17,7 +17,7 @@ import httpx
 import httpx2
 
 from mcpconnect.logs import register_secret
-from mcpconnect.servers.errors import safe_url
+from mcpconnect.redact import safe_url
 
 if TYPE_CHECKING:
     from mcpconnect.config import ServerConfig

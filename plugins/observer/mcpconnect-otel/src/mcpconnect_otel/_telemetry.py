@@ -16,11 +16,12 @@ import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from mcpconnect.errors import safe_url
 
 if TYPE_CHECKING:
     from mcpconnect.operations import Operation
@@ -48,16 +49,6 @@ def _first_line(error: BaseException | None) -> str | None:
         return None
     text = str(error).strip()
     return (text.splitlines()[0] if text else type(error).__name__)[:300]
-
-
-def safe_uri(uri: str) -> str:
-    """A resource URI without its query, fragment or credentials, which may carry secrets."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparsable uri>"
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class Telemetry:
@@ -184,7 +175,7 @@ class Telemetry:
         """The error's first line, with a resource URI shown as its attribute is."""
         text = _first_line(op.error) or op.error_kind
         if text and op.method == "resources/read" and op.target and not self.capture_arguments:
-            text = text.replace(op.target, safe_uri(op.target))
+            text = text.replace(op.target, safe_url(op.target))
         return text
 
     def _describe(self, op: Operation) -> tuple[str, SpanKind, dict[str, Any]]:
@@ -193,7 +184,7 @@ class Telemetry:
             method = op.method or "request"
             if op.method == "resources/read" and op.target:
                 # Not in the span name: a URI is high-cardinality.
-                attributes["mcp.resource.uri"] = op.target if self.capture_arguments else safe_uri(op.target)
+                attributes["mcp.resource.uri"] = op.target if self.capture_arguments else safe_url(op.target)
                 name = method
             else:
                 name = f"{method} {op.target}" if op.target else method
