@@ -29,11 +29,13 @@ __all__ = [
     "ConfigError",
     "Hub",
     "MCPConnectError",
+    "Operation",
     "PluginError",
     "StoreError",
     "TransportError",
     "__version__",
     "connect",
+    "error_kind",
     "hookimpl",
     "load_config",
 ]
@@ -41,6 +43,7 @@ __all__ = [
 if TYPE_CHECKING:
     from mcpconnect.config import load_config
     from mcpconnect.hub import Hub, connect
+    from mcpconnect.operations import Operation, error_kind
 
 
 def __getattr__(name: str) -> Any:
@@ -49,6 +52,11 @@ def __getattr__(name: str) -> Any:
         from mcpconnect.config import load_config
 
         return load_config
+    if name in {"Operation", "error_kind"}:
+        # What observers' on_operation_* hooks receive (mcpconnect.operations).
+        from mcpconnect import operations
+
+        return getattr(operations, name)
     if name in {"connect", "Hub"}:
         from mcpconnect import hub
 

@@ -359,7 +359,7 @@ def on_operation_started(operation: Operation) -> None:
     (``"request"``: a tool call, a resource read, a prompt get), a login (``"login"``) or a token
     refresh (``"refresh"``).
 
-    The same :class:`mcpconnect.operations.Operation` object is passed to
+    The same :class:`mcpconnect.Operation` object is passed to
     :func:`on_operation_finished` when it ends, in the same task, so an observer may keep its own
     state keyed on it (a span, a context token). For a request, the observer may add entries to
     ``operation.meta``: they are sent to the server as the request's ``params._meta``, which is how

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mcpconnect import hookimpl
 
 if TYPE_CHECKING:
-    from mcpconnect.operations import Operation
+    from mcpconnect import Operation
     from mcpconnect_otel._telemetry import Telemetry
 
 __all__ = ["CAPTURE_ARGUMENTS_ENV", "configure", "telemetry"]

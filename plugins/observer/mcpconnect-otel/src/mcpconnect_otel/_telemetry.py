@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from mcpconnect.errors import safe_url
 
 if TYPE_CHECKING:
-    from mcpconnect.operations import Operation
+    from mcpconnect import Operation
 
 SCOPE = "mcpconnect_otel"
 VERSION = "0.1.0"
@@ -287,8 +287,8 @@ class Telemetry:
             self._needs_login.pop((provider, account), None)
 
     def refresh_failed(self, provider: str, account: str, error: BaseException, will_retry: bool) -> None:
+        from mcpconnect import error_kind
         from mcpconnect.auth import NeedsLoginError
-        from mcpconnect.operations import error_kind
 
         self.refresh_failures.add(
             1, {"mcpconnect.provider": provider, "error.type": error_kind(error), "mcpconnect.will_retry": will_retry}
