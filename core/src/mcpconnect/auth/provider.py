@@ -185,7 +185,7 @@ def check_secure_url(url: str, *, what: str, owner: str, allow_insecure: bool, h
 
 
 async def oauth_request(
-    http: httpx.AsyncClient, method: str, url: str, *, owner: str, what: str, provider: str | None, **kwargs: Any
+    http: httpx.AsyncClient, method: str, url: str, *, owner: str, what: str, provider: str, **kwargs: Any
 ) -> httpx.Response:
     """Send one request to an OAuth server; a timeout or a network failure becomes a
     :class:`TransientAuthError` naming ``owner``, ``what`` and the URL (shown without secrets).
