@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -113,3 +114,15 @@ def test_provider_plugins_send_through_the_helper(plugin: str) -> None:
     # One helper turns network failures into TransientAuthError; no plugin keeps a copy of it.
     assert "httpx.HTTPError" not in source and "httpx.TimeoutException" not in source
     assert "._json(" not in source and "._seconds(" not in source
+
+
+async def test_an_unreachable_mcp_server_is_named_without_its_query(make_runtime: Any) -> None:
+    from mcpconnect.auth.mcp.client import MCPAuthorizer
+    from mcpconnect.config import ServerConfig
+
+    url = f"http://127.0.0.1:{free_port()}/mcp?api_key=abc123secretvalue"
+    server = ServerConfig(url=url, auth="mcp")
+    with pytest.raises(AuthError) as info:
+        await MCPAuthorizer("remote", server, make_runtime({})).login()
+    assert "cannot reach http://127.0.0.1:" in str(info.value) and "/mcp (ConnectError)" in str(info.value)
+    assert "abc123secretvalue" not in str(info.value)
