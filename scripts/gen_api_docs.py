@@ -17,7 +17,11 @@ from typing import Any
 
 #: The public modules, in the order the page shows them, with what each is for.
 MODULES: list[tuple[str, str]] = [
-    ("mcpconnect", "the library's entry points, the hook marker and the base errors"),
+    (
+        "mcpconnect",
+        "the library's entry points, the hook marker, the base errors, the configuration types"
+        " factories receive and the operations observers see",
+    ),
     (
         "mcpconnect.errors",
         "every error mcpconnect raises on purpose, and the helpers that keep secrets out of messages",
