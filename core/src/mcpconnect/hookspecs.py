@@ -24,7 +24,7 @@ host can add keyword options to it later) and calls it once per thing it provide
 Event hooks are notifications, called synchronously in the task where the event happened, after
 it happened; their return value is ignored. Observers are loaded before the first event is
 delivered, wherever it fires (the CLI, :func:`mcpconnect.connect`, an application's own
-:class:`~mcpconnect.runtime.Runtime`). Each observer is called on its own, the one loaded last
+:class:`mcpconnect.Runtime`). Each observer is called on its own, the one loaded last
 first (pluggy's order; ``tryfirst``/``trylast`` change it): an exception raised by one is logged
 and never reaches the others, nor breaks the login or connection that fired it. An observer must
 return quickly (it runs inside the event loop): hand slow work, network calls above all, to a
