@@ -314,8 +314,11 @@ def test_an_observer_that_raises_never_breaks_the_operation(mcpconnect_host: Plu
         ("NeedsLoginError('x', provider='p', error='invalid_grant')", "invalid_grant"),
         ("NeedsLoginError('x', provider='p')", "needs_login"),
         ("TransientAuthError('x', provider='p')", "transient"),
-        ("TransientAuthError('provider p: ... (circuit open); ...', provider='p')", "circuit_open"),
-        ("TransportError('server s: tools/call timed out (timeout)')", "timeout"),
+        ("CircuitOpenError('provider p: paused', provider='p')", "circuit_open"),
+        # The kind comes from the class, never from the message's words.
+        ("TransientAuthError('provider p: ... (circuit open); ...', provider='p')", "transient"),
+        ("TransportTimeoutError('server s: tools/call did not answer')", "timeout"),
+        ("TransportError('server s: tools/call timed out (timeout)')", "transport"),
         ("TransportError('server s: exited with code 3')", "transport"),
         ("ConfigError('bad')", "config"),
         ("TimeoutError()", "timeout"),
@@ -323,8 +326,8 @@ def test_an_observer_that_raises_never_breaks_the_operation(mcpconnect_host: Plu
     ],
 )
 def test_error_kinds_are_short_and_stable(error: str, kind: str) -> None:
-    from mcpconnect.auth.errors import NeedsLoginError, TransientAuthError  # noqa: F401
-    from mcpconnect.errors import ConfigError, TransportError  # noqa: F401
+    from mcpconnect.auth.errors import CircuitOpenError, NeedsLoginError, TransientAuthError  # noqa: F401
+    from mcpconnect.errors import ConfigError, TransportError, TransportTimeoutError  # noqa: F401
     from mcpconnect.operations import error_kind
 
     assert error_kind(eval(error)) == kind  # noqa: S307 - a literal from the table above

@@ -116,6 +116,10 @@ class HttpSettings:
             return TransportSecuritySettings(enable_dns_rebinding_protection=False)
         else:
             hosts.append(f"{self.host}:{self.port}")
+            if self.host in ("0.0.0.0", "::", ""):  # noqa: S104 (the address given, compared, not bound)
+                # A check on the machine itself (a container's HEALTHCHECK) names a loopback
+                # address; no page of another site can make a browser send that Host.
+                hosts += [f"127.0.0.1:{self.port}", f"localhost:{self.port}", f"[::1]:{self.port}"]
         return TransportSecuritySettings(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
         )
@@ -142,7 +146,9 @@ def build_app(
         statuses = gateway.statuses()
         ready = sum(1 for s in statuses if s.ok)
         state = "ok" if statuses else "starting"
-        return JSONResponse({"status": state, "servers": len(gateway.names.servers), "ready": ready})
+        # 503 until started, so that a readiness probe holds traffic back until then.
+        body = {"status": state, "servers": len(gateway.names.servers), "ready": ready}
+        return JSONResponse(body, status_code=200 if statuses else 503)
 
     async def metrics_route(request: Request) -> Response:
         # As /healthz: the Host rule of /mcp (the key check is _RequireKey's, as for /mcp).
