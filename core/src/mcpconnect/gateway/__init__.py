@@ -152,8 +152,9 @@ async def serve(
             if settings is not None and sock is not None:
                 from mcpconnect.gateway.http import build_app, serve_app
 
-                say(f"serving {len(names)} server(s) at {settings.url}")
-                await serve_app(build_app(gateway, settings), sock, stop, log_level=log_level)
+                dashboard = settings.url.removesuffix("/mcp") + "/ui"
+                say(f"serving {len(names)} server(s) at {settings.url} (dashboard: {dashboard})")
+                await serve_app(build_app(gateway, settings, runtime), sock, stop, log_level=log_level)
             else:
                 say(f"serving {len(names)} server(s) over stdio")
                 if sys.stdin.isatty():

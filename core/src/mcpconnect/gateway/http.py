@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from mcpconnect.config import GatewayConfig
     from mcpconnect.gateway.server import Gateway
+    from mcpconnect.runtime import Runtime
 
 __all__ = ["HttpSettings", "build_app", "is_loopback", "read_api_keys"]
 
@@ -112,8 +113,9 @@ class HttpSettings:
         )
 
 
-def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
-    """The ASGI application: the SDK's streamable HTTP app, ``/healthz``, the key check."""
+def build_app(gateway: Gateway, settings: HttpSettings, runtime: Runtime | None = None) -> ASGIApp:
+    """The ASGI application: the SDK's streamable HTTP app, ``/healthz``, the key check, and with
+    ``runtime`` the dashboard at ``/ui`` (see :mod:`mcpconnect.gateway.dashboard`)."""
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -132,15 +134,28 @@ def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
         state = "ok" if statuses else "starting"
         return JSONResponse({"status": state, "servers": len(gateway.names.servers), "ready": ready})
 
+    routes: list[Any] = [Route(HEALTH_PATH, healthz, methods=["GET"])]
+    open_paths: tuple[str, ...] = ()
+    if runtime is not None:
+        open_paths = _add_dashboard(routes, gateway, settings, runtime)
     app = gateway.server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         transport_security=security,
         host=settings.host,
-        custom_starlette_routes=[Route(HEALTH_PATH, healthz, methods=["GET"])],
+        custom_starlette_routes=routes,
     )
     if settings.keys:
-        return _RequireKey(app, settings.keys)
+        return _RequireKey(app, settings.keys, open_paths=open_paths)
     return app
+
+
+def _add_dashboard(routes: list[Any], gateway: Gateway, settings: HttpSettings, runtime: Runtime) -> tuple[str, ...]:
+    """Add the dashboard's routes; return the paths a browser loads without a key (the page's shell)."""
+    from mcpconnect.gateway.dashboard import PUBLIC_PATHS, Dashboard, dashboard_routes
+
+    dashboard = Dashboard(runtime, gateway.statuses, list(gateway.names.servers))
+    routes.extend(dashboard_routes(dashboard, settings))
+    return PUBLIC_PATHS
 
 
 def _host_allowed(host: str, allowed: list[str]) -> bool:
@@ -155,11 +170,12 @@ def _host_allowed(host: str, allowed: list[str]) -> bool:
 
 
 class _RequireKey:
-    """Admit only requests bearing one of ``keys`` (``/healthz`` excepted); 401 otherwise."""
+    """Admit only requests bearing one of ``keys`` (``/healthz`` and ``open_paths`` excepted); 401 otherwise."""
 
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+    def __init__(self, app: ASGIApp, keys: list[str], *, open_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self._keys = [k.encode() for k in keys]
+        self._open = {HEALTH_PATH, *open_paths}
 
     def _admitted(self, scope: Scope) -> bool:
         header = b""
@@ -177,7 +193,7 @@ class _RequireKey:
         return matched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") == HEALTH_PATH or self._admitted(scope):
+        if scope["type"] != "http" or scope.get("path") in self._open or self._admitted(scope):
             await self.app(scope, receive, send)
             return
         body = json.dumps(
