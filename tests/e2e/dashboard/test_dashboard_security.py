@@ -89,7 +89,7 @@ def test_a_post_needs_the_csrf_token_and_the_pages_origin(gateway):
         other_port = {"x-csrf-token": token, "origin": f"http://127.0.0.1:{int(port) + 1}"}
         assert post(gateway, action, other_port).status_code == 403  # another local page
     # Both given, the action runs (and says what is wrong with this one).
-    unknown = post(gateway, "logout", {**origin, "x-csrf-token": token}, {"provider": "nobody"})
+    unknown = post(gateway, "login", {**origin, "x-csrf-token": token}, {"provider": "nobody"})
     assert unknown.status_code == 400 and "no provider" in unknown.json()["error"]
     not_logged_in = post(gateway, "logout", {**origin, "x-csrf-token": token})
     assert not_logged_in.status_code == 409 and "local" in not_logged_in.json()["error"]
@@ -115,3 +115,20 @@ def test_client_keys_cover_everything_but_the_pages_shell(keyed_gateway):
     assert post(keyed_gateway, "logout", {"origin": keyed_gateway, "x-csrf-token": token}).status_code == 401
     keyed = post(keyed_gateway, "logout", {"origin": keyed_gateway, "x-csrf-token": token, **bearer})
     assert keyed.status_code == 409  # admitted: not logged in to local
+
+
+def test_ui_on_another_address_needs_client_keys(tmp_path: Path):
+    import subprocess
+
+    from tests.core.gateway.conftest import MCPCONNECT
+
+    config = write_config(tmp_path, keys=False)
+    done = subprocess.run(
+        [MCPCONNECT, "--config", str(config), "ui", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "ui: listening on 0.0.0.0" in done.stderr
+    assert "api_keys_env" in done.stderr and "127.0.0.1" in done.stderr

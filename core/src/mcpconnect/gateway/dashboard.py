@@ -27,7 +27,7 @@ import logging
 import secrets
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -149,30 +149,32 @@ class Dashboard:
                 rows.append({**status.summary(), "state": status.state.value})
         return rows
 
-    async def login_rows(self) -> list[dict[str, Any]]:
+    async def login_rows(self) -> tuple[list[dict[str, Any]], str | None]:
+        """Every stored login (``tokens list --json``'s rows), and what is wrong with the store."""
         from mcpconnect.auth.actions import damaged_row, list_logins
 
         try:
             rows, damaged = await list_logins(self._manager)
         except MCPConnectError as exc:  # a store that cannot be read: said on the page, not a 500
-            return [{"provider": "", "account": "", "state": "damaged", "problem": str(exc)}]
-        return rows + [damaged_row(d) for d in damaged]
+            return [], str(exc)
+        return rows + [damaged_row(d) for d in damaged], None
 
     async def snapshot(self) -> dict[str, Any]:
         """Everything the page shows, as data and as rendered fragments."""
         self._prune()
         servers = self.server_rows()
-        logins = await self.login_rows()
+        logins, problem = await self.login_rows()
         names = self.login_names()
         jobs = [job.summary() for job in self._jobs.values()]
         return {
             "servers": servers,
             "logins": logins,
+            "store_problem": problem,
             "providers": [{"name": n, "type": t} for n, t in names],
             "pending": jobs,
             "html": {
                 "servers": render_servers(servers),
-                "logins": render_logins(names, logins),
+                "logins": render_logins(names, logins, problem),
                 "pending": render_pending(jobs),
             },
         }
@@ -239,7 +241,6 @@ class Dashboard:
     async def logout(self, name: str, account: str | None) -> str:
         from mcpconnect.auth.actions import log_out
 
-        self._check_name(name)
         result = await log_out(self._manager, name, account)
         where = "revoked at the provider and deleted" if result.remote else "deleted locally"
         text = f"Logged out of {name} ({result.account}): token {where}."
@@ -249,7 +250,6 @@ class Dashboard:
         from mcpconnect.auth.actions import describe_expiry, refresh_login
         from mcpconnect.auth.errors import NotRefreshableError
 
-        self._check_name(name)
         try:
             token = await refresh_login(self._manager, name, account)
         except NotRefreshableError as exc:
@@ -319,15 +319,16 @@ def _button(action: str, label: str, provider: str, account: str | None = None) 
     )
 
 
-def render_logins(names: list[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
-    """The logins table's body: each provider (and ``auth = "mcp"`` server) with its accounts."""
+def render_logins(names: list[tuple[str, str]], rows: list[dict[str, Any]], problem: str | None = None) -> str:
+    """The logins table's body: each provider (and ``auth = "mcp"`` server) with its accounts, after
+    ``problem`` (the token store cannot be read) if any."""
     from mcpconnect.auth.actions import describe_expiry
 
     types = dict(names)
     by_provider: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_provider.setdefault(row["provider"], []).append(row)
-    out = []
+    out = [f'<tr><td colspan="7" class="bad">{escape(problem)}</td></tr>'] if problem else []
     for name in dict.fromkeys([*types, *by_provider]):
         accounts = by_provider.get(name, [])
         login = _button("login", "Log in", name) if name in types else ""
@@ -609,7 +610,9 @@ def dashboard_routes(dashboard: Dashboard, settings: HttpSettings) -> list[BaseR
     ]
 
 
-def _bind(handler: Callable[[Request, str], Any], kind: str) -> Callable[[Request], Any]:
+def _bind(
+    handler: Callable[[Request, str], Awaitable[Response]], kind: str
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return await handler(request, kind)
 
@@ -641,7 +644,7 @@ async def serve_dashboard(
     from mcpconnect.gateway.http import HttpSettings, bind, serve_app
     from mcpconnect.hub import Hub, connect
 
-    settings = HttpSettings(host, port, runtime.config.gateway)
+    settings = HttpSettings(host, port, runtime.config.gateway, command="ui")
     sock = bind(settings)
     names = [n for n, s in runtime.config.servers.items() if s.enabled]
     latest: dict[str, ServerStatus] = {}

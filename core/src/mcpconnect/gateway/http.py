@@ -77,14 +77,18 @@ def read_api_keys(config: GatewayConfig, environ: os._Environ[str] | dict[str, s
 class HttpSettings:
     """Where the gateway listens and whom it admits."""
 
-    def __init__(self, host: str, port: int, config: GatewayConfig, *, keys: list[str] | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, config: GatewayConfig, *, keys: list[str] | None = None, command: str = "serve"
+    ) -> None:
+        #: The command that listens, named in errors (``serve``, ``ui``).
+        self.command = command
         self.host = host
         self.port = port
         self.config = config
         self.keys = read_api_keys(config) if keys is None else keys
         if not is_loopback(host) and not self.keys:
             raise ConfigError(
-                f"serve: listening on {host} would let anyone who can reach it use every configured server; "
+                f"{command}: listening on {host} would let anyone who can reach it use every configured server; "
                 'set [gateway] api_keys_env = "VAR" and export VAR=KEY (clients send Authorization: Bearer KEY), '
                 "or listen on 127.0.0.1",
                 key="gateway.api_keys_env",
@@ -228,7 +232,7 @@ def bind(settings: HttpSettings) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(
-            f"serve: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
+            f"{settings.command}: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
             "is another process using the port? Choose another with --port"
         ) from None
     sock.listen(128)
