@@ -108,3 +108,41 @@ def test_ui_command_asks_for_the_key_then_shows_servers(browser, mcpconnect_isol
             page.screenshot(path=str(screenshots / "dashboard-key.png"))
         finally:
             context.close()
+
+
+def test_ui_logs_in_to_a_server_with_mcp_authorization(browser, mcpconnect_isolated: Path):
+    """A server with ``auth = "mcp"`` (the SDK's authorization server and protected server from
+    examples/protected) is listed among the logins; logging in from the page stores its token."""
+    import sys
+
+    from mcpconnect.testing.transport_contract import free_port, http_server
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "protected" / "protected_server.py"
+    auth_port, mcp_port = free_port(), free_port()
+    argv = [sys.executable, str(example), "--auth-port", str(auth_port), "--mcp-port", str(mcp_port)]
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    config.write_text(
+        f'[storage]\nbackend = "memory"\n\n[servers.notes]\nurl = "http://127.0.0.1:{mcp_port}/mcp"\n'
+        'transport = "streamable-http"\nauth = "mcp"\n',
+        encoding="utf-8",
+    )
+    with http_server(argv, mcp_port), running_ui(config, {}) as url:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(url)
+            page.wait_for_selector('#servers tr[data-server="notes"] td.state.bad', timeout=30_000)
+            assert "mcpconnect login notes" in page.locator('#servers tr[data-server="notes"] td.error').inner_text()
+            assert page.locator('#logins tr[data-provider="notes"] td').nth(1).inner_text() == "mcp"
+            page.click('button[data-action="login"][data-provider="notes"]')
+            link = page.wait_for_selector('#pending li[data-login="notes"] a.authorize', timeout=30_000)
+            assert link.get_attribute("href").startswith(f"http://127.0.0.1:{auth_port}/authorize?")
+            with context.expect_page() as opened:
+                link.click()
+            opened.value.wait_for_load_state()
+            row = page.wait_for_selector('#logins tr[data-provider="notes"][data-account]', timeout=30_000)
+            assert EXPIRY.match(page.locator('#logins tr[data-provider="notes"] td.expiry').inner_text())
+            assert "Logged in to notes" in page.locator("#pending").inner_text()
+            assert row.get_attribute("data-account")
+        finally:
+            context.close()
