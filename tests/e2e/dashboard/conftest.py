@@ -65,8 +65,10 @@ def screenshots(tmp_path: Path) -> Path:
 
 
 def write_project(folder: Path, issuer: str, *, keys: bool = False) -> tuple[Path, dict[str, str]]:
-    """A configuration with a real SDK server over stdio, a dead one, and the oidc-provider login
+    """A configuration with a real SDK server over stdio, a dead one, the oidc-provider login and a
+    sqlite token store
     (with ``keys``: client keys required, ``KEY`` among them); returns it and its environment."""
+    pytest.importorskip("mcpconnect_store_sqlite", reason="needs the sqlite store plugin installed")
     from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
     from tests.core.gateway.conftest import UPSTREAM
@@ -76,7 +78,8 @@ def write_project(folder: Path, issuer: str, *, keys: bool = False) -> tuple[Pat
     config.write_text(
         f"""
 [storage]
-backend = "memory"
+backend = "sqlite"
+path = "{folder / "tokens.db"}"
 
 {gateway}
 [servers.notes]

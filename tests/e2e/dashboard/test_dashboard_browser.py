@@ -10,12 +10,37 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 from tests.e2e.dashboard.conftest import KEY, running_ui, write_project
 
 pytestmark = pytest.mark.node
 
 EXPIRY = re.compile(r"^\d+(m|h\d\dm|d)$")  # describe_expiry: a time left, never "expired" or "never"
+
+
+def stored_secrets(config: Path) -> list[str]:
+    """Every secret in the configuration's token store, read in this process."""
+    import asyncio
+    import concurrent.futures
+
+    from mcpconnect.runtime import Runtime
+
+    async def read() -> list[str]:
+        runtime = Runtime.build(config)
+        try:
+            found = []
+            for stored in await runtime.store().list():
+                for secret in (stored.token.access_token, stored.token.refresh_token, stored.token.id_token):
+                    if secret is not None:
+                        found.append(secret.get_secret_value())
+            return found
+        finally:
+            await runtime.aclose()
+
+    # Playwright's sync API holds an event loop in this thread: read in another one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()
 
 
 def wait_for_servers(page) -> None:
@@ -64,12 +89,12 @@ def test_gateway_dashboard_shows_servers_and_logs_in(browser, mcpconnect_isolate
             page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
             # No secret reaches the page or its JSON.
-            from tests.e2e.dashboard.test_dashboard_security import csrf_of
-
-            status = httpx.get(f"{base}/ui/status.json").json()
-            assert [r["account"] for r in status["logins"]] == ["alice"]
-            assert "access_token" not in status["logins"][0]
-            assert csrf_of(page.content())
+            status = httpx.get(f"{base}/ui/status.json")
+            assert [r["account"] for r in status.json()["logins"]] == ["alice"]
+            secrets = stored_secrets(config)
+            assert secrets and CONFIDENTIAL_SECRET not in page.content() + status.text
+            for secret in secrets:
+                assert secret not in page.content() and secret not in status.text
 
             # Refresh and log out, from the page.
             page.click('button[data-action="refresh"][data-provider="local"][data-account="alice"]')
