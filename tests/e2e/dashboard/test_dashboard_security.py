@@ -91,6 +91,10 @@ def test_a_post_needs_the_csrf_token_and_the_pages_origin(gateway):
     # Both given, the action runs (and says what is wrong with this one).
     unknown = post(gateway, "login", {**origin, "x-csrf-token": token}, {"provider": "nobody"})
     assert unknown.status_code == 400 and "no provider" in unknown.json()["error"]
+    malformed = httpx.post(f"{gateway}/ui/refresh", content=b"[1]", headers={**origin, "x-csrf-token": token})
+    assert malformed.status_code == 400 and "provider" in malformed.json()["error"]
+    huge = post(gateway, "refresh", {**origin, "x-csrf-token": token}, {"provider": "x" * 5000})
+    assert huge.status_code == 413
     not_logged_in = post(gateway, "logout", {**origin, "x-csrf-token": token})
     assert not_logged_in.status_code == 409 and "local" in not_logged_in.json()["error"]
 

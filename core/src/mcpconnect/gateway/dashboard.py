@@ -57,6 +57,8 @@ SCRIPT_PATH = "/ui/app.js"
 PUBLIC_PATHS = (UI_PATH, SCRIPT_PATH)
 #: The buttons: each a POST to ``/ui/ACTION``.
 ACTIONS = ("login", "logout", "refresh")
+#: Bytes a POST body may hold (a provider's and an account's name).
+MAX_BODY = 4096
 #: Seconds a login POST waits for the authorization URL before answering.
 URL_WAIT = 15.0
 #: Seconds a finished login stays listed on the page.
@@ -576,8 +578,11 @@ def dashboard_routes(dashboard: Dashboard, settings: HttpSettings) -> list[BaseR
     async def action(request: Request, kind: str) -> Response:
         if (answer := refused(request, post=True)) is not None:
             return answer
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return JSONResponse({"error": f"the request body is over {MAX_BODY} bytes"}, 413)
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("provider"), str):
