@@ -8,6 +8,7 @@
   Without keys ``serve`` refuses to start rather than expose every configured server.
 * ``GET /healthz`` answers ``{"status": "ok", "servers": N, "ready": M}`` for probes, with no names
   (``"starting"`` until every server has connected or failed once).
+* ``/ui`` is the dashboard (:mod:`mcpconnect.gateway.dashboard`), under the same rules.
 """
 
 from __future__ import annotations
