@@ -8,6 +8,9 @@
   Without keys ``serve`` refuses to start rather than expose every configured server.
 * ``GET /healthz`` answers ``{"status": "ok", "servers": N, "ready": M}`` for probes, with no names
   (``"starting"`` until every server has connected or failed once).
+* ``GET /metrics`` answers the Prometheus text format when a plugin renders it (``mcpconnect-otel``
+  with its ``prometheus`` extra: the :func:`~mcpconnect.hookspecs.gateway_metrics` hook), under
+  the same ``Host`` rule and client keys as ``/mcp``; 404 saying what to install otherwise.
 * ``/ui`` is the dashboard (:mod:`mcpconnect.gateway.dashboard`), under the same rules.
 """
 
@@ -19,7 +22,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +41,12 @@ __all__ = ["HttpSettings", "build_app", "is_loopback", "read_api_keys"]
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+#: What ``/metrics`` says when no plugin renders metrics.
+NO_METRICS = (
+    "no metrics here: /metrics needs the mcpconnect-otel plugin with its Prometheus exporter "
+    "(pip install 'mcpconnect-otel[prometheus]'), then restart serve\n"
+)
 #: Seconds open client streams get to finish when the gateway stops.
 GRACEFUL_SHUTDOWN = 3
 
@@ -113,16 +122,27 @@ class HttpSettings:
             return TransportSecuritySettings(enable_dns_rebinding_protection=False)
         else:
             hosts.append(f"{self.host}:{self.port}")
+            if self.host in ("0.0.0.0", "::", ""):  # noqa: S104 (the address given, compared, not bound)
+                # A check on the machine itself (a container's HEALTHCHECK) names a loopback
+                # address; no page of another site can make a browser send that Host.
+                hosts += [f"127.0.0.1:{self.port}", f"localhost:{self.port}", f"[::1]:{self.port}"]
         return TransportSecuritySettings(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
         )
 
 
-def build_app(gateway: Gateway, settings: HttpSettings, runtime: Runtime | None = None) -> ASGIApp:
-    """The ASGI application: the SDK's streamable HTTP app, ``/healthz``, the key check, and with
+def build_app(
+    gateway: Gateway,
+    settings: HttpSettings,
+    runtime: Runtime | None = None,
+    *,
+    metrics: Callable[[str], tuple[bytes, str]] | None = None,
+) -> ASGIApp:
+    """The ASGI application: the SDK's streamable HTTP app, ``/healthz``, ``/metrics`` (rendered by
+    ``metrics``, see :func:`~mcpconnect.hookspecs.gateway_metrics`), the key check, and with
     ``runtime`` the dashboard at ``/ui`` (see :mod:`mcpconnect.gateway.dashboard`)."""
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
     security = settings.transport_security()
@@ -137,9 +157,26 @@ def build_app(gateway: Gateway, settings: HttpSettings, runtime: Runtime | None 
         statuses = gateway.statuses()
         ready = sum(1 for s in statuses if s.ok)
         state = "ok" if statuses else "starting"
-        return JSONResponse({"status": state, "servers": len(gateway.names.servers), "ready": ready})
+        # 503 until started, so that a readiness probe holds traffic back until then.
+        body = {"status": state, "servers": len(gateway.names.servers), "ready": ready}
+        return JSONResponse(body, status_code=200 if statuses else 503)
 
-    routes: list[Any] = [Route(HEALTH_PATH, healthz, methods=["GET"])]
+    async def metrics_route(request: Request) -> Response:
+        # As /healthz: the Host rule of /mcp (the key check is _RequireKey's, as for /mcp).
+        if security.enable_dns_rebinding_protection and not _host_allowed(
+            request.headers.get("host", ""), security.allowed_hosts
+        ):
+            return JSONResponse({"error": "misdirected request: this Host is not served here"}, status_code=421)
+        if metrics is None:
+            return PlainTextResponse(NO_METRICS, status_code=404)
+        # Collection runs the gauges' callbacks: off the event loop.
+        body, content_type = await anyio.to_thread.run_sync(metrics, request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
+
+    routes: list[Any] = [
+        Route(HEALTH_PATH, healthz, methods=["GET"]),
+        Route(METRICS_PATH, metrics_route, methods=["GET"]),
+    ]
     open_paths: tuple[str, ...] = ()
     if runtime is not None:
         open_paths = _add_dashboard(routes, gateway, settings, runtime)
