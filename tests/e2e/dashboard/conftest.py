@@ -34,9 +34,12 @@ KEY = "dashboard-key-0123456789abcdef"
 SCREENSHOTS = os.environ.get("MCPCONNECT_TEST_SCREENSHOTS")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
-    """Chromium driven by Playwright: fails under CI=true when either is missing, else skips."""
+    """Chromium driven by Playwright: fails under CI=true when either is missing, else skips.
+
+    One per test: Playwright's sync API runs an event loop in this thread while it is open, and an
+    async test that ran meanwhile (tests run in random order) could not start its own."""
     missing = []
     if not os.path.exists(CHROMIUM):
         missing.append(f"Debian's chromium at {CHROMIUM} (apt-get install -y chromium)")
