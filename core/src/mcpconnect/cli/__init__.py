@@ -33,6 +33,7 @@ COMMANDS = {
     "serve": "mcpconnect.cli.serve_cmd:serve",
     "proxy": "mcpconnect.cli.serve_cmd:proxy",
     "install": "mcpconnect.cli.install_cmd:install",
+    "ui": "mcpconnect.cli.ui_cmd:ui",
 }
 
 

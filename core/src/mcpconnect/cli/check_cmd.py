@@ -16,15 +16,7 @@ if TYPE_CHECKING:
 
 def status_json(status: ServerStatus) -> dict[str, Any]:
     """One server in the ``--json`` output."""
-    return {
-        "name": status.name,
-        "transport": status.transport,
-        "ok": status.ok,
-        "protocol_version": status.protocol_version,
-        "tools": status.tools,
-        "latency_ms": status.latency_ms,
-        "error": status.error,
-    }
+    return status.summary()
 
 
 def provider_json(name: str, ptype: str, health: dict[str, Any]) -> dict[str, Any]:

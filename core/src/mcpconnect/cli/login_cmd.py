@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from mcpconnect.auth.actions import describe_expiry, log_in, log_out
+from mcpconnect.auth.actions import mcp_server as find_mcp_server
 from mcpconnect.cli.app import App, handle_errors, print_json, warn
 from mcpconnect.config.model import table_name
 
@@ -38,25 +40,12 @@ def run_with_manager(app: App, work: Callable[[TokenManager], Awaitable[T]]) -> 
     return asyncio.run(main())
 
 
-def _expires(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    if seconds <= 0:
-        return "expired"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours < 48 else f"{hours // 24}d"
+_expires = describe_expiry
 
 
 def _mcp_server(app: App, name: str) -> ServerConfig | None:
     """``[servers.NAME]`` when NAME is a server with ``auth = "mcp"`` and no provider has that name."""
-    config = app.loaded.config
-    server = config.servers.get(name)
-    if name in config.providers or server is None or server.auth != "mcp":
-        return None
-    return server
+    return find_mcp_server(app.loaded.config, name)
 
 
 def _login_target(app: App, name: str) -> str:
@@ -168,32 +157,23 @@ def login(
         waiting.start(f"the code to be entered at {auth.verification_uri}", auth.expires_in)
 
     async def work(manager: TokenManager) -> Any:
-        if mcp_server is not None:
-            from mcpconnect.auth.mcp import MCPAuthorizer
-
-            authorizer = MCPAuthorizer(name, mcp_server, manager.runtime, wait=timeout)
-            if not authorizer.settings.headless:
-                authorizer.on_url = show_url if no_browser else open_browser
-            return await authorizer.login(scopes=scopes or None)
         if device:
-            return await manager.login(name, method="device", scopes=scopes, on_device_code=show_device_code)
-        if client_credentials:
-            return await manager.login(name, method="client_credentials", scopes=scopes)
-        pasting = paste
-        if not pasting and not manager.provider(name).accepts_loopback_redirect():
-            click.echo(
-                f"{name} redirects only to the https redirect URI registered with the app, so this login uses --paste.",
-                err=True,
-            )
-            pasting = True
-        return await manager.login(
+            method = "device"
+        elif client_credentials:
+            method = "client_credentials"
+        else:
+            method = "paste" if paste else "browser"
+        return await log_in(
+            manager,
             name,
-            method="paste" if pasting else "browser",
+            method=method,
             scopes=scopes,
             on_url=show_url if no_browser else open_browser,
-            wait=timeout,
+            on_device_code=show_device_code,
             read_redirect=read_redirect,
+            wait=timeout,
             on_warning=warn,
+            on_notice=lambda line: click.echo(line, err=True),
         )
 
     try:
@@ -217,16 +197,7 @@ def login(
 @handle_errors
 def logout(app: App, name: str, account: str | None) -> None:
     """Revoke the token at the provider and delete it locally (even when the provider is down)."""
-    mcp_server = _mcp_server(app, name)
-
-    async def work(manager: TokenManager) -> Any:
-        if mcp_server is not None:
-            from mcpconnect.auth.mcp import MCPAuthorizer
-
-            return await MCPAuthorizer(name, mcp_server, manager.runtime).logout(account)
-        return await manager.logout(name, account)
-
-    result = run_with_manager(app, work)
+    result = run_with_manager(app, lambda manager: log_out(manager, name, account))
     if result.warning:
         warn(result.warning)
     where = "revoked at the provider and deleted" if result.remote else "deleted locally"

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from mcpconnect.auth.actions import damaged_row, list_logins, refresh_login
 from mcpconnect.cli.app import App, console, handle_errors, plain, print_json, warn
 from mcpconnect.cli.login_cmd import _expires, run_with_manager
 
 if TYPE_CHECKING:
-    from mcpconnect.auth.manager import TokenManager
-    from mcpconnect.storage.store import DamagedRecord
+    pass
 
 __all__ = ["COMMANDS"]
-
-
-def _damaged_row(found: DamagedRecord) -> dict[str, Any]:
-    return {
-        "provider": found.provider,
-        "account": found.account,
-        "account_name": None,
-        "scopes": [],
-        "expires_in_seconds": None,
-        "refreshable": False,
-        "state": "damaged",
-        "problem": found.message,
-    }
 
 
 @click.command("list")
@@ -36,19 +23,10 @@ def _damaged_row(found: DamagedRecord) -> dict[str, Any]:
 def list_(app: App, as_json: bool) -> None:
     """Every stored login: provider, account, scopes, expiry, refreshable, state."""
 
-    async def work(manager: TokenManager) -> tuple[list[dict[str, Any]], list[DamagedRecord]]:
-        rows = []
-        tokens, damaged = await manager.store.scan()
-        for stored in tokens:
-            row = stored.token.summary()
-            row.pop("access_token", None)
-            rows.append(row)
-        return rows, damaged
-
-    rows, damaged = run_with_manager(app, work)
+    rows, damaged = run_with_manager(app, list_logins)
     if as_json:
         # A damaged record is a row of its own, state "damaged", with what to do in "problem".
-        print_json(rows + [_damaged_row(d) for d in damaged])
+        print_json(rows + [damaged_row(d) for d in damaged])
         return
     for found in damaged:
         warn(found.message)
@@ -82,7 +60,7 @@ def refresh(app: App, name: str, account: str | None) -> None:
     from mcpconnect.auth.errors import NotRefreshableError
 
     try:
-        token = run_with_manager(app, lambda manager: manager.refresh(name, account))
+        token = run_with_manager(app, lambda manager: refresh_login(manager, name, account))
     except NotRefreshableError as exc:
         click.echo(f"Not refreshed: {exc}", err=True)  # the token is still valid: nothing failed
         return

@@ -154,8 +154,10 @@ async def serve(
             if settings is not None and sock is not None:
                 from mcpconnect.gateway.http import build_app, serve_app
 
-                say(f"serving {len(names)} server(s) at {settings.url}")
-                await serve_app(build_app(gateway, settings, metrics=metrics), sock, stop, log_level=log_level)
+                dashboard = settings.url.removesuffix("/mcp") + "/ui"
+                say(f"serving {len(names)} server(s) at {settings.url} (dashboard: {dashboard})")
+                app = build_app(gateway, settings, runtime, metrics=metrics)
+                await serve_app(app, sock, stop, log_level=log_level)
             else:
                 say(f"serving {len(names)} server(s) over stdio")
                 if sys.stdin.isatty():

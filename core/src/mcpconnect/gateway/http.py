@@ -11,6 +11,7 @@
 * ``GET /metrics`` answers the Prometheus text format when a plugin renders it (``mcpconnect-otel``
   with its ``prometheus`` extra: the :func:`~mcpconnect.hookspecs.gateway_metrics` hook), under
   the same ``Host`` rule and client keys as ``/mcp``; 404 saying what to install otherwise.
+* ``/ui`` is the dashboard (:mod:`mcpconnect.gateway.dashboard`), under the same rules.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from mcpconnect.config import GatewayConfig
     from mcpconnect.gateway.server import Gateway
+    from mcpconnect.runtime import Runtime
 
 __all__ = ["HttpSettings", "build_app", "is_loopback", "read_api_keys"]
 
@@ -85,14 +87,18 @@ def read_api_keys(config: GatewayConfig, environ: os._Environ[str] | dict[str, s
 class HttpSettings:
     """Where the gateway listens and whom it admits."""
 
-    def __init__(self, host: str, port: int, config: GatewayConfig, *, keys: list[str] | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, config: GatewayConfig, *, keys: list[str] | None = None, command: str = "serve"
+    ) -> None:
+        #: The command that listens, named in errors (``serve``, ``ui``).
+        self.command = command
         self.host = host
         self.port = port
         self.config = config
         self.keys = read_api_keys(config) if keys is None else keys
         if not is_loopback(host) and not self.keys:
             raise ConfigError(
-                f"serve: listening on {host} would let anyone who can reach it use every configured server; "
+                f"{command}: listening on {host} would let anyone who can reach it use every configured server; "
                 'set [gateway] api_keys_env = "VAR" and export VAR=KEY (clients send Authorization: Bearer KEY), '
                 "or listen on 127.0.0.1",
                 key="gateway.api_keys_env",
@@ -126,10 +132,15 @@ class HttpSettings:
 
 
 def build_app(
-    gateway: Gateway, settings: HttpSettings, *, metrics: Callable[[str], tuple[bytes, str]] | None = None
+    gateway: Gateway,
+    settings: HttpSettings,
+    runtime: Runtime | None = None,
+    *,
+    metrics: Callable[[str], tuple[bytes, str]] | None = None,
 ) -> ASGIApp:
     """The ASGI application: the SDK's streamable HTTP app, ``/healthz``, ``/metrics`` (rendered by
-    ``metrics``, see :func:`~mcpconnect.hookspecs.gateway_metrics`), the key check."""
+    ``metrics``, see :func:`~mcpconnect.hookspecs.gateway_metrics`), the key check, and with
+    ``runtime`` the dashboard at ``/ui`` (see :mod:`mcpconnect.gateway.dashboard`)."""
     from starlette.requests import Request
     from starlette.responses import JSONResponse, PlainTextResponse, Response
     from starlette.routing import Route
@@ -162,18 +173,31 @@ def build_app(
         body, content_type = await anyio.to_thread.run_sync(metrics, request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 
+    routes: list[Any] = [
+        Route(HEALTH_PATH, healthz, methods=["GET"]),
+        Route(METRICS_PATH, metrics_route, methods=["GET"]),
+    ]
+    open_paths: tuple[str, ...] = ()
+    if runtime is not None:
+        open_paths = _add_dashboard(routes, gateway, settings, runtime)
     app = gateway.server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         transport_security=security,
         host=settings.host,
-        custom_starlette_routes=[
-            Route(HEALTH_PATH, healthz, methods=["GET"]),
-            Route(METRICS_PATH, metrics_route, methods=["GET"]),
-        ],
+        custom_starlette_routes=routes,
     )
     if settings.keys:
-        return _RequireKey(app, settings.keys)
+        return _RequireKey(app, settings.keys, open_paths=open_paths)
     return app
+
+
+def _add_dashboard(routes: list[Any], gateway: Gateway, settings: HttpSettings, runtime: Runtime) -> tuple[str, ...]:
+    """Add the dashboard's routes; return the paths a browser loads without a key (the page's shell)."""
+    from mcpconnect.gateway.dashboard import PUBLIC_PATHS, Dashboard, dashboard_routes
+
+    dashboard = Dashboard(runtime, gateway.statuses, list(gateway.names.servers))
+    routes.extend(dashboard_routes(dashboard, settings))
+    return PUBLIC_PATHS
 
 
 def _host_allowed(host: str, allowed: list[str]) -> bool:
@@ -188,11 +212,12 @@ def _host_allowed(host: str, allowed: list[str]) -> bool:
 
 
 class _RequireKey:
-    """Admit only requests bearing one of ``keys`` (``/healthz`` excepted); 401 otherwise."""
+    """Admit only requests bearing one of ``keys`` (``/healthz`` and ``open_paths`` excepted); 401 otherwise."""
 
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+    def __init__(self, app: ASGIApp, keys: list[str], *, open_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self._keys = [k.encode() for k in keys]
+        self._open = {HEALTH_PATH, *open_paths}
 
     def _admitted(self, scope: Scope) -> bool:
         header = b""
@@ -210,7 +235,7 @@ class _RequireKey:
         return matched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") == HEALTH_PATH or self._admitted(scope):
+        if scope["type"] != "http" or scope.get("path") in self._open or self._admitted(scope):
             await self.app(scope, receive, send)
             return
         body = json.dumps(
@@ -245,7 +270,7 @@ def bind(settings: HttpSettings) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(
-            f"serve: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
+            f"{settings.command}: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
             "is another process using the port? Choose another with --port"
         ) from None
     sock.listen(128)

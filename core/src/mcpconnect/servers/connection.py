@@ -95,6 +95,18 @@ class ServerStatus:
     def ok(self) -> bool:
         return self.state is ServerState.READY
 
+    def summary(self) -> dict[str, Any]:
+        """What ``mcpconnect check --json`` and the dashboard show of it."""
+        return {
+            "name": self.name,
+            "transport": self.transport,
+            "ok": self.ok,
+            "protocol_version": self.protocol_version,
+            "tools": self.tools,
+            "latency_ms": self.latency_ms,
+            "error": self.error,
+        }
+
 
 class _ConnectFailed(Exception):
     def __init__(self, transport: str, message: str, *, auth: bool = False, timeout: bool = False) -> None:
