@@ -40,10 +40,11 @@ KEY = "gw-static-key-aaaaaaaaaaaaaaaa"
 
 
 class Running:
-    def __init__(self, base: str, seen: list[Any]) -> None:
+    def __init__(self, base: str, seen: list[Any], app: Any) -> None:
         self.base = base
         self.mcp = f"{base}/mcp"
         self.seen = seen
+        self.app = app
 
 
 @contextlib.asynccontextmanager
@@ -80,8 +81,9 @@ async def running_gateway(oidc: Any, **gateway: Any) -> AsyncIterator[Running]:
 
         gw._upstream = spy  # type: ignore[method-assign]
         async with anyio.create_task_group() as tg:
-            tg.start_soon(serve_app, build_app(gw, settings), sock, stop)
-            yield Running(base, seen)
+            app = build_app(gw, settings)
+            tg.start_soon(serve_app, app, sock, stop)
+            yield Running(base, seen, app)
             stop.set()
     sock.close()
 
@@ -215,6 +217,38 @@ async def test_tokens_that_are_not_for_this_gateway_are_refused(oidc_server):
             assert 'error="invalid_token"' in challenge(response), what
             assert "resource_metadata=" in challenge(response), what
             assert token not in response.text, what
+
+
+async def test_the_jwks_is_cached_and_refetched_for_an_unknown_key_at_most_every_30_s(oidc_server):
+    from mcpconnect.gateway.resource import TokenVerifier
+
+    verifier = TokenVerifier(oidc_server.issuer, "http://127.0.0.1:1/mcp")
+    oidc_server.reset()
+    good = oidc_server.sign(claims(oidc_server, "http://127.0.0.1:1/mcp"))
+    for _ in range(3):
+        assert (await verifier.verify(good)).subject == "carol"
+    assert oidc_server.stats()["jwksRequests"] == 1
+    unknown = oidc_server.sign(claims(oidc_server, "http://127.0.0.1:1/mcp"), {"kid": "rotated-in-later"})
+    for _ in range(5):  # a flood of unknown kids right after a fetch: no refetch
+        with pytest.raises(Exception, match="no key 'rotated-in-later'"):
+            await verifier.verify(unknown)
+    assert oidc_server.stats()["jwksRequests"] == 1
+    verifier._jwks_fetched -= 31  # as if 31 s had passed: one refetch, then quiet again
+    for _ in range(5):
+        with pytest.raises(Exception, match="no key"):
+            await verifier.verify(unknown)
+    assert oidc_server.stats()["jwksRequests"] == 2
+    assert (await verifier.verify(good)).subject == "carol"
+
+
+async def test_an_unreachable_authorization_server_is_a_503_not_a_bad_token(oidc_server):
+    from mcpconnect.gateway.resource import TokenVerifier
+
+    async with running_gateway(oidc_server) as gw:
+        guard = gw.app
+        guard.verifier = TokenVerifier("http://127.0.0.1:1", gw.mcp)  # nothing listens there
+        response = await post(gw.mcp, oidc_server.sign(claims(oidc_server, gw.mcp)))
+        assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"
 
 
 async def test_a_token_without_the_scope_is_a_403_naming_it(oidc_server):

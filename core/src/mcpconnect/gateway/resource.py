@@ -102,8 +102,8 @@ class InvalidToken(Exception):
     """The bearer token is not one this gateway accepts (the message is for the log, not the client)."""
 
 
-class InsufficientScope(Exception):
-    """The token is valid but lacks scopes."""
+class Unavailable(Exception):
+    """The authorization server cannot be asked now (down, misconfigured): 503, not the token's fault."""
 
 
 class TokenVerifier:
@@ -147,7 +147,7 @@ class TokenVerifier:
                 try:
                     response = await client.get(url)
                 except httpx.HTTPError as exc:
-                    raise InvalidToken(f"authorization server metadata unreachable: {exc}") from None
+                    raise Unavailable(f"authorization server metadata unreachable: {exc}") from None
                 if response.status_code != 200:
                     continue
                 try:
@@ -157,7 +157,7 @@ class TokenVerifier:
                 if isinstance(data, dict) and data.get("issuer") == self.issuer:
                     self._metadata = data
                     return data
-        raise InvalidToken(f"no authorization server metadata naming issuer {self.issuer}")
+        raise Unavailable(f"no authorization server metadata naming issuer {self.issuer}")
 
     async def verify(self, token: str) -> User:
         """The user ``token`` stands for; :class:`InvalidToken` when it is not acceptable."""
@@ -217,14 +217,14 @@ class TokenVerifier:
         metadata = await self.metadata()
         uri = metadata.get("jwks_uri")
         if not isinstance(uri, str):
-            raise InvalidToken("the issuer's metadata has no jwks_uri")
+            raise Unavailable("the issuer's metadata has no jwks_uri")
         async with self._client() as client:
             try:
                 response = await client.get(uri)
                 response.raise_for_status()
                 data = response.json()
             except (httpx.HTTPError, ValueError) as exc:
-                raise InvalidToken(f"JWKS unreadable: {exc}") from None
+                raise Unavailable(f"JWKS unreadable: {exc}") from None
         keys: dict[str, tuple[dict[str, Any], jwt.PyJWK]] = {}
         unnamed: list[tuple[dict[str, Any], jwt.PyJWK]] = []
         for entry in data.get("keys", []) if isinstance(data, dict) else []:
@@ -247,7 +247,7 @@ class TokenVerifier:
         metadata = await self.metadata()
         endpoint = metadata.get("introspection_endpoint")
         if not isinstance(endpoint, str):
-            raise InvalidToken("the issuer's metadata has no introspection_endpoint")
+            raise Unavailable("the issuer's metadata has no introspection_endpoint")
         client_id, secret = self._introspection_client
         async with self._client() as client:
             try:
@@ -259,7 +259,10 @@ class TokenVerifier:
                 )
                 data = response.json()
             except (httpx.HTTPError, ValueError) as exc:
-                raise InvalidToken(f"introspection failed: {exc}") from None
+                raise Unavailable(f"introspection failed: {exc}") from None
+        if response.status_code >= 500 or response.status_code in (401, 403):
+            # The issuer is down, or refuses the gateway's own credentials: not the client's fault.
+            raise Unavailable(f"introspection answered HTTP {response.status_code}")
         if response.status_code != 200 or not isinstance(data, dict):
             raise InvalidToken(f"introspection answered HTTP {response.status_code}")
         if data.get("active") is not True:
@@ -377,6 +380,14 @@ class ResourceGuard:
             except (InvalidToken, UnicodeDecodeError) as exc:
                 log.info("gateway: bearer token refused: %s", exc)
                 await self._challenge(send, 401, "invalid_token", "the access token is not valid for this gateway")
+                return
+            except Unavailable as exc:
+                log.warning("gateway: cannot check bearer tokens: %s", exc)
+                body = {
+                    "error": "temporarily_unavailable",
+                    "error_description": "the gateway cannot reach its authorization server; try again later",
+                }
+                await _send_json(send, 503, body, [(b"retry-after", b"5")])
                 return
             missing = [s for s in self.required_scopes if s not in user.scopes]
             if missing:
