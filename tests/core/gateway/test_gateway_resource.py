@@ -183,6 +183,28 @@ async def test_a_valid_token_calls_a_tool_as_its_user(oidc_server):
         assert None not in gw.seen
 
 
+async def test_a_session_serves_only_the_user_who_opened_it(oidc_server):
+    async with running_gateway(oidc_server) as gw:
+        alice = oidc_server.sign(claims(oidc_server, gw.mcp, sub="alice"))
+        bob = oidc_server.sign(claims(oidc_server, gw.mcp, sub="bob"))
+        opened = await post(gw.mcp, alice)
+        session = opened.headers["mcp-session-id"]
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+        async with httpx.AsyncClient() as client:
+            for token, status in ((bob, 404), (KEY, 404), (alice, 200)):
+                response = await client.post(
+                    gw.mcp,
+                    json=listing,
+                    headers={
+                        **HEADERS,
+                        "authorization": f"Bearer {token}",
+                        "mcp-session-id": session,
+                        "mcp-protocol-version": "2025-11-25",
+                    },
+                )
+                assert response.status_code == status
+
+
 def claims(oidc: Any, resource: str, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     base = {"iss": oidc.issuer, "aud": resource, "sub": "carol", "iat": now, "exp": now + 600, "scope": "mcp:tools"}

@@ -81,6 +81,7 @@ class User:
     issuer: str
     subject: str
     scopes: frozenset[str] = field(default_factory=frozenset)
+    client_id: str = ""
 
     @property
     def key(self) -> str:
@@ -303,7 +304,10 @@ def _user(issuer: str, claims: dict[str, Any]) -> User:
     scopes = (
         raw.split() if isinstance(raw, str) else [s for s in raw if isinstance(s, str)] if isinstance(raw, list) else []
     )
-    return User(issuer=issuer, subject=subject, scopes=frozenset(scopes))
+    client = claims.get("client_id", claims.get("azp", ""))
+    return User(
+        issuer=issuer, subject=subject, scopes=frozenset(scopes), client_id=client if isinstance(client, str) else ""
+    )
 
 
 class ResourceGuard:
@@ -397,6 +401,7 @@ class ResourceGuard:
                 return
         state = scope.setdefault("state", {})
         state[USER_STATE_KEY] = user
+        scope["user"], scope["auth"] = _sdk_principal(user, self.resource)
         await self.app(scope, receive, send)
 
     def _api_key_user(self, token: bytes) -> User | None:
@@ -408,7 +413,7 @@ class ResourceGuard:
         if matched is None:
             return None
         # A stable, non-secret name for the key: the start of its SHA-256.
-        return User(API_KEY_ISSUER, "key-" + hashlib.sha256(matched).hexdigest()[:16], frozenset())
+        return User(API_KEY_ISSUER, "key-" + hashlib.sha256(matched).hexdigest()[:16], frozenset(), "api-key")
 
     async def _challenge(
         self, send: Send, status: int, error: str | None, description: str, *, scope: bool = False
@@ -421,6 +426,27 @@ class ResourceGuard:
             params.append(f'scope="{" ".join(self.required_scopes)}"')
         body = {"error": error or "unauthorized", "error_description": description}
         await _send_json(send, status, body, [(b"www-authenticate", ("Bearer " + ", ".join(params)).encode())])
+
+
+def _sdk_principal(user: User, resource: str) -> tuple[Any, Any]:
+    """``scope["user"]``/``scope["auth"]`` as the SDK's bearer middleware sets them: its streamable
+    HTTP session manager then serves a session only to the principal (client, issuer, subject) that
+    opened it."""
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken
+    from starlette.authentication import AuthCredentials
+
+    scopes = sorted(user.scopes)
+    # The raw token stays out of it: nothing downstream needs it, and reprs must not show it.
+    access = AccessToken(
+        token="",
+        client_id=user.client_id,
+        scopes=scopes,
+        subject=user.subject,
+        claims={"iss": user.issuer},
+        resource=resource,
+    )
+    return AuthenticatedUser(access), AuthCredentials(scopes)
 
 
 def introspection_credentials(config: GatewayConfig, environ: Any) -> tuple[str, str] | None:
