@@ -404,6 +404,35 @@ def test_bad_gateway_settings_exit_2_naming_the_key(tmp_path, gateway, key, word
     assert key in result.stderr and words in result.stderr and "Traceback" not in result.stderr
 
 
+def test_serve_over_http_is_a_protected_resource(tmp_path, oidc_server):
+    """The CLI end to end: ``mcpconnect serve --transport http`` with ``authorization_server``."""
+    from tests.core.gateway.conftest import _healthy, serve_argv, stop, wait_until
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    oidc_server.add_resource(f"{base}/mcp")
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text(
+        f'[storage]\nbackend = "memory"\n[servers.local]\ncommand = "{sys.executable}"\nargs = ["{UPSTREAM}"]\n'
+        f'[gateway]\npublic_url = "{base}"\nauthorization_server = "{oidc_server.issuer}"\n'
+    )
+    process = subprocess.Popen(
+        serve_argv(config, "--transport", "http", "--port", str(port)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(lambda: _healthy(base, process), what=f"serve on port {port}")
+        assert httpx.get(f"{base}/.well-known/oauth-protected-resource/mcp").json()["resource"] == f"{base}/mcp"
+        refused = httpx.post(f"{base}/mcp", json=INITIALIZE, headers=HEADERS)
+        assert refused.status_code == 401 and "resource_metadata=" in refused.headers["www-authenticate"]
+        token = oidc_server.sign(claims(oidc_server, f"{base}/mcp"))
+        admitted = httpx.post(f"{base}/mcp", json=INITIALIZE, headers={**HEADERS, "authorization": f"Bearer {token}"})
+        assert admitted.status_code == 200
+    finally:
+        stop(process)
+
+
 def test_an_authorization_server_allows_a_non_loopback_address(tmp_path):
     from mcpconnect.config import GatewayConfig
     from mcpconnect.gateway.http import HttpSettings
