@@ -300,7 +300,7 @@ class TokenStore:
         key = user_token_key(user, provider, account)
         return await self.backend.delete(USER_TOKENS, key, expected_version=expected_version)
 
-    async def list_for_user(self, user: str) -> list[StoredToken]:
+    async def list_for_user(self, user: str) -> _Tokens:
         """Every readable token of ``user`` (a damaged one is logged and left out)."""
         prefix = user_principal(user) + "/"
         out: list[StoredToken] = []
