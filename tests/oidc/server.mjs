@@ -33,6 +33,7 @@ const state = {
   tokenRequests: 0,
   revocations: 0,
   jwksRequests: 0, // GET /jwks
+  introspections: 0, // POST /token/introspection
   slowDown: 0, // the next N POST /token answer slow_down
   failToken: 0, // the next N POST /token answer 503
   deny: false, // the interaction answers access_denied
@@ -150,6 +151,7 @@ server.listen(port, '127.0.0.1', () => {
   // Device authorization: a short polling interval so tests do not wait 5 seconds.
   provider.use(async (ctx, next) => {
     if (ctx.method === 'GET' && ctx.path === '/jwks') state.jwksRequests += 1;
+    if (ctx.method === 'POST' && ctx.path === '/token/introspection') state.introspections += 1;
     if (ctx.method === 'POST' && ctx.path === '/token') {
       state.tokenRequests += 1;
       if (state.failToken > 0) {
@@ -304,7 +306,7 @@ server.listen(port, '127.0.0.1', () => {
             if (url.searchParams.has(key)) state[key] = Number(url.searchParams.get(key));
           }
           if (url.searchParams.has('deny')) state.deny = url.searchParams.get('deny') === '1';
-          if (url.searchParams.has('reset')) Object.assign(state, { refreshGrants: 0, tokenRequests: 0, revocations: 0, jwksRequests: 0 });
+          if (url.searchParams.has('reset')) Object.assign(state, { refreshGrants: 0, tokenRequests: 0, revocations: 0, jwksRequests: 0, introspections: 0 });
           json(res, 200, state);
           return;
         case '/test/device/approve':

@@ -301,6 +301,8 @@ async def test_introspection_checks_tokens_at_the_issuer(oidc_server, monkeypatc
         async with client, Client(streamable_http_client(gw.mcp, http_client=client)) as session:
             assert (await session.call_tool("local__echo", {"message": "x"})).content[0].text == "x"
         assert [u.subject for u in gw.seen] == ["bob"] * len(gw.seen) and gw.seen
+        # Each request of the session carried the token; the issuer was asked once, then the answer reused.
+        assert oidc_server.stats()["introspections"] == 1
         # Signed by the issuer's key but never issued: introspection knows nothing of it.
         forged = oidc_server.sign(claims(oidc_server, gw.mcp))
         assert (await post(gw.mcp, forged)).status_code == 401

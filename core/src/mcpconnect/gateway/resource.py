@@ -72,6 +72,11 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 API_KEY_ISSUER = "mcpconnect:api-key"
 #: Seconds a request to the authorization server may take.
 HTTP_TIMEOUT = 10.0
+#: Seconds an active introspection answer is reused (never past the token's ``exp``); a revoked
+#: token is refused at most this long after its revocation.
+INTROSPECTION_CACHE_SECONDS = 60.0
+#: Introspection answers kept at most (the oldest are dropped first).
+INTROSPECTION_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,8 @@ class TokenVerifier:
         self._unnamed: list[tuple[dict[str, Any], jwt.PyJWK]] = []
         self._jwks_fetched = 0.0
         self._lock = anyio.Lock()
+        #: SHA-256 of a token -> (the user, monotonic time until which the answer holds).
+        self._introspected: dict[bytes, tuple[User, float]] = {}
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=HTTP_TIMEOUT, transport=self._transport, follow_redirects=False)
@@ -244,6 +251,22 @@ class TokenVerifier:
     # -- RFC 7662 introspection --------------------------------------------------------------------
 
     async def _introspect(self, token: str) -> User:
+        digest = hashlib.sha256(token.encode()).digest()  # the cache holds no token
+        cached = self._introspected.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        user, exp = await self._ask_introspection(token)
+        ttl = INTROSPECTION_CACHE_SECONDS if exp is None else min(INTROSPECTION_CACHE_SECONDS, exp - time.time())
+        if ttl > 0:
+            if len(self._introspected) >= INTROSPECTION_CACHE_SIZE:
+                now = time.monotonic()
+                self._introspected = {k: v for k, v in self._introspected.items() if v[1] > now}
+                while len(self._introspected) >= INTROSPECTION_CACHE_SIZE:
+                    del self._introspected[next(iter(self._introspected))]
+            self._introspected[digest] = (user, time.monotonic() + ttl)
+        return user
+
+    async def _ask_introspection(self, token: str) -> tuple[User, float | None]:
         assert self._introspection_client is not None
         metadata = await self.metadata()
         endpoint = metadata.get("introspection_endpoint")
@@ -281,7 +304,8 @@ class TokenVerifier:
             raise InvalidToken("the token is not yet valid")
         if not isinstance(data.get("sub"), str) or not data["sub"]:
             raise InvalidToken("the token names no subject")
-        return _user(self.issuer, data)
+        exp = data.get("exp")
+        return _user(self.issuer, data), float(exp) if isinstance(exp, int | float) else None
 
 
 def _fits(entry: dict[str, Any], alg: str) -> bool:
