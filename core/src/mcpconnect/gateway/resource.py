@@ -131,6 +131,7 @@ class TokenVerifier:
         self._keys: dict[str, tuple[dict[str, Any], jwt.PyJWK]] = {}
         self._unnamed: list[tuple[dict[str, Any], jwt.PyJWK]] = []
         self._jwks_fetched = 0.0
+        self._jwks_error: str | None = None
         self._lock = anyio.Lock()
         #: SHA-256 of a token -> (the user, monotonic time until which the answer holds).
         self._introspected: dict[bytes, tuple[User, float]] = {}
@@ -208,6 +209,9 @@ class TokenVerifier:
                 if (found is None and since >= JWKS_REFETCH_INTERVAL) or since > JWKS_MAX_AGE:
                     await self._fetch_jwks()
                     found = self._find(kid, alg)
+                elif found is None and self._jwks_error is not None:
+                    # The last fetch failed less than 30 s ago: still the issuer's fault, not the token's.
+                    raise Unavailable(self._jwks_error)
         if found is None:
             raise InvalidToken(f"no key {kid!r} in the issuer's JWKS")
         return found
@@ -222,6 +226,14 @@ class TokenVerifier:
 
     async def _fetch_jwks(self) -> None:
         self._jwks_fetched = time.monotonic()
+        try:
+            await self._read_jwks()
+        except Unavailable as exc:
+            self._jwks_error = str(exc)
+            raise
+        self._jwks_error = None
+
+    async def _read_jwks(self) -> None:
         metadata = await self.metadata()
         uri = metadata.get("jwks_uri")
         if not isinstance(uri, str):
