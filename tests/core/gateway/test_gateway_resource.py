@@ -447,6 +447,7 @@ def test_an_authorization_server_allows_a_non_loopback_address(tmp_path):
     from mcpconnect.gateway.http import HttpSettings
 
     config = GatewayConfig(public_url="https://mcp.example.test", authorization_server="https://auth.example.test")
+    assert "https://auth.example.test" in repr(config)  # an issuer URL, shown as it is (not a secret)
     assert HttpSettings("0.0.0.0", 0, config).keys == []  # no ConfigError: tokens guard it
     with pytest.raises(Exception, match="api_keys_env"):
         HttpSettings("0.0.0.0", 0, GatewayConfig())
