@@ -52,6 +52,24 @@ class OIDCServer:
     def deny_device(self, user_code: str) -> bool:
         return bool(self._get(f"/test/device/deny?user_code={user_code}")["denied"])
 
+    def add_resource(self, resource: str, kind: str = "jwt") -> str:
+        """Accept ``resource`` as a resource indicator (tokens for it: ``aud`` = it, scopes
+        ``mcp:tools mcp:admin``, JWTs or ``opaque``); returns those scopes."""
+        import urllib.parse
+
+        query = f"add={urllib.parse.quote(resource, safe='')}&format={kind}"
+        return str(self._get(f"/test/resource?{query}")["scope"])
+
+    def sign(self, claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+        """A JWT of ``claims`` signed with the server's own RS256 key (the one its JWKS publishes)."""
+        request = urllib.request.Request(
+            f"{self.issuer}/test/sign",
+            data=json.dumps({"claims": claims, "header": header or {}}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.loads(response.read())["token"])
+
     def introspect(
         self, token: str, client_id: str = "confidential", secret: str = CONFIDENTIAL_SECRET
     ) -> dict[str, Any]:

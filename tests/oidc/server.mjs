@@ -3,24 +3,37 @@
 // It approves without a person: the interaction route logs the user in (login_hint, or "alice")
 // and grants every requested scope, so a client that follows the authorization URL's redirects
 // with a cookie jar reaches its redirect_uri. Test-only routes under /test/ let the tests read
-// counters, approve device codes, skew the clock and make the next answers hostile.
+// counters, approve device codes, skew the clock, make the next answers hostile, register further
+// resource indicators (an mcpconnect gateway) and sign hand-made access tokens.
 //
 // Usage: node server.mjs [port]   (port 0 = ephemeral). Prints "listening <issuer>" when ready.
 import http from 'node:http';
 
 // Resolved from tests/node, where .ci/run installs the npm peers.
 import Provider, { errors } from '../node/node_modules/oidc-provider/lib/index.js';
+// The development keys oidc-provider signs with when given none (passed explicitly below, so that
+// /test/sign can sign hand-made access tokens with the very key the JWKS publishes).
+import DEV_KEYSTORE from '../node/node_modules/oidc-provider/lib/consts/dev_keystore.js';
+import { SignJWT, importJWK, calculateJwkThumbprint } from '../node/node_modules/jose/dist/webapi/index.js';
 
 // The API that access tokens can be issued for (RFC 8707 resource indicators). Tokens for it are
 // JWTs with `aud` = this resource, which the userinfo endpoint refuses, as Auth0 audiences, Entra
 // resources and Okta custom authorization servers do.
 const RESOURCE = 'https://api.example.test/';
 
+// Further resources registered by a test (/test/resource?add=URL), e.g. an mcpconnect gateway's
+// resource URI: access tokens for them carry the scopes below and `aud` = that URI; JWTs, or opaque
+// (format=opaque) for a resource server that introspects them (oidc-provider introspects no JWTs).
+const gatewayResources = new Map();
+const GATEWAY_SCOPES = 'mcp:tools mcp:admin';
+
 const port = Number(process.argv[2] || 0);
 const state = {
   refreshGrants: 0, // refresh_token grant requests (successful or not)
   tokenRequests: 0,
   revocations: 0,
+  jwksRequests: 0, // GET /jwks
+  introspections: 0, // POST /token/introspection
   slowDown: 0, // the next N POST /token answer slow_down
   failToken: 0, // the next N POST /token answer 503
   deny: false, // the interaction answers access_denied
@@ -47,6 +60,7 @@ const server = http.createServer();
 server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
+    jwks: structuredClone(DEV_KEYSTORE),
     clients: [
       {
         client_id: 'public-cli',
@@ -96,6 +110,15 @@ server.listen(port, '127.0.0.1', () => {
         defaultResource: async (ctx, client, oneOf) => oneOf,
         useGrantedResource: async () => true,
         getResourceServerInfo: async (ctx, resourceIndicator) => {
+          if (gatewayResources.has(resourceIndicator)) {
+            const format = gatewayResources.get(resourceIndicator);
+            return {
+              scope: GATEWAY_SCOPES,
+              audience: resourceIndicator,
+              accessTokenFormat: format,
+              ...(format === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+            };
+          }
           if (resourceIndicator !== RESOURCE) throw new errors.InvalidTarget();
           return { scope: 'api:read', audience: RESOURCE, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
         },
@@ -127,6 +150,8 @@ server.listen(port, '127.0.0.1', () => {
 
   // Device authorization: a short polling interval so tests do not wait 5 seconds.
   provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/jwks') state.jwksRequests += 1;
+    if (ctx.method === 'POST' && ctx.path === '/token/introspection') state.introspections += 1;
     if (ctx.method === 'POST' && ctx.path === '/token') {
       state.tokenRequests += 1;
       if (state.failToken > 0) {
@@ -199,6 +224,25 @@ server.listen(port, '127.0.0.1', () => {
     return true;
   }
 
+  // Sign `claims` (plus `header`) with the provider's RS256 key, as its own access tokens are.
+  async function sign(body) {
+    const jwk = DEV_KEYSTORE.keys.find((k) => k.kty === 'RSA');
+    const key = await importJWK({ ...jwk, alg: 'RS256' }, 'RS256');
+    const kid = jwk.kid ?? (await calculateJwkThumbprint({ kty: jwk.kty, n: jwk.n, e: jwk.e }));
+    return new SignJWT(body.claims || {})
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid, ...(body.header || {}) })
+      .sign(key);
+  }
+
+  function readBody(req) {
+    return new Promise((resolve, reject) => {
+      let data = '';
+      req.on('data', (chunk) => { data += chunk; });
+      req.on('end', () => resolve(data));
+      req.on('error', reject);
+    });
+  }
+
   function json(res, status, body) {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -245,6 +289,15 @@ server.listen(port, '127.0.0.1', () => {
         return;
       }
       switch (url.pathname) {
+        case '/test/resource':
+          if (url.searchParams.has('add')) {
+            gatewayResources.set(url.searchParams.get('add'), url.searchParams.get('format') || 'jwt');
+          }
+          json(res, 200, { resources: Object.fromEntries(gatewayResources), scope: GATEWAY_SCOPES });
+          return;
+        case '/test/sign':
+          json(res, 200, { token: await sign(JSON.parse((await readBody(req)) || '{}')) });
+          return;
         case '/test/stats':
           json(res, 200, state);
           return;
@@ -253,7 +306,7 @@ server.listen(port, '127.0.0.1', () => {
             if (url.searchParams.has(key)) state[key] = Number(url.searchParams.get(key));
           }
           if (url.searchParams.has('deny')) state.deny = url.searchParams.get('deny') === '1';
-          if (url.searchParams.has('reset')) Object.assign(state, { refreshGrants: 0, tokenRequests: 0, revocations: 0 });
+          if (url.searchParams.has('reset')) Object.assign(state, { refreshGrants: 0, tokenRequests: 0, revocations: 0, jwksRequests: 0, introspections: 0 });
           json(res, 200, state);
           return;
         case '/test/device/approve':

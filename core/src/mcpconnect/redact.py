@@ -34,8 +34,9 @@ _SECRET_NAME = re.compile(
 )
 #: Names that say where a secret is, or what kind it is, not what it is.
 _PLACE_SUFFIXES = ("_env", "_file", "_type", "_url", "_header", "_path", "_keyring", "_hint", "_method")
-#: The configuration's own keys whose values are modes, not secrets (``auth = "token"``).
-_NOT_SECRET = frozenset({"auth", "token_to_env", "token_endpoint_auth"})
+#: The configuration's own keys whose values are modes or public URLs, not secrets (``auth = "token"``,
+#: ``[gateway] authorization_server``, an issuer URL).
+_NOT_SECRET = frozenset({"auth", "token_to_env", "token_endpoint_auth", "authorization_server"})
 
 # scheme://user:password@host -> scheme://user:***@host
 # (a raw "@" in the password, as people write them, is part of it: the host follows the last one)

@@ -17,6 +17,10 @@ import pytest
 
 from mcpconnect.testing.transport_contract import free_port, http_server
 
+# oidc-provider (tests/oidc/server.mjs) as the gateway's authorization server.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "oidc"))
+from oidc_fixtures import oidc_server, oidc_server_session  # noqa: F401
+
 UPSTREAM = str(Path(__file__).with_name("upstream_server.py"))
 MCPCONNECT = str(Path(sys.executable).with_name("mcpconnect"))
 

@@ -20,6 +20,7 @@ from mcpconnect.errors import ConfigError
 __all__ = [
     "Config",
     "GatewayConfig",
+    "IntrospectionConfig",
     "NameFilter",
     "ProviderConfig",
     "ServerConfig",
@@ -276,6 +277,35 @@ class ServerConfig(_Section):
         return None
 
 
+class IntrospectionConfig(_Section):
+    """``[gateway.introspection]``: RFC 7662 token introspection with this client's credentials."""
+
+    client_id_env: str = Field(description="variable holding the gateway's client_id at the authorization server")
+    client_secret_env: str = Field(description="variable holding that client's secret")
+
+    @field_validator("client_id_env", "client_secret_env")
+    @classmethod
+    def _variable_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(f"names an environment variable (e.g. GATEWAY_CLIENT_ID), not {value!r}")
+        return value
+
+
+def _web_url(value: str) -> str:
+    """``value`` if it is an absolute https URL (http only on a loopback host), else ValueError."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r} must have no query or fragment")
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1") or parts.hostname.startswith("127.")
+    if parts.scheme == "http" and not loopback:
+        raise ValueError(f"{value!r} is plain http on a non-loopback host; use https")
+    return value
+
+
 class GatewayConfig(_Section):
     """``[gateway]``: how ``mcpconnect serve --transport http`` admits its clients."""
 
@@ -284,6 +314,19 @@ class GatewayConfig(_Section):
     )
     allowed_hosts: list[str] = Field(default_factory=list, description="extra Host values, e.g. mcp.example.com:8765")
     allowed_origins: list[str] = Field(default_factory=list, description="extra Origin values of browser clients")
+    public_url: str | None = Field(
+        default=None, description="the gateway's URL as its clients reach it, e.g. https://mcp.example.com"
+    )
+    authorization_server: str | None = Field(
+        default=None, description="issuer URL of the authorization server whose access tokens the gateway accepts"
+    )
+    audience: str | None = Field(
+        default=None, description="the 'aud' tokens must carry (default: public_url + /mcp, the resource URI)"
+    )
+    required_scopes: list[str] = Field(default_factory=list, description="scopes every token must carry")
+    introspection: IntrospectionConfig | None = Field(
+        default=None, description="check tokens at the issuer's introspection endpoint instead of as JWTs"
+    )
 
     @field_validator("api_keys_env")
     @classmethod
@@ -291,6 +334,37 @@ class GatewayConfig(_Section):
         if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
             raise ValueError(f"api_keys_env names an environment variable (e.g. MCPCONNECT_KEYS), not {value!r}")
         return value
+
+    @field_validator("public_url", "authorization_server", "audience")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _web_url(value)
+
+    @field_validator("required_scopes")
+    @classmethod
+    def _scope_tokens(cls, value: list[str]) -> list[str]:
+        for scope in value:
+            if not re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]+", scope):
+                raise ValueError(f"{scope!r} is not a scope (one word, no spaces or quotes)")
+        return value
+
+    @model_validator(mode="after")
+    def _resource_needs_public_url(self) -> GatewayConfig:
+        if self.authorization_server and not self.public_url:
+            raise ValueError(
+                "authorization_server needs public_url: the gateway's URL as clients reach it "
+                "(its resource URI, public_url + /mcp, is the audience tokens must carry)"
+            )
+        if self.introspection and not self.authorization_server:
+            raise ValueError("introspection needs authorization_server: the issuer whose endpoint checks tokens")
+        return self
+
+    @property
+    def resource(self) -> str | None:
+        """The gateway's resource URI (RFC 8707/9728): ``public_url`` + ``/mcp``."""
+        return self.public_url.rstrip("/") + "/mcp" if self.public_url else None
 
 
 class Config(_Section):

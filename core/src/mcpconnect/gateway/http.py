@@ -6,6 +6,8 @@
 * Binding any other address needs client keys: ``[gateway] api_keys_env`` names a variable holding
   one or more keys (comma-separated), and each request must carry one as ``Authorization: Bearer``.
   Without keys ``serve`` refuses to start rather than expose every configured server.
+* With ``[gateway] authorization_server`` the gateway is an OAuth protected resource instead
+  (:mod:`mcpconnect.gateway.resource`): OAuth access tokens of that server, and the client keys too.
 * ``GET /healthz`` answers ``{"status": "ok", "servers": N, "ready": M}`` for probes, with no names
   (``"starting"`` until every server has connected or failed once).
 * ``GET /metrics`` answers the Prometheus text format when a plugin renders it (``mcpconnect-otel``
@@ -96,13 +98,18 @@ class HttpSettings:
         self.port = port
         self.config = config
         self.keys = read_api_keys(config) if keys is None else keys
-        if not is_loopback(host) and not self.keys:
+        if not is_loopback(host) and not self.keys and not config.authorization_server:
             raise ConfigError(
                 f"{command}: listening on {host} would let anyone who can reach it use every configured server; "
                 'set [gateway] api_keys_env = "VAR" and export VAR=KEY (clients send Authorization: Bearer KEY), '
+                "or [gateway] authorization_server and public_url (clients log in with OAuth), "
                 "or listen on 127.0.0.1",
                 key="gateway.api_keys_env",
             )
+        if config.introspection is not None:
+            from mcpconnect.gateway.resource import introspection_credentials
+
+            introspection_credentials(config, os.environ)  # unset variables: exit 2 before listening
 
     @property
     def url(self) -> str:
@@ -186,6 +193,10 @@ def build_app(
         host=settings.host,
         custom_starlette_routes=routes,
     )
+    if settings.config.authorization_server:
+        from mcpconnect.gateway.resource import ResourceGuard
+
+        return ResourceGuard(app, settings.config, keys=settings.keys, public_paths=(HEALTH_PATH,))
     if settings.keys:
         return _RequireKey(app, settings.keys, open_paths=open_paths)
     return app

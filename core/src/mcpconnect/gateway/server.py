@@ -36,6 +36,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcpconnect import __version__
 from mcpconnect.errors import MCPConnectError, TransportError
 from mcpconnect.gateway.names import Namespace
+from mcpconnect.gateway.resource import User, user_of_request
 from mcpconnect.servers.connection import ServerState, ServerStatus
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from mcpconnect.config import NameFilter
     from mcpconnect.hub import Hub
 
-__all__ = ["PAGE_SIZE", "Gateway"]
+__all__ = ["PAGE_SIZE", "Gateway", "current_user"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,6 +72,16 @@ _CHANGED = {
 #: The client request a gateway task is working for (read by the callbacks that an upstream's
 #: 2026-07-28 ``input_required`` results run in that same task).
 _REQUESTER: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar("mcpconnect_gateway_requester", default=None)
+
+
+#: The user the client request being answered comes from (``None`` over stdio or without a guard);
+#: set for every request by :meth:`Gateway._as_caller`, read with :func:`current_user`.
+_CALLER: ContextVar[User | None] = ContextVar("mcpconnect_gateway_caller", default=None)
+
+
+def current_user() -> User | None:
+    """The user (issuer, ``sub``, scopes) of the client request this task is answering, if known."""
+    return _CALLER.get()
 
 
 @dataclass(frozen=True)
@@ -285,6 +296,14 @@ class Gateway:
                 tg.start_soon(tell, server)
         return types.EmptyResult()
 
+    async def _as_caller(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Answer ``ctx`` as its HTTP request's user (the :class:`ResourceGuard` put it there)."""
+        token = _CALLER.set(user_of_request(ctx.request))
+        try:
+            return await call_next(ctx)
+        finally:
+            _CALLER.reset(token)
+
     async def _track_sessions(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         result = await call_next(ctx)
         # Clients on the initialize handshake get change notifications on their connection; those
@@ -309,6 +328,7 @@ class Gateway:
             on_subscriptions_listen=ListenHandler(self._bus),
         )
         server.middleware.append(self._track_sessions)
+        server.middleware.append(self._as_caller)
         # Registered after construction: the constructor's on_set_logging_level warns that logging
         # is deprecated at 2026-07-28, but handshake-era clients still use it.
         server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from contextlib import AbstractAsyncContextManager
@@ -12,14 +13,17 @@ from mcpconnect.errors import StoreError
 from mcpconnect.storage.base import ANY_VERSION, LockLease, Record, StorageBackend
 from mcpconnect.tokens import Token
 
-__all__ = ["Cipher", "DamagedRecord", "DamagedRecordError", "StoredToken", "TokenStore"]
+__all__ = ["Cipher", "DamagedRecord", "DamagedRecordError", "StoredToken", "TokenStore", "user_principal"]
 
 log = logging.getLogger("mcpconnect.storage")
 
 TOKENS = "token"
 REGISTRATIONS = "registration"
+#: Upstream tokens of one user of a protected gateway (``per_user`` servers), apart from the shared
+#: ones so that no listing, logout or lookup of shared tokens ever meets them.
+USER_TOKENS = "user-token"
 #: Every namespace a token store writes (what migrate and rekey walk).
-NAMESPACES = (TOKENS, REGISTRATIONS)
+NAMESPACES = (TOKENS, REGISTRATIONS, USER_TOKENS)
 
 
 class Cipher(Protocol):
@@ -41,6 +45,20 @@ class StoredToken:
 def token_key(provider: str, account: str) -> str:
     """The backend key of a token. ``/`` is escaped so any account id round-trips."""
     return f"{_escape(provider)}/{_escape(account)}"
+
+
+def user_principal(user: str) -> str:
+    """The store's name for a gateway user (``User.key``: issuer ``#`` sub): its SHA-256 in hex, so
+    that backend keys and lock names carry no ``sub`` (often an e-mail address) in clear, and every
+    user's name has the same shape whatever characters the issuer and ``sub`` hold."""
+    if not user:
+        raise ValueError("a per-user token needs a user (issuer#sub); an empty one would be shared")
+    return hashlib.sha256(user.encode()).hexdigest()
+
+
+def user_token_key(user: str, provider: str, account: str) -> str:
+    """The backend key of ``user``'s token of ``account`` at ``provider`` (namespace ``user-token``)."""
+    return f"{user_principal(user)}/{token_key(provider, account)}"
 
 
 def _escape(part: str) -> str:
@@ -85,6 +103,11 @@ class DamagedRecord:
 
     @property
     def message(self) -> str:
+        if self.namespace == USER_TOKENS:
+            return (
+                f"{self.store}: a gateway user's upstream token ({self.key}) is damaged ({self.problem}); "
+                "it is ignored, and that user connects the upstream again"
+            )
         if self.namespace == TOKENS:
             return (
                 f"{self.store}: the token of {self.provider} account '{self.account}' is damaged ({self.problem}); "
@@ -154,17 +177,17 @@ class TokenStore:
     def _damaged(self, namespace: str, key: str, problem: str) -> DamagedRecord:
         return DamagedRecord(namespace, key, problem, self.backend.describe())
 
-    def _decode_token(self, record: Record, key: str) -> Token:
+    def _decode_token(self, record: Record, key: str, namespace: str = TOKENS) -> Token:
         """The token of ``record``; :class:`DamagedRecordError` for this record alone when it
         cannot be read (damaged, encrypted with another key, written by a newer mcpconnect)."""
         if record.problem:
-            raise DamagedRecordError(self._damaged(TOKENS, key, record.problem))
-        plain = self._plaintext(record, TOKENS, key)
+            raise DamagedRecordError(self._damaged(namespace, key, record.problem))
+        plain = self._plaintext(record, namespace, key)
         try:
             return Token.from_json(plain)
         except Exception as exc:
             raise DamagedRecordError(
-                self._damaged(TOKENS, key, f"{type(exc).__name__}; damaged, or written by a newer mcpconnect")
+                self._damaged(namespace, key, f"{type(exc).__name__}; damaged, or written by a newer mcpconnect")
             ) from None
 
     # -- tokens ---------------------------------------------------------------------------------
@@ -246,6 +269,59 @@ class TokenStore:
     ) -> AbstractAsyncContextManager[LockLease]:
         """The lock one refresher holds while the others wait, then read its result."""
         return self.backend.lock(f"refresh:{token_key(provider, account)}", lease=lease, wait=wait)
+
+    # -- per-user tokens (a protected gateway's per_user servers) ------------------------------------
+    #
+    # Keyed by (user, provider, account) in their own namespace: a lookup for one user never falls
+    # back to the shared token or to another user's, and the refresh lock is the user's own.
+
+    async def get_for_user(self, user: str, provider: str, account: str) -> StoredToken | None:
+        """``user``'s token of ``account`` at ``provider``, or ``None`` (never anyone else's)."""
+        key = user_token_key(user, provider, account)
+        record = await self.backend.get(USER_TOKENS, key)
+        if record is None:
+            return None
+        token = self._decode_token(record, key, USER_TOKENS)
+        if (token.provider, token.account) != (provider, account):
+            # The record's own names disagree with its key: never hand it out.
+            raise DamagedRecordError(self._damaged(USER_TOKENS, key, "its provider or account does not match its key"))
+        return StoredToken(token, record.version)
+
+    async def put_for_user(self, user: str, token: Token, *, expected_version: int = ANY_VERSION) -> int:
+        """Store ``token`` as ``user``'s; with ``expected_version``, only if nobody stored a newer one."""
+        key = user_token_key(user, token.provider, token.account)
+        data = self._seal(token.to_json())
+        return await self.backend.put(USER_TOKENS, key, data, expected_version=expected_version)
+
+    async def delete_for_user(
+        self, user: str, provider: str, account: str, *, expected_version: int = ANY_VERSION
+    ) -> bool:
+        """Delete ``user``'s token; ``False`` when there was none."""
+        key = user_token_key(user, provider, account)
+        return await self.backend.delete(USER_TOKENS, key, expected_version=expected_version)
+
+    async def list_for_user(self, user: str) -> _Tokens:
+        """Every readable token of ``user`` (a damaged one is logged and left out)."""
+        prefix = user_principal(user) + "/"
+        out: list[StoredToken] = []
+        for key, record in (await self.backend.list(USER_TOKENS)).items():
+            if not key.startswith(prefix):
+                continue
+            try:
+                token = self._decode_token(record, key, USER_TOKENS)
+            except StoreError as exc:
+                log.warning("%s", exc)
+                continue
+            if split_token_key(key.removeprefix(prefix)) == (token.provider, token.account):
+                out.append(StoredToken(token, record.version))
+        out.sort(key=lambda s: (s.token.provider, s.token.account))
+        return out
+
+    def refresh_lock_for_user(
+        self, user: str, provider: str, account: str, *, lease: float = 30.0, wait: float = 60.0
+    ) -> AbstractAsyncContextManager[LockLease]:
+        """The lock one refresher of ``user``'s token holds; other users never wait on it."""
+        return self.backend.lock(f"refresh-user:{user_token_key(user, provider, account)}", lease=lease, wait=wait)
 
     # -- client registrations (per issuer) ------------------------------------------------------
 
