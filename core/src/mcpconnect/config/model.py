@@ -283,6 +283,12 @@ class GatewayConfig(_Section):
     )
     allowed_hosts: list[str] = Field(default_factory=list, description="extra Host values, e.g. mcp.example.com:8765")
     allowed_origins: list[str] = Field(default_factory=list, description="extra Origin values of browser clients")
+    session_idle_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        le=366 * 86400,
+        description="seconds an HTTP client's session may stay idle (no request, no open stream) before it is closed",
+    )
 
     @field_validator("api_keys_env")
     @classmethod

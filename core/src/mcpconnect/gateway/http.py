@@ -136,6 +136,7 @@ def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
         streamable_http_path=MCP_PATH,
         transport_security=security,
         host=settings.host,
+        session_idle_timeout=settings.config.session_idle_timeout,
         custom_starlette_routes=[Route(HEALTH_PATH, healthz, methods=["GET"])],
     )
     if settings.keys:
