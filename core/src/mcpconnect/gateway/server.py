@@ -8,6 +8,7 @@ listings leave it out, and a call to it comes back as a tool error that says wha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import warnings
@@ -36,6 +37,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcpconnect import __version__
 from mcpconnect.errors import MCPConnectError, TransportError
+from mcpconnect.gateway.login import Logins, login_command, login_target, needs_login, with_command
 from mcpconnect.gateway.names import Namespace
 from mcpconnect.gateway.subscriptions import ResourceSubscriptions
 from mcpconnect.servers.connection import ServerState, ServerStatus
@@ -110,6 +112,7 @@ class Gateway:
         self._log_level = "debug"
         self._subscriptions = ResourceSubscriptions(self._upstream, self._client_of)
         self._watched: set[int] = set()
+        self._logins: Logins | None = None
         self.server = self._build()
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -582,12 +585,60 @@ class Gateway:
                 tool, params.arguments or {}, read_timeout_seconds=timeout, progress_callback=progress
             )
 
-        try:
+        async def attempt() -> types.CallToolResult:
             with self._on_behalf_of(server, ctx):
-                result = await self._upstream(server, f"tools/call '{tool}'", call)
+                return await self._upstream(server, f"tools/call '{tool}'", call)
+
+        try:
+            result = await attempt()
         except TransportError as exc:
-            return _tool_error(str(exc))
+            refusal = await self._log_in(ctx, server, str(exc))
+            if refusal is not None:
+                return _tool_error(refusal)
+            try:
+                result = await attempt()  # logged in: once more, on the new connection
+            except TransportError as exc:
+                return _tool_error(str(exc))
         return self._relay(server, result)
+
+    async def _log_in(self, ctx: ServerRequestContext[Any, Any], server: str, error: str) -> str | None:
+        """``None`` when ``server``'s login was missing and the client has just done it (URL-mode
+        elicitation); otherwise the tool error to answer: ``error`` with the exact command to run."""
+        config = self.hub.connection(server).server
+        target = login_target(server, config)
+        if target is None or not needs_login(error):
+            return error
+        runtime = self.hub.runtime
+        hint = with_command(error, target, await login_command(runtime, target))
+        caps = ctx.session.client_capabilities
+        if caps is None or caps.elicitation is None or caps.elicitation.url is None:
+            return hint
+        if self._logins is None:
+            self._logins = Logins(runtime)
+
+        asked: list[str] = []
+
+        async def open_url(message: str, url: str, elicitation_id: str) -> bool:
+            asked.append(elicitation_id)
+            params = types.ElicitRequestURLParams(message=message, url=url, elicitation_id=elicitation_id)
+            metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
+            answer = await ctx.session.send_request(
+                types.ElicitRequest(params=params), types.ElicitResult, metadata=metadata
+            )
+            return answer.action == "accept"
+
+        try:
+            await self._logins.login(server, config, target, open_url)
+        except (MCPConnectError, MCPError) as exc:  # declined, failed, timed out, or no way to ask
+            return f"{hint}\n(the login through the client did not complete: {str(exc).splitlines()[0]})"
+        for elicitation_id in asked:  # the page the client opened is done with (best effort)
+            done = types.ElicitCompleteNotification(
+                params=types.ElicitCompleteNotificationParams(elicitation_id=elicitation_id)
+            )
+            with contextlib.suppress(Exception):
+                await ctx.session.send_notification(done, related_request_id=ctx.request_id)
+        await self.hub.connection(server).reconnect_now()
+        return None
 
     async def _get_prompt(
         self, ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
