@@ -104,3 +104,31 @@ async def test_without_url_elicitation_the_error_gives_the_exact_command(gw, pro
                 result = await client.call_tool("protected__secret", {})
                 assert result.is_error and command in result.content[0].text, result.content[0].text
                 assert (await client.call_tool("local__echo", {"message": "fine"})).content[0].text == "fine"
+
+
+async def test_mcp_authorization_logs_in_through_the_client_too(gw, mcpconnect_isolated):
+    """``auth = "mcp"``: the server's own authorization server, the login the CLI runs for it."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "protected" / "protected_server.py"
+    auth_port, mcp_port = free_port(), free_port()
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    config.write_text(
+        f'[storage]\nbackend = "memory"\n'
+        f'[servers.notes]\nurl = "http://127.0.0.1:{mcp_port}/mcp"\ntransport = "streamable-http"\nauth = "mcp"\n'
+    )
+    asked = []
+
+    async def elicitation(context, params):
+        asked.append(params.url)
+        await follow_authorization(params.url)  # the demo authorization server approves at once
+        return types.ElicitResult(action="accept")
+
+    argv = [sys.executable, str(example), "--auth-port", str(auth_port), "--mcp-port", str(mcp_port)]
+    env = {"SSH_CONNECTION": "10.0.0.2 50000 10.0.0.1 22"}  # no device flow for MCP authorization
+    with http_server(argv, mcp_port), gw.serve_http(config, env=env) as (base, _):
+        async with Client(f"{base}/mcp", mode="legacy") as plain:
+            refused = await plain.call_tool("notes__read_note", {})
+            assert refused.is_error and "'mcpconnect login notes'" in refused.content[0].text
+        async with Client(f"{base}/mcp", mode="legacy", elicitation_callback=elicitation) as client:
+            note = await client.call_tool("notes__read_note", {})
+            assert not note.is_error and "demo-user" in note.content[0].text
+    assert len(asked) == 1 and asked[0].startswith(f"http://127.0.0.1:{auth_port}/")
