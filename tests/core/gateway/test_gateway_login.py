@@ -98,12 +98,21 @@ async def test_a_declined_login_answers_with_the_command(gw, protected):
 async def test_without_url_elicitation_the_error_gives_the_exact_command(gw, protected, monkeypatch, env, command):
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
     monkeypatch.delenv("SSH_TTY", raising=False)
+    asked = []
+
+    async def elicitation(context, params):
+        asked.append(params)
+        return types.ElicitResult(action="cancel")
+
     with gw.serve_http(protected, env=env) as (base, _):
-        for mode in ("legacy", "auto"):  # no elicitation declared; a 2026-07-28 client cannot be asked
-            async with Client(f"{base}/mcp", mode=mode) as client:
+        # No elicitation declared; and a 2026-07-28 client cannot be asked, even one that declares it.
+        for mode, callback in (("legacy", None), ("auto", elicitation)):
+            async with Client(f"{base}/mcp", mode=mode, elicitation_callback=callback) as client:
                 result = await client.call_tool("protected__secret", {})
                 assert result.is_error and command in result.content[0].text, result.content[0].text
+                assert "did not complete" not in result.content[0].text
                 assert (await client.call_tool("local__echo", {"message": "fine"})).content[0].text == "fine"
+    assert asked == []
 
 
 async def test_mcp_authorization_logs_in_through_the_client_too(gw, mcpconnect_isolated):

@@ -613,6 +613,8 @@ class Gateway:
         caps = ctx.session.client_capabilities
         if caps is None or caps.elicitation is None or caps.elicitation.url is None:
             return hint
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return hint  # 2026-07-28: no server-to-client requests to ask with
         if self._logins is None:
             self._logins = Logins(runtime)
 
