@@ -24,6 +24,7 @@ GROUPS = [
     ),
     ("Server lifecycle events", ["on_server_connected", "on_server_failed", "on_server_restarted"]),
     ("Operation events", ["on_operation_started", "on_operation_finished"]),
+    ("The gateway", ["gateway_metrics"]),
 ]
 
 

@@ -176,6 +176,19 @@ def test_from_imports_a_named_file_and_a_bad_one_is_explained(machine, tmp_path)
     done = run(machine, "--from", str(good), "--store", "sqlite", "--no-providers", "--no-login")
     assert done.returncode == 0, done.stderr
     assert set(written(machine)["servers"]) == {"search"}
+    # A token written as a value in the client file: named, never copied, a TODO in the file.
+    secret = tmp_path / "with-secret.json"
+    secret.write_text(
+        json.dumps({"mcpServers": {"gh": {"command": "gh-mcp", "env": {"GH_TOKEN": "ghp-literal-init-0001"}}}})
+    )
+    done = run(machine, "--force", "--from", str(secret), "--store", "sqlite", "--no-providers", "--no-login")
+    assert done.returncode == 0, done.stderr
+    text = (machine["project"] / "mcpconnect.toml").read_text()
+    assert "ghp-literal-init-0001" not in text + done.stderr + done.stdout
+    assert "export GH_TOKEN" in done.stderr and "# TODO: server 'gh': export GH_TOKEN" in text
+    assert written(machine)["servers"]["gh"]["env"] == {"GH_TOKEN": "${GH_TOKEN}"}
+    good_only = run(machine, "--force", "--from", str(good), "--store", "sqlite", "--no-providers", "--no-login")
+    assert good_only.returncode == 0, good_only.stderr
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     done = run(machine, "--force", "--from", str(bad), "--yes")

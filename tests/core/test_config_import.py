@@ -238,3 +238,59 @@ def test_values_no_process_can_take_are_named(tmp_path: Path) -> None:
     assert list(servers) == ["badenv"] and servers["badenv"]["env"] == {"OK": "2"}
     assert any("mcpServers.nul: not imported" in w and "NUL" in w for w in warnings)
     assert any("'A=B' is not a variable name" in w for w in warnings)
+
+
+LITERAL = {
+    "mcpServers": {
+        "github": {
+            "command": "npx",
+            "args": ["-y", "@modelcontextprotocol/server-github"],
+            "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_literal_0001", "AUTHOR": "me", "LOG_LEVEL": "debug"},
+        },
+        "remote": {
+            "url": "https://remote.example/mcp",
+            "headers": {"Authorization": "Bearer sk-literal-0002", "X-API-Key": "k-literal-0003", "Accept": "x"},
+        },
+    }
+}
+
+
+def test_secrets_written_as_values_become_references_to_export(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    data = import_file(write_json(tmp_path / "claude.json", LITERAL), warnings=warnings)
+    text = to_toml(data)
+    assert "literal" not in text  # no secret of the client file reaches the TOML
+    servers = tomllib.loads(text)["servers"]
+    assert servers["github"]["env"] == {
+        "GITHUB_PERSONAL_ACCESS_TOKEN": "${GITHUB_PERSONAL_ACCESS_TOKEN}",
+        "AUTHOR": "me",  # a name that only looks like one is a value
+        "LOG_LEVEL": "debug",
+    }
+    assert servers["remote"]["auth"] == "token" and servers["remote"]["token_env"] == "REMOTE_TOKEN"
+    assert servers["remote"]["headers"] == {"X-API-Key": "${REMOTE_X_API_KEY}", "Accept": "x"}
+    for var in ("GITHUB_PERSONAL_ACCESS_TOKEN", "REMOTE_TOKEN", "REMOTE_X_API_KEY"):
+        assert any(f"export {var} " in w for w in warnings), warnings
+        assert "# TODO: server '" in text and f"export {var} " in text
+    Config.model_validate(tomllib.loads(text))
+
+
+def test_keep_secrets_copies_them_as_written(tmp_path: Path) -> None:
+    data = import_file(write_json(tmp_path / "claude.json", LITERAL), keep_secrets=True)
+    servers = tomllib.loads(to_toml(data))["servers"]
+    assert servers["github"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == "ghp_literal_0001"
+    assert servers["remote"]["headers"]["Authorization"] == "Bearer sk-literal-0002"
+
+
+def test_config_import_cli_warns_and_keeps_secrets_only_when_asked(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mcpconnect.cli import cli
+
+    source = write_json(tmp_path / "claude.json", LITERAL)
+    out = tmp_path / "mcpconnect.toml"
+    result = CliRunner().invoke(cli, ["config", "import", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "export GITHUB_PERSONAL_ACCESS_TOKEN" in result.output
+    assert "literal" not in out.read_text() and "literal" not in result.output
+    result = CliRunner().invoke(cli, ["config", "import", str(source), "--keep-secrets"])
+    assert result.exit_code == 0 and "ghp_literal_0001" in result.output

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mcpconnect.config import Config
@@ -75,6 +75,9 @@ def _shape(kind: int, servers: dict[str, Any], inputs: Any) -> dict[str, Any]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.integers(0, 2), servers=SERVERS, inputs=JSON, use_base=st.booleans())
+# Control characters in a name or an input id reach a TOML comment and the terminal: escaped.
+@example(kind=1, servers={"\x00": {"command": "x", "env": {"A": "${input:a\x01b}"}}}, inputs=[], use_base=False)
+@example(kind=0, servers={"\x1b[31m": {"url": 3}}, inputs=[], use_base=False)
 def test_import_never_crashes_and_accounts_for_every_server(
     tmp_path: Path, kind: int, servers: dict[str, Any], inputs: Any, use_base: bool
 ) -> None:
@@ -92,6 +95,7 @@ def test_import_never_crashes_and_accounts_for_every_server(
         message = str(exc)
         assert message.startswith("client.json: ")
         assert "no server could be imported" in message or "more than" in message
+        assert message.isprintable(), message
         return
     imported = result["servers"]
     skipped = [w for w in warnings if ": not imported: " in w]
@@ -102,6 +106,7 @@ def test_import_never_crashes_and_accounts_for_every_server(
     Config.model_validate(tomllib.loads(text))
     for warning in warnings:
         assert warning.startswith("client.json: ") and "Traceback" not in warning
+        assert warning.isprintable(), warning
 
 
 @settings(max_examples=300, deadline=None)
@@ -170,3 +175,25 @@ def test_json_round_trip_of_the_vscode_example(tmp_path: Path) -> None:
     # A sanity check that the shapes above are the ones real files have.
     data = json.loads('{"servers": {"a": {"type": "http", "url": "https://a.example/mcp"}}}')
     assert convert(data, source="x", environ={})["servers"]["a"]["transport"] == "streamable-http"
+
+
+SECRET_KEYS = st.sampled_from(["GITHUB_TOKEN", "OPENAI_API_KEY", "DB_PASSWORD", "apiKey", "X-Auth-Token", "STRIPE_KEY"])
+SECRET_VALUES = st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]), min_size=12, max_size=40).map(
+    lambda v: f"s3cr3t{v}"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=SECRET_KEYS, value=SECRET_VALUES, where=st.sampled_from(["env", "headers", "bearer"]))
+def test_a_secret_written_as_a_value_never_reaches_the_toml(key: str, value: str, where: str) -> None:
+    if where == "env":
+        entry: dict[str, Any] = {"command": "x", "env": {key.replace("-", "_"): value}}
+    elif where == "headers":
+        entry = {"url": "https://a.example/mcp", "headers": {key: value}}
+    else:
+        entry = {"url": "https://a.example/mcp", "headers": {"Authorization": f"Bearer {value}"}}
+    warnings: list[str] = []
+    text = to_toml(convert({"mcpServers": {"s": entry}}, source="c.json", warnings=warnings))
+    assert value not in text and not any(value in w for w in warnings)
+    Config.model_validate(tomllib.loads(text))
+    assert "# TODO: server 's': export " in text

@@ -254,6 +254,34 @@ async def test_hook_on_operation_finished(recorder: Recorder) -> None:
     assert ("request", "anything", "error", "transport") in finished
 
 
+def test_hook_gateway_metrics(mcpconnect_host: PluginHost, caplog: pytest.LogCaptureFixture) -> None:
+    assert not mcpconnect_host.implements("gateway_metrics")
+    assert mcpconnect_host.gateway_metrics([]) is None  # nobody renders metrics: /metrics is 404
+    seen: list[Any] = []
+
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def gateway_metrics(self, tokens: Any) -> Any:
+            raise RuntimeError("plugin bug")
+
+    class Metrics:
+        @hookimpl
+        def gateway_metrics(self, tokens: Any) -> Any:
+            seen.extend(tokens)
+            return lambda accept: (b"up 1\n", "text/plain; version=0.0.4")
+
+    mcpconnect_host.register_plugin(Metrics(), kind="plugin", name="metrics")
+    assert mcpconnect_host.implements("gateway_metrics")
+    token = _token()
+    render = mcpconnect_host.gateway_metrics([token])
+    assert render is not None and render("text/plain") == (b"up 1\n", "text/plain; version=0.0.4")
+    assert seen == [token]
+    # A plugin that raises is logged, and the gateway serves no metrics rather than failing.
+    mcpconnect_host.register_plugin(Broken(), kind="plugin", name="broken")
+    assert mcpconnect_host.gateway_metrics([token]) is None
+    assert "raised in gateway_metrics" in caplog.text
+
+
 def test_operations_cost_nothing_without_an_observer(mcpconnect_host: PluginHost) -> None:
     assert mcpconnect_host.start_operation("login", provider="gh") is None
     with mcpconnect_host.observe("refresh", provider="gh") as op:
@@ -286,8 +314,11 @@ def test_an_observer_that_raises_never_breaks_the_operation(mcpconnect_host: Plu
         ("NeedsLoginError('x', provider='p', error='invalid_grant')", "invalid_grant"),
         ("NeedsLoginError('x', provider='p')", "needs_login"),
         ("TransientAuthError('x', provider='p')", "transient"),
-        ("TransientAuthError('provider p: ... (circuit open); ...', provider='p')", "circuit_open"),
-        ("TransportError('server s: tools/call timed out (timeout)')", "timeout"),
+        ("CircuitOpenError('provider p: paused', provider='p')", "circuit_open"),
+        # The kind comes from the class, never from the message's words.
+        ("TransientAuthError('provider p: ... (circuit open); ...', provider='p')", "transient"),
+        ("TransportTimeoutError('server s: tools/call did not answer')", "timeout"),
+        ("TransportError('server s: tools/call timed out (timeout)')", "transport"),
         ("TransportError('server s: exited with code 3')", "transport"),
         ("ConfigError('bad')", "config"),
         ("TimeoutError()", "timeout"),
@@ -295,8 +326,8 @@ def test_an_observer_that_raises_never_breaks_the_operation(mcpconnect_host: Plu
     ],
 )
 def test_error_kinds_are_short_and_stable(error: str, kind: str) -> None:
-    from mcpconnect.auth.errors import NeedsLoginError, TransientAuthError  # noqa: F401
-    from mcpconnect.errors import ConfigError, TransportError  # noqa: F401
+    from mcpconnect.auth.errors import CircuitOpenError, NeedsLoginError, TransientAuthError  # noqa: F401
+    from mcpconnect.errors import ConfigError, TransportError, TransportTimeoutError  # noqa: F401
     from mcpconnect.operations import error_kind
 
     assert error_kind(eval(error)) == kind  # noqa: S307 - a literal from the table above
@@ -348,6 +379,7 @@ def test_the_hook_list_is_what_the_docs_promise() -> None:
                 "on_server_restarted",
                 "on_operation_started",
                 "on_operation_finished",
+                "gateway_metrics",
             ]
         )
         == HOOKS

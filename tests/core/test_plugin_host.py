@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpconnect.errors import PluginConflictError, PluginError, PluginLoadError, PluginNotFoundError
+from mcpconnect.errors import ConfigError, PluginConflictError, PluginError, PluginLoadError, PluginNotFoundError
 from mcpconnect.plugins import PluginHost
 
 from .fakedist import STORE_MODULE, FakeSite
@@ -340,11 +340,11 @@ def test_a_factory_returning_the_wrong_type_says_what_it_must_return(factories: 
 
 
 def test_store_options_that_do_not_fit_list_the_options_it_takes(factories: PluginHost) -> None:
-    with pytest.raises(PluginError) as info:
+    with pytest.raises(ConfigError) as info:
         factories.build("store", "takes-path", pathh="/tmp/x")
     message = str(info.value)
-    assert "[storage] does not fit the token store plugin 'factories'" in message
-    assert "pathh" in message and "the options it takes: path" in message
+    assert message.startswith("storage.pathh: the token store plugin 'factories'")
+    assert "pathh = '/tmp/x' (unknown option; the options it takes: path)" in message
 
 
 def test_a_transport_factory_with_the_wrong_signature_shows_the_expected_call(factories: PluginHost) -> None:

@@ -6,6 +6,8 @@ next. None of them ever carries a secret: build messages from names, paths and r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 __all__ = [
     "AuthError",
     "ConfigError",
@@ -15,7 +17,9 @@ __all__ = [
     "PluginLoadError",
     "PluginNotFoundError",
     "StoreError",
+    "StoreOptionError",
     "TransportError",
+    "TransportTimeoutError",
     "VersionConflict",
 ]
 
@@ -41,6 +45,52 @@ class ConfigError(MCPConnectError):
         self.problem = message
         parts = [p for p in (source, key) if p]
         super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
+
+
+class StoreOptionError(ConfigError):
+    """A ``[storage]`` option that the store plugin's factory refused (a value of the wrong type).
+
+    ``options`` holds what the factory was given, values already redacted; :meth:`located` says
+    where each one was set (a file, an ``MCPCONNECT_`` variable, ``--set``).
+    """
+
+    def __init__(
+        self,
+        *,
+        plugin: str,
+        cause: str,
+        options: Mapping[str, object],
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        self.plugin = plugin
+        self.cause = cause
+        self.options = dict(options)
+        self.sources = dict(sources or {})
+
+        places = sorted({s for s in self.sources.values() if s})
+
+        def where(name: str) -> str:
+            source = self.sources.get(name)
+            return f" (set in {source})" if source and len(places) > 1 else ""
+
+        shown = ", ".join(f"{k} = {v!r}{where(k)}" for k, v in sorted(self.options.items())) or "no options"
+        only = next(iter(self.options)) if len(self.options) == 1 else None
+        fix = "fix it where it is set" if places else "fix it in [storage]"
+        super().__init__(
+            f"the {plugin} cannot use {shown} ({cause}); {fix} (see the store's documentation)",
+            source=", ".join(places) or None,
+            key=f"storage.{only}" if only else "storage",
+        )
+
+    def located(self, source_of: Callable[[str], str]) -> StoreOptionError:
+        """The same error naming where each option was set: ``source_of(option)`` gives its
+        layer (the configuration's ``LoadedConfig.source_of("storage", option)``)."""
+        return StoreOptionError(
+            plugin=self.plugin,
+            cause=self.cause,
+            options=self.options,
+            sources={name: source_of(name) for name in self.options},
+        )
 
 
 class PluginError(MCPConnectError):
@@ -81,3 +131,7 @@ class AuthError(MCPConnectError):
 
 class TransportError(MCPConnectError):
     """A server could not be started, reached or spoken to: names the server."""
+
+
+class TransportTimeoutError(TransportError):
+    """A server did not answer in time: the MCP handshake or a request outlasted its timeout."""

@@ -14,7 +14,8 @@ arguments without breaking plugins.
 
 There are two kinds of hooks, and four kinds of plugins: an auth provider, token store or
 transport plugin implements one registration hook; an observer plugin (entry-point group
-``mcpconnect.plugins``) implements event hooks.
+``mcpconnect.plugins``) implements event hooks, and may answer the gateway's question
+:func:`gateway_metrics`.
 
 Registration hooks are called once for a plugin, when it is loaded: only when the configuration
 names one of its entry points (``backend``, ``type``, ``transport``), or for ``mcpconnect plugins
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from mcp.client import Transport
 
@@ -62,6 +63,9 @@ if TYPE_CHECKING:
     #: ``factory(name, server, context)``: the MCP SDK's ``Transport``, an async context manager
     #: yielding ``(read_stream, write_stream)``.
     TransportFactory: TypeAlias = Callable[[str, ServerConfig, TransportContext], Transport]
+    #: ``render(accept)``: the metrics as ``(body, content_type)``, ``accept`` being the scraper's
+    #: ``Accept`` header (see :func:`gateway_metrics`).
+    MetricsRenderer: TypeAlias = Callable[[str], tuple[bytes, str]]
 
 __all__ = ["PROJECT", "RegisterAuthProvider", "RegisterTokenStore", "RegisterTransport", "hookimpl", "hookspec"]
 
@@ -397,4 +401,37 @@ def on_operation_finished(operation: Operation) -> None:
             latency.record(operation.duration, {"server": operation.server, "outcome": operation.outcome})
 
     :param operation: the object given to :func:`on_operation_started`, now complete.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# The gateway: asked once by ``mcpconnect serve --transport http`` as it starts
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def gateway_metrics(tokens: Sequence[Token]) -> MetricsRenderer | None:
+    """``mcpconnect serve --transport http`` is starting: return the function that renders this
+    process's metrics for ``GET /metrics`` (the Prometheus text format), or ``None``.
+
+    Called once, in the event loop, before the gateway answers its first request; observer plugins
+    are loaded by then. The function returned is called for each scrape, in a worker thread, with
+    the scraper's ``Accept`` header, and returns ``(body, content_type)``. The gateway serves it
+    under the same ``Host`` rule and client-key check as MCP requests; without an answer,
+    ``/metrics`` is 404 with a line saying what to install. Stops at the first non-``None``
+    result. ``mcpconnect-otel[prometheus]`` implements it with OpenTelemetry's Prometheus reader.
+
+    Example::
+
+        @hookimpl
+        def gateway_metrics(tokens):
+            from prometheus_client import REGISTRY, generate_latest
+
+            for token in tokens:  # what the store holds: gauges right from the first scrape
+                expiry.labels(token.provider, token.account).set(token.expires_at.timestamp())
+            return lambda accept: (generate_latest(REGISTRY), "text/plain; version=0.0.4")
+
+    :param tokens: every token the store holds as the gateway starts (each with its ``provider``,
+        ``account``, ``expires_at`` and ``needs_login``), so that token gauges are right before any
+        refresh; never record their secrets.
     """

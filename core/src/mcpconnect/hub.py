@@ -163,13 +163,35 @@ class Hub:
             arguments,
         )
 
+    async def request(
+        self,
+        server: str,
+        method: str,
+        target: str | None,
+        call: Callable[[Client, Any], Awaitable[T]],
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        failure: Callable[[T], BaseException | None] | None = None,
+    ) -> T:
+        """Any request to ``server`` as :meth:`call_tool` makes one: ``call(client, meta)`` with the
+        ready client (waiting while it reconnects, retried once when its session ended), reported
+        to observers as a ``request`` operation (``method``, ``target``: a tool's or prompt's name,
+        a resource's URI, or ``None`` for a listing). ``meta`` is what observers put in
+        ``params._meta`` (W3C ``traceparent``), ``None`` when nothing: pass it to the SDK's
+        method. ``failure(result)`` names the error of a result that stands for one (the
+        operation then ends as ``error``). Failures to reach the server raise
+        :class:`~mcpconnect.errors.TransportError`."""
+        return await self._request(self.connection(server), method, target, call, arguments, failure=failure)
+
     async def _request(
         self,
         conn: ServerConnection,
         method: str,
-        target: str,
+        target: str | None,
         call: Callable[[Client, Any], Awaitable[T]],
         arguments: Mapping[str, Any] | None = None,
+        *,
+        failure: Callable[[T], BaseException | None] | None = None,
     ) -> T:
         """``call(client, meta)`` through ``conn``, reported to observers as a request operation;
         ``meta`` is what they put in ``params._meta`` (``None`` when nothing)."""
@@ -184,12 +206,16 @@ class Hub:
             arguments=arguments,
         )
         meta = dict(op.meta) if op is not None and op.meta else None
+        what = f"{method} '{target}'" if target is not None else method
         try:
-            result = await conn.request(f"{method} '{target}'", lambda client: call(client, meta))
+            result = await conn.request(what, lambda client: call(client, meta))
         except BaseException as exc:
             host.finish_operation(op, exc)
             raise
-        if op is not None:
+        error = failure(result) if failure is not None and op is not None else None
+        if error is not None:
+            host.finish_operation(op, error, transport=conn.transport)
+        elif op is not None:
             tool_error = getattr(result, "is_error", False) is True
             host.finish_operation(op, outcome="tool_error" if tool_error else None, transport=conn.transport)
         return result

@@ -84,17 +84,17 @@ def error_kind(error: BaseException) -> str:
     ``timeout``, ``transport``, ``config``, ``plugin``, ``store``, ``auth``, ``cancelled``, or the
     exception's class name for anything else."""
     # Lazy: the auth package imports httpx and pydantic, which an observer-free process skips.
-    from mcpconnect.auth.errors import NeedsLoginError, OAuthError, TransientAuthError
-    from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, TransportError
+    from mcpconnect.auth.errors import CircuitOpenError, NeedsLoginError, OAuthError, TransientAuthError
+    from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, TransportError, TransportTimeoutError
 
     if isinstance(error, OAuthError):
         if error.error:
             return error.error
         if isinstance(error, TransientAuthError):
-            return "circuit_open" if "circuit open" in str(error) else "transient"
+            return "circuit_open" if isinstance(error, CircuitOpenError) else "transient"
         return "needs_login" if isinstance(error, NeedsLoginError) else "oauth"
     if isinstance(error, TransportError):
-        return "timeout" if "(timeout)" in str(error) else "transport"
+        return "timeout" if isinstance(error, TransportTimeoutError) else "transport"
     if isinstance(error, TimeoutError):
         return "timeout"
     for cls, name in ((ConfigError, "config"), (PluginError, "plugin"), (StoreError, "store"), (AuthError, "auth")):

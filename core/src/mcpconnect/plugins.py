@@ -38,12 +38,11 @@ import pluggy
 
 from mcpconnect import entrypoints, hookspecs
 from mcpconnect.errors import (
-    ConfigError,
     MCPConnectError,
     PluginConflictError,
-    PluginError,
     PluginLoadError,
     PluginNotFoundError,
+    StoreOptionError,
 )
 from mcpconnect.logs import scrub
 from mcpconnect.registry import GROUPS, KIND_LABELS, REGISTER_HOOKS, Kind, PluginInfo, Registration
@@ -538,11 +537,10 @@ class PluginHost:
                 # for a number) is the user's to fix, not a bug of the plugin.
                 from mcpconnect.redact import redact_value
 
-                shown = ", ".join(f"{k} = {redact_value(k, v)!r}" for k, v in sorted(kwargs.items())) or "none"
-                raise ConfigError(
-                    f"[storage] has an option the {self._who(info)} cannot use ({type(exc).__name__}: "
-                    f"{scrub(str(exc))}; given: {shown}); fix it in [storage] (see the store's documentation)",
-                    key="storage",
+                raise StoreOptionError(
+                    plugin=self._who(info),
+                    cause=f"{type(exc).__name__}: {scrub(str(exc))}",
+                    options={k: redact_value(k, v) for k, v in kwargs.items()},
                 ) from None
             raise self._author_error(
                 info,
@@ -566,18 +564,27 @@ class PluginHost:
         return built
 
     def _signature_error(
-        self, info: PluginInfo, reg: Registration, signature: inspect.Signature, exc: TypeError, given: Iterable[str]
-    ) -> PluginError:
+        self,
+        info: PluginInfo,
+        reg: Registration,
+        signature: inspect.Signature,
+        exc: TypeError,
+        given: Mapping[str, Any],
+    ) -> MCPConnectError:
         if reg.kind == "store":
             # The keyword arguments are [storage]'s options: most likely the user's to fix.
+            from mcpconnect.redact import redact_value
+
             params = signature.parameters
             takes = [p.name for p in params.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
             open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
             unknown = [] if open_ended else [k for k in given if k not in takes]
-            problem = f"unknown option(s) {', '.join(unknown)}" if unknown else str(exc)
-            return PluginError(
-                f"[storage] does not fit the {self._who(info)}: {problem} (the options it takes: "
-                f"{', '.join(takes) or 'none'}); fix the options in [storage] (see the store's documentation)"
+            problem = f"unknown option{'s' if len(unknown) > 1 else ''}" if unknown else str(exc)
+            shown = {k: redact_value(k, v) for k, v in given.items() if not unknown or k in unknown}
+            return StoreOptionError(
+                plugin=self._who(info),
+                cause=f"{problem}; the options it takes: {', '.join(takes) or 'none'}",
+                options=shown,
             )
         return self._author_error(
             info,
@@ -734,6 +741,24 @@ class PluginHost:
 
     def server_restarted(self, server: str, attempt: int) -> None:
         self._notify("on_server_restarted", server=server, attempt=attempt)
+
+    # -- the gateway's questions ----------------------------------------------------------------
+
+    def implements(self, hook_name: str) -> bool:
+        """Whether a loaded plugin (observers loaded first) implements ``hook_name``."""
+        self.load_observers()
+        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+
+    def gateway_metrics(self, tokens: Sequence[Token]) -> Callable[[str], tuple[bytes, str]] | None:
+        """The renderer of ``GET /metrics`` a plugin offers (see :func:`hookspecs.gateway_metrics`),
+        or ``None``; a plugin that raises is logged and counts as none."""
+        self.load_observers()
+        try:
+            renderer: Callable[[str], tuple[bytes, str]] | None = self.pm.hook.gateway_metrics(tokens=list(tokens))
+        except Exception:
+            log.exception("a plugin raised in gateway_metrics; /metrics is not served")
+            return None
+        return renderer
 
     # -- operations: spans for observers (see mcpconnect.operations) ---------------------------
 

@@ -66,7 +66,8 @@ class Runtime:
         if self._store is None:
             from mcpconnect.storage.factory import open_store
 
-            self._store = open_store(self.config.storage, self.host)
+            loaded = self.loaded
+            self._store = open_store(self.config.storage, self.host, lambda option: loaded.source_of("storage", option))
         return self._store
 
     def token_manager(self) -> TokenManager:

@@ -20,6 +20,7 @@ from mcpconnect.auth.errors import NeedsLoginError
 from mcpconnect.auth.manager import TokenManager, secret_of, token_manager
 from mcpconnect.auth.mcp import mcp_server_auth
 from mcpconnect.auth.provider import is_loopback
+from mcpconnect.config.model import table_name
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.logs import register_secret
 from mcpconnect.redact import is_secret_name, secret_values
@@ -125,7 +126,7 @@ def require_secure_url(name: str, server: ServerConfig, url: str | None = None) 
         raise AuthError(
             f"server '{name}': {safe_url(target)} uses plain http://, which would expose its credentials "
             f"({', '.join(credentials)}) to the network; use https://, or set allow_insecure_http = true "
-            f"in [servers.{name}] if this network is trusted"
+            f"in {table_name('servers', name)} if this network is trusted"
         )
 
 
@@ -135,7 +136,9 @@ def _missing(name: str, server: ServerConfig, provider: str | None) -> AuthError
     elif server.token_file:
         alternative = f"write the token to {server.token_file}"
     else:
-        alternative = f'set token_env = "{(provider or name).upper().replace("-", "_")}_TOKEN" in [servers.{name}]'
+        alternative = (
+            f'set token_env = "{(provider or name).upper().replace("-", "_")}_TOKEN" in {table_name("servers", name)}'
+        )
     if provider is None:
         return AuthError(
             f"server '{name}' uses auth = \"mcp\" (MCP authorization), which works for remote servers (url = ...) "

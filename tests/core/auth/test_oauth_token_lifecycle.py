@@ -13,6 +13,7 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 from pydantic import SecretStr
 
 from mcpconnect.auth import NeedsLoginError, TokenManager, TransientAuthError
+from mcpconnect.auth.errors import CircuitOpenError
 from mcpconnect.auth.headless import follow_authorization
 from mcpconnect.hookspecs import hookimpl
 from mcpconnect.serverauth import OAuthBearerAuth
@@ -188,7 +189,7 @@ async def test_circuit_breaker_opens_then_probes_half_open(oidc_server, oidc_ser
         with pytest.raises(TransientAuthError, match="try again later"):
             await manager.get_token("local")
     assert manager.breaker("local").state == "open"
-    with pytest.raises(TransientAuthError, match="circuit open"):
+    with pytest.raises(CircuitOpenError, match="circuit open"):
         await manager.get_token("local")
     assert oidc_server.stats()["tokenRequests"] == 3  # no request while open
 

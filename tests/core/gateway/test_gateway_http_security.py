@@ -184,3 +184,36 @@ def test_an_idle_session_is_closed(gw, one_upstream, tmp_path):
 
         # Left idle, the session manager closes it: its id is then unknown (404), as the SDK answers.
         gw.wait_until(idle_then_answer, what="the idle session closed")
+
+
+def test_healthz_is_503_until_every_server_has_connected_or_failed_once(tmp_path):
+    """A readiness probe holds traffic back while a server is still connecting (here one that
+    never answers initialize within its timeout)."""
+    import time
+
+    from tests.core.gateway.conftest import serve_argv, stop
+
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text('[storage]\nbackend = "memory"\n[servers.mute]\ncommand = "sleep"\nargs = ["60"]\ntimeout = 4\n')
+    port = free_port()
+    process = subprocess.Popen(
+        serve_argv(config, "--transport", "http", "--port", str(port)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        first = None
+        while first is None:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                first = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert first.status_code == 503 and first.json()["status"] == "starting"
+        deadline = time.monotonic() + 60  # only so that a hang fails
+        while (answer := httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)).status_code != 200:
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.1)
+        assert answer.json() == {"status": "ok", "servers": 1, "ready": 0}  # failed once: started
+    finally:
+        stop(process)

@@ -205,9 +205,13 @@ def _status(port):
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_a_client_cancel_reaches_the_upstream_call(gw, three_upstreams, mode, tmp_path):
     marker = tmp_path / "cancelled"
+    started = tmp_path / "cancelled.started"
     async with stdio_client(gw, three_upstreams, "local", "remote", mode=mode) as client:
-        with anyio.move_on_after(3):
-            await client.call_tool("local__block", {"marker": str(marker)})
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(lambda: client.call_tool("local__block", {"marker": str(marker)}))
+            # Cancelled once the upstream is inside the call, however long the way there took.
+            await anyio.to_thread.run_sync(lambda: gw.wait_until(started.exists, what="the upstream began the call"))
+            tasks.cancel_scope.cancel()
         await anyio.to_thread.run_sync(lambda: gw.wait_until(marker.exists, what="the upstream saw the cancel"))
         assert marker.read_text() == "cancelled"
         # The connection is still good for the next call.

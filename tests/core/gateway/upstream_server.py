@@ -69,7 +69,10 @@ async def count(steps: int, ctx: Context) -> str:
 
 @server.tool()
 async def block(marker: str) -> str:
-    """Wait until cancelled; then write MARKER, so that a test can see the cancel arrived."""
+    """Write MARKER.started, wait until cancelled; then write MARKER, so that a test can see the
+    call began and the cancel arrived."""
+    with open(f"{marker}.started", "w") as fh:
+        fh.write("started")
     try:
         await anyio.sleep(120)
     except anyio.get_cancelled_exc_class():

@@ -245,7 +245,38 @@ def test_a_store_option_of_the_wrong_type_is_exit_2(
 ) -> None:
     code, _out, err = run(capsys, "--set", "storage.backend=sqlite", "--set", option, "tokens", "list")
     assert code == 2 and "Traceback" not in err
-    assert err.startswith(("error: storage", "error: [storage]")) and named in err
+    # The message starts with where the value was set, then the key.
+    assert err.startswith("error: --set: storage") and named in err
+
+
+@pytest.mark.parametrize("command", [("tokens", "list"), ("config", "validate")])
+@pytest.mark.parametrize("layer", ["file", "env", "set"])
+def test_a_refused_store_option_names_where_it_was_set(
+    layer: str,
+    command: tuple[str, ...],
+    mcpconnect_isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The sqlite store refuses ``busy_timeout = "x"``: the error says which file, variable or
+    flag holds it, whatever command opened the store."""
+    args: list[str] = []
+    if layer == "file":
+        config = mcpconnect_isolated / "mcpconnect.toml"
+        config.write_text('[storage]\nbackend = "sqlite"\nbusy_timeout = "x"\n')
+        args = ["--config", str(config)]
+        where = str(config)
+    elif layer == "env":
+        monkeypatch.setenv("MCPCONNECT_STORAGE__BUSY_TIMEOUT", "x")
+        where = "env MCPCONNECT_STORAGE__BUSY_TIMEOUT"
+    else:
+        args = ["--set", "storage.busy_timeout=x"]
+        where = "--set"
+    code, out, err = run(capsys, *args, *command)
+    assert code == 2 and "Traceback" not in err + out
+    text = err + out
+    assert f"{where}: storage.busy_timeout:" in text, text
+    assert "busy_timeout = 'x'" in text and "sqlite" in text
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-1", "1e12"])

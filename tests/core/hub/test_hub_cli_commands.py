@@ -100,6 +100,20 @@ def test_tools_and_call(project, capsys):
     assert "exited with code 3" in err
 
 
+def test_call_of_a_tool_the_server_does_not_have_is_a_usage_error(project, capsys):
+    code, out, err = run(capsys, "call", "good", "ecoh", "--args", '{"message": "x"}')
+    assert code == 2 and not out
+    assert "server 'good' has no tool 'ecoh'; did you mean 'echo'?" in err
+    assert "mcpconnect tools good" in err
+    # The namespaced name that `tools` prints works in the TOOL slot...
+    code, out, _err = run(capsys, "call", "good", "good__echo", "--args", '{"message": "ns"}')
+    assert code == 0 and out.strip() == "ns"
+    # ...and in the NAME slot it is explained.
+    code, _out, err = run(capsys, "call", "good__echo", "x")
+    assert code == 2
+    assert "run: mcpconnect call good echo" in err
+
+
 def test_commands_that_open_no_connection_do_not_import_the_sdk(project):
     script = (
         "import sys\n"

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from mcpconnect.errors import AuthError
 
-__all__ = ["IdTokenError", "NeedsLoginError", "NotRefreshableError", "OAuthError", "TransientAuthError"]
+__all__ = [
+    "CircuitOpenError",
+    "IdTokenError",
+    "NeedsLoginError",
+    "NotRefreshableError",
+    "OAuthError",
+    "TransientAuthError",
+]
 
 
 class OAuthError(AuthError):
@@ -43,6 +50,11 @@ class TransientAuthError(OAuthError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, provider=provider, error=error)
+
+
+class CircuitOpenError(TransientAuthError):
+    """Refreshes for this provider are paused after failures in a row (the circuit breaker is
+    open); the stored token was kept. Try again after the cooldown, or check the provider."""
 
 
 class NotRefreshableError(OAuthError):

@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 from pydantic import SecretStr
 
-from mcpconnect.auth.errors import IdTokenError, NeedsLoginError, NotRefreshableError, OAuthError, TransientAuthError
+from mcpconnect.auth.errors import (
+    CircuitOpenError,
+    IdTokenError,
+    NeedsLoginError,
+    NotRefreshableError,
+    OAuthError,
+    TransientAuthError,
+)
 from mcpconnect.auth.flows import (
     DeviceHandler,
     UrlHandler,
@@ -115,7 +122,7 @@ class CircuitBreaker:
             return
         assert self.opened_at is not None
         wait = max(0.0, self.cooldown - (self.clock() - self.opened_at))
-        raise TransientAuthError(
+        raise CircuitOpenError(
             f"provider '{self.name}': not trying to refresh for another {wait:.0f} s after {self.failures} "
             "failures in a row (circuit open); the stored token is kept; check the provider's status",
             provider=self.name,

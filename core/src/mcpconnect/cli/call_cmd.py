@@ -12,8 +12,9 @@ from mcpconnect.cli.app import App, fail, handle_errors, print_json
 
 
 async def _call(app: App, name: str, tool: str, arguments: dict[str, Any]) -> Any:
+    """The tool's result, or the message of a usage error (a tool the server does not have)."""
     from mcpconnect.errors import TransportError
-    from mcpconnect.hub import connect
+    from mcpconnect.hub import SEPARATOR, connect
     from mcpconnect.runtime import Runtime
 
     runtime = Runtime(app.loaded, app.host)
@@ -21,7 +22,38 @@ async def _call(app: App, name: str, tool: str, arguments: dict[str, Any]) -> An
         status = hub.servers[name]
         if not status.ok:
             raise TransportError(status.error or f"server '{name}' is not connected")
+        names = [t.name for t in await hub.list_tools(name)]
+        if tool not in names and tool.startswith(f"{name}{SEPARATOR}") and tool[len(name) + 2 :] in names:
+            tool = tool[len(name) + 2 :]  # the namespaced name, as `tools` prints it
+        if tool not in names:
+            return _no_such_tool(name, tool, names)
         return await hub.call_tool(name, tool, arguments)
+
+
+def _no_such_tool(server: str, tool: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(tool, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "") if names else "none"
+    return (
+        f"server '{server}' has no tool '{tool}'; {hint}its tools: {listed} (see them with: mcpconnect tools {server})"
+    )
+
+
+def _no_such_server(app: App, name: str) -> str:
+    from mcpconnect.hub import SEPARATOR
+
+    servers = app.loaded.config.servers
+    known = ", ".join(servers) or "none"
+    for server in sorted(servers, key=len, reverse=True):
+        if name.startswith(f"{server}{SEPARATOR}") and len(name) > len(server) + 2:
+            return (
+                f"no server named '{name}' (configured: {known}); to call tool "
+                f"'{name[len(server) + 2 :]}' of server '{server}', run: mcpconnect call {server} "
+                f"{name[len(server) + 2 :]}"
+            )
+    return f"no server named '{name}' (configured: {known})"
 
 
 @click.command()
@@ -44,9 +76,10 @@ def call(app: App, name: str, tool: str, raw_args: str, as_json: bool) -> None:
     if not isinstance(arguments, dict):
         fail('--args must be a JSON object, e.g. --args \'{"query": "oauth"}\'')
     if name not in app.loaded.config.servers:
-        known = ", ".join(app.loaded.config.servers) or "none"
-        raise ConfigError(f"no server named '{name}' (configured: {known})")
+        raise ConfigError(_no_such_server(app, name))
     result = anyio.run(_call, app, name, tool, arguments)
+    if isinstance(result, str):
+        fail(result)
     if as_json:
         print_json(result.model_dump(mode="json", by_alias=True, exclude_none=True))
     else:

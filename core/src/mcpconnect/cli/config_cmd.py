@@ -129,14 +129,24 @@ def validate(app: App, as_json: bool) -> None:
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the TOML here.")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option(
+    "--keep-secrets",
+    is_flag=True,
+    help="Copy secrets written as values in SOURCE (tokens, API keys) into the TOML; by default they "
+    "become ${VAR} references to export.",
+)
 @click.pass_obj
 @handle_errors
-def import_(app: App, source: Path, output: Path | None, force: bool) -> None:
-    """Convert SOURCE (Claude Desktop / Cursor / .mcp.json mcpServers, or VS Code servers) to TOML."""
+def import_(app: App, source: Path, output: Path | None, force: bool, keep_secrets: bool) -> None:
+    """Convert SOURCE (Claude Desktop / Cursor / .mcp.json mcpServers, or VS Code servers) to TOML.
+
+    Secrets written as values in SOURCE are not copied: each becomes a ${VAR} reference, named in
+    a warning and a TODO line, to export before the server starts (or pass --keep-secrets).
+    """
     from mcpconnect.config.importer import import_file, to_toml
 
     warnings: list[str] = []
-    data = import_file(source, warnings=warnings)
+    data = import_file(source, warnings=warnings, keep_secrets=keep_secrets)
     for warning in warnings:
         warn(warning)
     text = to_toml(data, header=f"# Imported from {source} by 'mcpconnect config import'.")

@@ -120,15 +120,18 @@ def _backup(path: Path) -> Path:
 
 def _choose_imports(
     ask: Questions, do_import: bool | None, clients: tuple[str, ...], sources: tuple[Path, ...]
-) -> dict[str, Any]:
-    from mcpconnect.config.clients import ClientConfig, find_client_configs, merge_servers
+) -> tuple[dict[str, Any], list[str]]:
+    """The servers to write, and the TODO lines that go with them (variables to export)."""
+    from mcpconnect.config.clients import ClientConfig, find_client_configs
     from mcpconnect.config.importer import import_file
 
     chosen: list[ClientConfig] = []
     for source in sources:  # named on the command line: imported, and an error stops here
-        chosen.append(ClientConfig("file", source, str(source), dict(import_file(source)["servers"])))
+        entry = ClientConfig("file", source, str(source))
+        entry.take(import_file(source, warnings=entry.warnings))
+        chosen.append(entry)
     if do_import is False:
-        return merge_servers(chosen)[0]
+        return _imported(chosen)
     found = [] if sources and not clients else find_client_configs(clients=list(clients) or None)
     if not found and not sources:
         click.echo("No MCP client configuration found (Claude Desktop, Cursor, VS Code, Claude Code).", err=True)
@@ -145,10 +148,22 @@ def _choose_imports(
         elif do_import or ask.confirm(question, True, "--import or --no-import"):
             click.echo(f"importing {len(entry.servers)} server(s) from {entry.label}, {where} ({names})", err=True)
             chosen.append(entry)
+    return _imported(chosen)
+
+
+def _imported(chosen: list[Any]) -> tuple[dict[str, Any], list[str]]:
+    """Merge what was chosen, saying what the importer and the merge had to say."""
+    from mcpconnect.config.clients import merge_servers
+
     servers, notes = merge_servers(chosen)
+    todos: list[str] = []
+    for entry in chosen:
+        for warning in entry.warnings:
+            warn(warning)
+        todos += [t for t in entry.todos if t not in todos]
     for note in notes:
         warn(note)
-    return servers
+    return servers, todos
 
 
 def _choose_store(ask: Questions, host: Any, store: str | None, store_url: str | None) -> dict[str, Any]:
@@ -336,7 +351,7 @@ def init(
     if target.exists() and not force and not ask.confirm(replace, False, "--force"):
         fail(f"{target} exists and was left as it is; pass --force to replace it (a backup is kept)", 2)
     host = app.host
-    servers = _choose_imports(ask, do_import, clients, sources)
+    servers, todos = _choose_imports(ask, do_import, clients, sources)
     storage = _choose_store(ask, host, store, store_url)
     configured = _choose_providers(
         ask,
@@ -358,8 +373,10 @@ def init(
     if configured:
         data["providers"] = configured
     data["servers"] = servers
+    if todos:
+        data["_todo"] = todos
     try:
-        Config.model_validate(data)
+        Config.model_validate({k: v for k, v in data.items() if k != "_todo"})
     except Exception as exc:  # our own answers, validated before anything is written
         fail(f"init: the answers make an invalid configuration ({exc}); nothing was written", 2)
     text = to_toml(data, header="# Written by 'mcpconnect init'. Reference: docs/configuration.md")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mcpconnect.cli.app import App, handle_errors, print_json, warn
+from mcpconnect.config.model import table_name
 
 if TYPE_CHECKING:
     from mcpconnect.auth.manager import TokenManager
@@ -58,6 +59,30 @@ def _mcp_server(app: App, name: str) -> ServerConfig | None:
     return server
 
 
+def _login_target(app: App, name: str) -> str:
+    """What ``login NAME`` logs in to: the provider NAME, the server NAME with ``auth = "mcp"``,
+    or the provider of server NAME (``auth = "provider:P"``). A server that logs in no way is a
+    usage error that says how it authenticates."""
+    config = app.loaded.config
+    server = config.servers.get(name)
+    if name in config.providers or server is None or server.auth == "mcp":
+        return name
+    provider = server.auth_provider
+    if provider is not None:
+        click.echo(f"Server '{name}' logs in through provider '{provider}': logging in to {provider}.", err=True)
+        return provider
+    if server.auth == "token":
+        raise click.UsageError(
+            f"server '{name}' authenticates with an API token (token_env, token_file or token in "
+            f"{table_name('servers', name)}), not a login; set the token there"
+        )
+    raise click.UsageError(
+        f"server '{name}' needs no login (no auth in {table_name('servers', name)}); to log in to it, "
+        'set auth = "mcp" '
+        f'(the server runs its own authorization) or auth = "provider:NAME" with a [providers.NAME]'
+    )
+
+
 @click.command()
 @click.argument("name")
 @click.option("--no-browser", is_flag=True, help="Print the authorization URL instead of opening a browser.")
@@ -87,12 +112,14 @@ def login(
     with auth = "mcp" (MCP authorization), and store the token."""
     if sum((device, client_credentials, paste or no_browser)) > 1:
         raise click.UsageError("give at most one of --device, --client-credentials and --no-browser/--paste")
+    name = _login_target(app, name)
     mcp_server = _mcp_server(app, name)
     if mcp_server is not None and paste:
         raise click.UsageError(f"server '{name}' uses MCP authorization, which logs in through the loopback callback")
     if mcp_server is not None and (device or client_credentials):
         raise click.UsageError(
-            f"server '{name}' uses MCP authorization, whose grant is set in [servers.{name}.options] (grant = "
+            f"server '{name}' uses MCP authorization, whose grant is set in "
+            f"{table_name('servers', name, 'options')} (grant = "
             '"client_credentials"); --device and --client-credentials are for providers'
         )
 

@@ -83,12 +83,12 @@ def _proxy_target(app: App, target: str) -> str:
             return name
     name = parts.hostname
     servers[name] = ServerConfig(url=target, auth="mcp")
-    import re
+    from mcpconnect.config.model import table_name
 
-    key = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
     announce(
         f"{target} is not in the configuration; it is served as '{name}'. If it needs a login, add "
-        f'[servers.{key}] url = "{target}", auth = "mcp" to the configuration and run \'mcpconnect login {name}\''
+        f'{table_name("servers", name)} url = "{target}", auth = "mcp" to the configuration and run '
+        f"'mcpconnect login {name}'"
     )
     return name
 

@@ -97,8 +97,9 @@ def migrate(app: App, to_backend: str, options: tuple[str, ...], overwrite: bool
 
     source_config = app.loaded.config.storage
     target_config = _target_config(to_backend, options)
-    source = open_store(source_config, app.host)
-    target = open_store(target_config, app.host)
+    loaded = app.loaded
+    source = open_store(source_config, app.host, lambda option: loaded.source_of("storage", option))
+    target = open_store(target_config, app.host, lambda _option: "tokens migrate -o")
     if source.backend.describe() == target.backend.describe():
         raise StoreError(f"{source.backend.describe()} is already the configured store; name another with --to")
     if source.cipher is not None and target.cipher is None:

@@ -67,7 +67,10 @@ def check_config(
 
     if plugin("store", cfg.storage.backend, "storage", "backend"):
         try:
-            open_backend(cfg.storage, host)  # builds it; a backend connects on first use
+            # builds it (a backend connects on first use), naming where a refused option was set
+            open_backend(cfg.storage, host, lambda option: loaded.source_of("storage", option))
+        except ConfigError as exc:
+            errors.append(exc if exc.source else _err(loaded, exc.problem, "storage", "backend"))
         except MCPConnectError as exc:
             errors.append(_err(loaded, str(exc), "storage", "backend"))
 

@@ -44,6 +44,15 @@ class ClientConfig:
     scope: str
     servers: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: What the importer said of it (servers left out, variables to export).
+    warnings: list[str] = field(default_factory=list)
+    #: The TODO lines for the file written from it (variables to export).
+    todos: list[str] = field(default_factory=list)
+
+    def take(self, imported: dict[str, Any]) -> None:
+        """Keep the servers and TODO lines of an importer result."""
+        self.servers = dict(imported["servers"])
+        self.todos = list(imported.get("_todo", []))
 
     @property
     def label(self) -> str:
@@ -124,7 +133,7 @@ def find_client_configs(
         seen.add(path.resolve())
         entry = ClientConfig(client, path, scope)
         try:
-            entry.servers = dict(import_file(path, environ=environ)["servers"])
+            entry.take(import_file(path, environ=environ, warnings=entry.warnings))
         except ConfigError as exc:
             if not (client == "claude-code" and scope == "user"):
                 entry.error = str(exc)
@@ -137,8 +146,8 @@ def find_client_configs(
             if local is not None:
                 section = ClientConfig(client, path, "local")
                 try:
-                    section.servers = dict(
-                        convert(local, source=f"{path} (projects.{cwd})", environ=environ)["servers"]
+                    section.take(
+                        convert(local, source=f"{path} (projects.{cwd})", environ=environ, warnings=section.warnings)
                     )
                 except ConfigError as exc:
                     section.error = str(exc)

@@ -75,6 +75,19 @@ class _Import:
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     todos: list[str] = field(default_factory=list)
+    keep_secrets: bool = False
+
+    def secret(self, server: str, where: str, var: str) -> str:
+        """A literal secret met at ``where``: the ``${var}`` reference written in its place, with a
+        TODO and a warning to export it."""
+        todo = (
+            f"server '{server}': export {var} (its value is written in the client file at {where}; secrets "
+            "are not copied into this file)"
+        )
+        if todo not in self.todos:
+            self.todos.append(todo)
+            self.warnings.append(f"{self.source}: {todo}")
+        return f"${{{var}}}"
 
     @property
     def workspace(self) -> Path | None:
@@ -88,13 +101,19 @@ class _Skip(Exception):
 
 
 def import_file(
-    path: Path, environ: Mapping[str, str] | None = None, *, warnings: list[str] | None = None
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    warnings: list[str] | None = None,
+    keep_secrets: bool = False,
 ) -> dict[str, Any]:
     """Read ``path`` and return the equivalent configuration, as a dict ready for :func:`to_toml`.
 
     What the user should know (servers left out, variables to export, inputs to fill in) is
     appended to ``warnings``; TODO lines for the file written are under the ``"_todo"`` key of
-    the result, which :func:`to_toml` writes as comments.
+    the result, which :func:`to_toml` writes as comments. Secrets written as values in the file
+    (an ``env`` variable or a header whose name looks secret, a literal bearer token) become
+    ``${VAR}`` references with a TODO to export them, unless ``keep_secrets``.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -113,7 +132,14 @@ def import_file(
         ) from None
     except RecursionError:
         raise ConfigError("nests too deeply to be an MCP configuration file", source=str(path)) from None
-    return convert(data, source=str(path), environ=environ, base=path.resolve().parent, warnings=warnings)
+    return convert(
+        data,
+        source=str(path),
+        environ=environ,
+        base=path.resolve().parent,
+        warnings=warnings,
+        keep_secrets=keep_secrets,
+    )
 
 
 def _strip_jsonc(text: str) -> str:
@@ -153,13 +179,16 @@ def convert(
     environ: Mapping[str, str] | None = None,
     base: Path | None = None,
     warnings: list[str] | None = None,
+    keep_secrets: bool = False,
 ) -> dict[str, Any]:
     """Convert parsed JSON of a known shape into mcpconnect's configuration dict.
 
     Raises :class:`ConfigError` only when the file as a whole is not an MCP configuration or no
     server in it can be imported; a server that cannot be imported is named in ``warnings``.
     """
-    job = _Import(source=source, env=dict(os.environ if environ is None else environ), base=base)
+    job = _Import(
+        source=source, env=dict(os.environ if environ is None else environ), base=base, keep_secrets=keep_secrets
+    )
     if not isinstance(data, dict):
         raise ConfigError("must hold a JSON object with mcpServers or servers", source=source)
     if isinstance(data.get("mcpServers"), dict):
@@ -205,14 +234,48 @@ def convert(
         names[toml_key] = str(name)
         out[toml_key] = server
     if not out:
-        detail = "; ".join(job.warnings) if job.warnings else "the server list is empty"
+        detail = "; ".join(map(_printable, job.warnings)) if job.warnings else "the server list is empty"
         raise ConfigError(f"no server could be imported ({detail})", source=source)
     if warnings is not None:
-        warnings.extend(job.warnings)
+        # Names and values come from the file: a control character would reach the terminal.
+        warnings.extend(_printable(w) for w in job.warnings)
     result: dict[str, Any] = {"servers": out}
     if job.todos:
         result["_todo"] = list(job.todos)
     return result
+
+
+_BEARER_LITERAL = re.compile(r"^\s*Bearer\s+[^\s$]+\s*$", re.IGNORECASE)
+
+
+def _literal_secret(job: _Import, name: str, value: str) -> bool:
+    """``value`` of a variable or header called ``name`` is a secret written out (not a
+    ``${VAR}`` reference, not empty), and the user did not ask to keep such values."""
+    return not job.keep_secrets and bool(value.strip()) and "${" not in value and _looks_secret(name)
+
+
+_SECRET_WORDS = frozenset({"token", "secret", "password", "passwd", "pwd", "credential", "credentials", "apikey"})
+_SECRET_LAST = frozenset({"key", "auth", "authorization", "pat", "cookie"})
+
+
+def _looks_secret(name: str) -> bool:
+    """A variable or header name that holds a secret, read word by word (``GITHUB_TOKEN``,
+    ``X-API-Key``, ``apiKey``, ``STRIPE_KEY``), not ``AUTHOR`` or ``KEY_FILE``."""
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)]
+    return bool(words) and (any(w in _SECRET_WORDS for w in words) or words[-1] in _SECRET_LAST)
+
+
+def _var_name(server: str, what: str) -> str:
+    """The variable a literal secret of ``server`` is read from instead: ``GITHUB_TOKEN``,
+    ``MY_API_X_API_KEY``."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", f"{server}_{what}").strip("_").upper() or "SECRET"
+    return f"_{name}" if name[0].isdigit() else name
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x00``, ``\\x1b``): a TOML comment may not
+    hold them, and a terminal would act on them."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def _needs_quotes(name: Any) -> bool:
@@ -396,6 +459,8 @@ def _env(job: _Import, entry: dict[str, Any], name: str, where: str, *, stdio: b
         text = _reference(job, _string(value, f"env.{key}"), name, f"{where}.env.{key}", expand=False)
         if "\x00" in text:
             raise _Skip(f"env.{key[:40]} holds a NUL character, which no process environment can")
+        if _literal_secret(job, str(key), text) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)):
+            text = job.secret(name, f"{where}.env.{key}", str(key))
         env[str(key)] = text
     return env
 
@@ -456,11 +521,21 @@ def _headers(job: _Import, entry: dict[str, Any], name: str, where: str, out: di
             continue
         hwhere = f"{where}.headers.{hname}"
         text = _reference(job, _string(hvalue, f"headers.{hname}"), name, hwhere, expand=False)
-        bearer = _BEARER_VAR.match(text) if str(hname).lower() == "authorization" else None
+        authorization = str(hname).lower() == "authorization"
+        if authorization and "auth" not in out and _literal_secret(job, "authorization", text):
+            literal = _BEARER_LITERAL.match(text)
+            if literal:  # Bearer <token>: mcpconnect's API token, read from a variable
+                var = _var_name(name, "token")
+                job.secret(name, hwhere, var)
+                out["auth"], out["token_env"] = "token", var
+                continue
+        bearer = _BEARER_VAR.match(text) if authorization else None
         if bearer and "auth" not in out:
             out["auth"] = "token"
             out["token_env"] = bearer.group(1)
             continue
+        if _literal_secret(job, str(hname), text):
+            text = job.secret(name, hwhere, _var_name(name, str(hname)))
         kept[str(hname)] = text
     if kept:
         out["headers"] = kept
@@ -473,6 +548,6 @@ def to_toml(data: dict[str, Any], *, header: str = "") -> str:
     body = dict(data)
     todos = body.pop("_todo", [])
     lines = [header] if header else []
-    lines += [f"# TODO: {' '.join(str(t).split())}" for t in todos]
+    lines += [f"# TODO: {_printable(' '.join(str(t).split()))}" for t in todos]
     text = tomli_w.dumps(body)
     return ("\n".join(lines) + "\n" if lines else "") + text

@@ -26,6 +26,7 @@ __all__ = [
     "StorageConfig",
     "expand_vars",
     "has_vars",
+    "table_name",
 ]
 
 
@@ -307,3 +308,19 @@ class Config(_Section):
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     refresh_margin: float = Field(default=300.0, ge=0, le=366 * 86400, description="seconds before expiry to refresh")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+
+def table_name(*parts: str) -> str:
+    """The TOML table header of a key path, as a user types it into mcpconnect.toml: parts that
+    are not bare keys are quoted (``table_name("servers", "10.0.0.2")`` is
+    ``[servers."10.0.0.2"]``), so that an error's advice can be pasted as it is."""
+
+    def quoted(part: str) -> str:
+        if re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            return part
+        escaped = "".join(
+            f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else "\\" + c if c in '"\\' else c for c in part
+        )
+        return f'"{escaped}"'
+
+    return "[" + ".".join(map(quoted, parts)) + "]"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from mcpconnect.errors import ConfigError
+from mcpconnect.errors import ConfigError, MCPConnectError
 from mcpconnect.gateway.names import URI_SCHEME, Namespace
 from mcpconnect.gateway.server import PAGE_SIZE, Gateway
 
@@ -125,6 +125,8 @@ async def serve(
     elif transport != "stdio":
         raise ConfigError(f"--transport must be stdio or http, not {transport!r}")
     say = announce or (lambda line: None)
+    # Before the hub starts, so that /metrics counts its connections too.
+    metrics = await _metrics_renderer(runtime) if settings is not None else None
 
     async def settled(hub: Hub) -> None:
         for status in hub.servers.values():
@@ -153,7 +155,7 @@ async def serve(
                 from mcpconnect.gateway.http import build_app, serve_app
 
                 say(f"serving {len(names)} server(s) at {settings.url}")
-                await serve_app(build_app(gateway, settings), sock, stop, log_level=log_level)
+                await serve_app(build_app(gateway, settings, metrics=metrics), sock, stop, log_level=log_level)
             else:
                 say(f"serving {len(names)} server(s) over stdio")
                 if sys.stdin.isatty():
@@ -164,6 +166,25 @@ async def serve(
                 await _serve_stdio(gateway, stop)
         tg.cancel_scope.cancel()
     return exit_code
+
+
+async def _metrics_renderer(runtime: Runtime) -> Callable[[str], tuple[bytes, str]] | None:
+    """What renders ``/metrics`` (a plugin's answer to ``gateway_metrics``), its token gauges
+    seeded with what the store holds; ``None`` when no plugin offers one."""
+    host = runtime.host
+    if not host.implements("gateway_metrics"):
+        return None
+    config = runtime.config
+    # A configuration that logs in nowhere has no tokens: its store is left unopened, as before.
+    logs_in = bool(config.providers) or any(
+        s.auth == "mcp" or s.auth.startswith("provider:") for s in config.servers.values()
+    )
+    try:
+        stored = [found.token for found in await runtime.store().list()] if logs_in else []
+    except MCPConnectError as exc:
+        log.warning("/metrics: the stored tokens cannot be read (%s); token gauges start empty", exc)
+        stored = []
+    return host.gateway_metrics(stored)
 
 
 async def _serve_stdio(gateway: Gateway, stop: anyio.Event) -> None:

@@ -8,6 +8,9 @@
   Without keys ``serve`` refuses to start rather than expose every configured server.
 * ``GET /healthz`` answers ``{"status": "ok", "servers": N, "ready": M}`` for probes, with no names
   (``"starting"`` until every server has connected or failed once).
+* ``GET /metrics`` answers the Prometheus text format when a plugin renders it (``mcpconnect-otel``
+  with its ``prometheus`` extra: the :func:`~mcpconnect.hookspecs.gateway_metrics` hook), under
+  the same ``Host`` rule and client keys as ``/mcp``; 404 saying what to install otherwise.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +39,12 @@ __all__ = ["HttpSettings", "build_app", "is_loopback", "read_api_keys"]
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+#: What ``/metrics`` says when no plugin renders metrics.
+NO_METRICS = (
+    "no metrics here: /metrics needs the mcpconnect-otel plugin with its Prometheus exporter "
+    "(pip install 'mcpconnect-otel[prometheus]'), then restart serve\n"
+)
 #: Seconds open client streams get to finish when the gateway stops.
 GRACEFUL_SHUTDOWN = 3
 
@@ -107,15 +116,22 @@ class HttpSettings:
             return TransportSecuritySettings(enable_dns_rebinding_protection=False)
         else:
             hosts.append(f"{self.host}:{self.port}")
+            if self.host in ("0.0.0.0", "::", ""):  # noqa: S104 (the address given, compared, not bound)
+                # A check on the machine itself (a container's HEALTHCHECK) names a loopback
+                # address; no page of another site can make a browser send that Host.
+                hosts += [f"127.0.0.1:{self.port}", f"localhost:{self.port}", f"[::1]:{self.port}"]
         return TransportSecuritySettings(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
         )
 
 
-def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
-    """The ASGI application: the SDK's streamable HTTP app, ``/healthz``, the key check."""
+def build_app(
+    gateway: Gateway, settings: HttpSettings, *, metrics: Callable[[str], tuple[bytes, str]] | None = None
+) -> ASGIApp:
+    """The ASGI application: the SDK's streamable HTTP app, ``/healthz``, ``/metrics`` (rendered by
+    ``metrics``, see :func:`~mcpconnect.hookspecs.gateway_metrics`), the key check."""
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
     security = settings.transport_security()
@@ -130,14 +146,31 @@ def build_app(gateway: Gateway, settings: HttpSettings) -> ASGIApp:
         statuses = gateway.statuses()
         ready = sum(1 for s in statuses if s.ok)
         state = "ok" if statuses else "starting"
-        return JSONResponse({"status": state, "servers": len(gateway.names.servers), "ready": ready})
+        # 503 until started, so that a readiness probe holds traffic back until then.
+        body = {"status": state, "servers": len(gateway.names.servers), "ready": ready}
+        return JSONResponse(body, status_code=200 if statuses else 503)
+
+    async def metrics_route(request: Request) -> Response:
+        # As /healthz: the Host rule of /mcp (the key check is _RequireKey's, as for /mcp).
+        if security.enable_dns_rebinding_protection and not _host_allowed(
+            request.headers.get("host", ""), security.allowed_hosts
+        ):
+            return JSONResponse({"error": "misdirected request: this Host is not served here"}, status_code=421)
+        if metrics is None:
+            return PlainTextResponse(NO_METRICS, status_code=404)
+        # Collection runs the gauges' callbacks: off the event loop.
+        body, content_type = await anyio.to_thread.run_sync(metrics, request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
 
     app = gateway.server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         transport_security=security,
         host=settings.host,
         session_idle_timeout=settings.config.session_idle_timeout,
-        custom_starlette_routes=[Route(HEALTH_PATH, healthz, methods=["GET"])],
+        custom_starlette_routes=[
+            Route(HEALTH_PATH, healthz, methods=["GET"]),
+            Route(METRICS_PATH, metrics_route, methods=["GET"]),
+        ],
     )
     if settings.keys:
         return _RequireKey(app, settings.keys)

@@ -447,7 +447,7 @@ class Gateway:
         if cached is not None:
             return cached
 
-        async def read(client: Client) -> list[Any]:
+        async def read(client: Client, meta: Any) -> list[Any]:
             caps = client.server_capabilities
             if (caps.prompts if kind == "prompts" else caps.resources) is None:
                 return []
@@ -455,20 +455,21 @@ class Gateway:
             cursor: str | None = None
             for _ in range(MAX_UPSTREAM_PAGES):
                 if kind == "prompts":
-                    page: Any = await client.list_prompts(cursor=cursor, cache_mode="bypass")
+                    page: Any = await client.list_prompts(cursor=cursor, cache_mode="bypass", meta=meta)
                     items.extend(page.prompts)
                 elif kind == "resources":
-                    page = await client.list_resources(cursor=cursor, cache_mode="bypass")
+                    page = await client.list_resources(cursor=cursor, cache_mode="bypass", meta=meta)
                     items.extend(page.resources)
                 else:
-                    page = await client.list_resource_templates(cursor=cursor, cache_mode="bypass")
+                    page = await client.list_resource_templates(cursor=cursor, cache_mode="bypass", meta=meta)
                     items.extend(page.resource_templates)
                 cursor = page.next_cursor
                 if not cursor:
                     break
             return items
 
-        items = await self.hub.connection(server).request(f"{kind}/list", read)
+        method = "resources/templates/list" if kind == "templates" else f"{kind}/list"
+        items = await self.hub.request(server, method, None, read)
         self._catalog[(server, kind)] = items
         return items
 
@@ -580,14 +581,14 @@ class Gateway:
 
         timeout = self.hub.connection(server).server.timeout
 
-        async def call(client: Client) -> types.CallToolResult:
+        async def call(client: Client, meta: Any) -> types.CallToolResult:
             return await client.call_tool(
-                tool, params.arguments or {}, read_timeout_seconds=timeout, progress_callback=progress
+                tool, params.arguments or {}, read_timeout_seconds=timeout, progress_callback=progress, meta=meta
             )
 
         async def attempt() -> types.CallToolResult:
             with self._on_behalf_of(server, ctx):
-                return await self._upstream(server, f"tools/call '{tool}'", call)
+                return await self._upstream(server, "tools/call", tool, call, params.arguments)
 
         try:
             result = await attempt()
@@ -650,7 +651,11 @@ class Gateway:
         try:
             with self._on_behalf_of(server, ctx):
                 result = await self._upstream(
-                    server, f"prompts/get '{prompt}'", lambda c: c.get_prompt(prompt, params.arguments)
+                    server,
+                    "prompts/get",
+                    prompt,
+                    lambda c, meta: c.get_prompt(prompt, params.arguments, meta=meta),
+                    params.arguments,
                 )
         except TransportError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
@@ -668,7 +673,7 @@ class Gateway:
         try:
             with self._on_behalf_of(server, ctx):
                 result = await self._upstream(
-                    server, f"resources/read '{uri}'", lambda c: c.read_resource(uri, cache_mode="bypass")
+                    server, "resources/read", uri, lambda c, meta: c.read_resource(uri, cache_mode="bypass", meta=meta)
                 )
         except TransportError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
@@ -690,13 +695,14 @@ class Gateway:
             upstream_ref = ref.model_copy(update={"uri": template})
         context = params.context.arguments if params.context is not None else None
 
-        async def complete(client: Client) -> types.CompleteResult:
+        async def complete(client: Client, meta: Any) -> types.CompleteResult:
             if client.server_capabilities.completions is None:
                 return types.CompleteResult(completion=types.Completion(values=[]))  # nothing to offer
             return await client.complete(upstream_ref, params.argument.model_dump(), context)
 
+        what = upstream_ref.name if isinstance(upstream_ref, types.PromptReference) else upstream_ref.uri
         try:
-            result = await self._upstream(server, "completion/complete", complete)
+            result = await self._upstream(server, "completion/complete", what, complete)
         except TransportError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
         return self._relay(server, result)
@@ -780,21 +786,31 @@ class Gateway:
 
         return listen
 
-    async def _upstream(self, server: str, what: str, call: Callable[[Client], Awaitable[T]]) -> T:
-        """``call`` with ``server``'s client, through the hub (waiting while it reconnects, one retry
-        when its session ended). The upstream's own JSON-RPC errors (unknown name, invalid
-        arguments) reach the client as they are, resource URIs in their data mapped; failures to
-        reach it raise :class:`TransportError`."""
+    async def _upstream(
+        self,
+        server: str,
+        method: str,
+        target: str,
+        call: Callable[[Client, Any], Awaitable[T]],
+        arguments: Any = None,
+    ) -> T:
+        """``call(client, meta)`` with ``server``'s client, through the hub (waiting while it
+        reconnects, one retry when its session ended; observers see a request operation and
+        ``meta`` carries their trace context). The upstream's own JSON-RPC errors (unknown name,
+        invalid arguments) reach the client as they are, resource URIs in their data mapped;
+        failures to reach it raise :class:`TransportError`."""
 
-        async def guarded(client: Client) -> T | _Refused:
+        async def guarded(client: Client, meta: Any) -> T | _Refused:
             try:
-                return await call(client)
+                return await call(client, meta)
             except MCPError as exc:
                 if exc.code in _TRANSPORT_CODES:
                     raise  # the hub's to handle: reconnect, retry, explain
                 return _Refused(exc)
 
-        outcome = await self.hub.connection(server).request(what, guarded)
+        outcome = await self.hub.request(
+            server, method, target, guarded, arguments, failure=lambda r: r.error if isinstance(r, _Refused) else None
+        )
         if isinstance(outcome, _Refused):
             error = outcome.error.error
             data = error.data

@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 #: Sends one updated resource (the gateway's URI) to one holder; raising means the holder is gone.
 Deliver = Callable[[str], Awaitable[None]]
-#: Runs a call with an upstream's client (the gateway's ``_upstream``).
-Upstream = Callable[[str, str, Callable[["Client"], Awaitable[Any]]], Awaitable[Any]]
+#: Runs ``call(client, meta)`` with an upstream's client (the gateway's ``_upstream``: server,
+#: method, target, call).
+Upstream = Callable[[str, str, str, Callable[["Client", Any], Awaitable[Any]]], Awaitable[Any]]
 
 
 @dataclass
@@ -128,7 +129,7 @@ class ResourceSubscriptions:
             sub.listening.cancel()
             sub.listening = None
 
-        async def call(client: Client) -> None:
+        async def call(client: Client, meta: Any) -> None:
             caps = client.server_capabilities.resources
             if caps is None or not caps.subscribe:
                 raise MCPError(types.METHOD_NOT_FOUND, f"server '{server}' does not support resource subscriptions")
@@ -138,10 +139,10 @@ class ResourceSubscriptions:
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # removed at 2026-07-28, the handshake's way
-                    await client.subscribe_resource(uri)
+                    await client.subscribe_resource(uri, meta=meta)
             sub.client = client
 
-        await self._upstream(server, f"resources/subscribe '{uri}'", call)
+        await self._upstream(server, "resources/subscribe", uri, call)
 
     async def _listen(
         self, server: str, uri: str, client: Client, *, task_status: anyio.abc.TaskStatus[anyio.CancelScope]

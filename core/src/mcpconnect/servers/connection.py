@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from mcpconnect.errors import MCPConnectError, TransportError
+from mcpconnect.config.model import table_name
+from mcpconnect.errors import MCPConnectError, TransportError, TransportTimeoutError
 from mcpconnect.servers.errors import describe, safe_url
 from mcpconnect.transport import ServerLog, TransportContext
 
@@ -95,10 +96,12 @@ class ServerStatus:
 
 
 class _ConnectFailed(Exception):
-    def __init__(self, transport: str, message: str, *, auth: bool = False) -> None:
+    def __init__(self, transport: str, message: str, *, auth: bool = False, timeout: bool = False) -> None:
         super().__init__(message)
         self.transport = transport
         self.message = message
+        #: The server did not answer the handshake in time.
+        self.timeout = timeout
         #: The server refused the credentials (HTTP 401/403): another transport cannot help.
         self.auth = auth
 
@@ -191,7 +194,7 @@ class ServerConnection:
                 self._set(ServerState.RESTARTING, str(error))
                 self.runtime.host.server_failed(self.name, error)
             except _ConnectFailed as exc:
-                error = TransportError(exc.message)
+                error = (TransportTimeoutError if exc.timeout else TransportError)(exc.message)
                 self.runtime.host.finish_operation(self._operation, error)
                 self._set(ServerState.FAILED, exc.message)
                 self.runtime.host.server_failed(self.name, error)
@@ -396,6 +399,7 @@ class ServerConnection:
             raise _ConnectFailed(
                 transport,
                 self._message(f"did not answer the MCP handshake within {self.server.timeout:g} s (timeout)"),
+                timeout=True,
             )
 
     def _refused_status(self) -> int | None:
@@ -408,7 +412,7 @@ class ServerConnection:
 
     def _auth_advice(self, status: int) -> str:
         """An authentication error for HTTP ``status``, naming the key to fix."""
-        server, key = self.server, f"[servers.{self.name}]"
+        server, key = self.server, table_name("servers", self.name)
         if status == 401:
             what = "authentication failed: the server refused the request (HTTP 401)"
         else:
@@ -571,12 +575,12 @@ class ServerConnection:
                         self._message(f"{reason} during {what}; it is being reconnected, call again")
                     ) from None
                 if exc.code == REQUEST_TIMEOUT:
-                    raise TransportError(
+                    raise TransportTimeoutError(
                         self._message(f"{what} timed out (timeout); the server may be stuck")
                     ) from None
                 raise TransportError(f"server '{self.name}': {what} failed: {exc}") from None
             except TimeoutError:
-                raise TransportError(self._message(f"{what} timed out (timeout)")) from None
+                raise TransportTimeoutError(self._message(f"{what} timed out (timeout)")) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _session_ended(self, invalid_request: bool, message: str) -> bool:

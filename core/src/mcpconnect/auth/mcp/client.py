@@ -57,7 +57,7 @@ from mcpconnect.auth.mcp.provider import (
     register_dynamically,
 )
 from mcpconnect.auth.provider import Identity, check_secure_url
-from mcpconnect.config.model import expand_vars, read_secret_file
+from mcpconnect.config.model import expand_vars, read_secret_file, table_name
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.logs import register_secret
 
@@ -197,7 +197,8 @@ class MCPAuthorizer:
                 except (RuntimeError, OSError) as exc:
                     raise AuthError(
                         f"server '{name}': the headless login did not complete ({exc}); remove headless_login from "
-                        f"[servers.{name}.options] and run 'mcpconnect login {name}' to log in with a browser"
+                        f"{table_name('servers', name, 'options')} and run 'mcpconnect login {name}' "
+                        "to log in with a browser"
                     ) from None
 
             on_url = headless
@@ -369,7 +370,7 @@ class MCPAuthorizer:
             challenge,
             who=self.who,
             allow_insecure=self.server.allow_insecure_http,
-            how=f"[servers.{self.name}]",
+            how=table_name("servers", self.name),
         )
 
     def _scopes(self, found: Discovery, challenge: Challenge) -> tuple[str, ...]:
@@ -413,7 +414,7 @@ class MCPAuthorizer:
             return stored
         how = (
             f"register a client with the authorization server {metadata.issuer} and set client_id (and "
-            f"client_secret_env) in [servers.{self.name}.options]"
+            f"client_secret_env) in {table_name('servers', self.name, 'options')}"
         )
         if not metadata.registration_endpoint:
             raise AuthError(
@@ -524,7 +525,7 @@ class MCPAuthorizer:
         assertion grant (ID-JAG) meant for this server's authorization server."""
         s = self.settings
         assert s.idp_token_endpoint is not None
-        where = f"[servers.{self.name}.options]"
+        where = f"{table_name('servers', self.name, 'options')}"
         if not s.id_token or not s.idp_client_id:
             raise ConfigError(
                 f"server '{self.name}': idp_token_endpoint needs idp_client_id and the ID token (id_token_env or "
@@ -581,7 +582,7 @@ class MCPAuthorizer:
             raise ConfigError(
                 f"server '{self.name}': grant = \"jwt_bearer\" needs an assertion; set assertion_env or assertion_file "
                 f"(or idp_token_endpoint, to get one from an enterprise identity provider) in "
-                f"[servers.{self.name}.options]",
+                f"{table_name('servers', self.name, 'options')}",
                 key=f"servers.{self.name}.options.assertion_env",
             )
         if (
@@ -687,6 +688,6 @@ def mcp_server_auth(name: str, server: ServerConfig, runtime: Runtime, *, on_url
             what="url",
             owner=f"server '{name}'",
             allow_insecure=server.allow_insecure_http,
-            how=f"[servers.{name}]",
+            how=table_name("servers", name),
         )
     return MCPAuth(MCPAuthorizer(name, server, runtime, on_url=on_url))

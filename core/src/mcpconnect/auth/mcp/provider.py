@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from mcpconnect.auth.errors import TransientAuthError
 from mcpconnect.auth.mcp.discovery import AuthServerMetadata
 from mcpconnect.auth.provider import ClientAuth, Endpoints, OAuthProvider, TokenResponse, _safe_url
-from mcpconnect.config.model import ProviderConfig
+from mcpconnect.config.model import ProviderConfig, table_name
 from mcpconnect.errors import AuthError
 from mcpconnect.logs import register_secret, scrub
 
@@ -167,7 +167,7 @@ class MCPProvider(OAuthProvider):
             what=what,
             owner=self.label,
             allow_insecure=self.config.allow_insecure_http,
-            how=f"[servers.{self.name}]",
+            how=table_name("servers", self.name),
         )
 
     def client_auth_method(self) -> ClientAuth:
@@ -189,7 +189,7 @@ class MCPProvider(OAuthProvider):
         if not self._private_key_pem:
             raise AuthError(
                 f"{self.label}: the client authenticates with private_key_jwt but no private key is configured; set "
-                f"private_key_file in [servers.{self.name}.options]"
+                f"private_key_file in {table_name('servers', self.name, 'options')}"
             )
         alg = self._signing_alg or "ES256"
         now = int(time.time())
@@ -206,7 +206,8 @@ class MCPProvider(OAuthProvider):
         except (ValueError, TypeError, jwt.PyJWTError) as exc:
             raise AuthError(
                 f"{self.label}: cannot sign the client assertion with the configured private key "
-                f"({type(exc).__name__}); check private_key_file and signing_alg in [servers.{self.name}.options]"
+                f"({type(exc).__name__}); check private_key_file and signing_alg in "
+                f"{table_name('servers', self.name, 'options')}"
             ) from None
         register_secret(token)
         return token

@@ -1,6 +1,7 @@
 """OpenTelemetry for mcpconnect: a span for each connection, request, login and refresh, W3C trace
 context passed to servers in ``params._meta``, and metrics (calls, latency, server state, token
-expiry, refreshes and their failures, logins needed, circuit breakers).
+expiry, refreshes and their failures, logins needed, circuit breakers), served as ``/metrics`` by
+``mcpconnect serve --transport http`` with the ``prometheus`` extra.
 
 Installed, it observes every hub and token manager through mcpconnect's event hooks and reports to
 the global OpenTelemetry providers, so whatever configures those (the application, or
@@ -20,7 +21,10 @@ from typing import TYPE_CHECKING, Any
 from mcpconnect import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from mcpconnect.operations import Operation
+    from mcpconnect.tokens import Token
     from mcpconnect_otel._telemetry import Telemetry
 
 __all__ = ["CAPTURE_ARGUMENTS_ENV", "configure", "telemetry"]
@@ -108,3 +112,11 @@ def on_token_refresh_failed(provider: str, account: str, error: BaseException, w
 @hookimpl
 def on_token_revoked(provider: str, account: str, remote: bool) -> None:
     telemetry().token_gone(provider, account)
+
+
+@hookimpl
+def gateway_metrics(tokens: Sequence[Token]) -> Callable[[str], tuple[bytes, str]] | None:
+    """``/metrics`` of ``serve --transport http``, with the ``prometheus`` extra installed."""
+    from mcpconnect_otel._prometheus import renderer
+
+    return renderer(telemetry(), tokens)

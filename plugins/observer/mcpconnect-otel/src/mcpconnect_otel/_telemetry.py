@@ -60,28 +60,10 @@ def safe_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-class Telemetry:
-    """Spans and metrics for one process. Hook calls come from the event loop; the observable
-    gauges are read from the metric reader's thread, so the state they read is locked."""
+class _Instruments:
+    """Every instrument, made on one meter (one per meter provider that reads this process)."""
 
-    def __init__(self, tracer_provider: Any, meter_provider: Any, capture_arguments: bool | None) -> None:
-        from mcpconnect_otel import CAPTURE_ARGUMENTS_ENV
-
-        disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
-        self.enabled = "mcpconnect" not in {part.strip() for part in disabled.split(",")}
-        if capture_arguments is None:
-            capture_arguments = _truthy(os.environ.get(CAPTURE_ARGUMENTS_ENV))
-        self.capture_arguments = capture_arguments
-        self.tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider=tracer_provider)
-        meter = metrics.get_meter(SCOPE, VERSION, meter_provider=meter_provider)
-        self._lock = threading.Lock()
-        self._spans: weakref.WeakKeyDictionary[Operation, tuple[Any, Any]] = weakref.WeakKeyDictionary()
-        self._servers: dict[str, str] = {}
-        self._connected: set[str] = set()
-        self._expiry: dict[tuple[str, str], datetime] = {}
-        self._needs_login: dict[tuple[str, str], bool] = {}
-        self._circuits: dict[str, str] = {}
-
+    def __init__(self, meter: Any, state: Telemetry) -> None:
         self.request_duration = meter.create_histogram(
             "mcp.client.operation.duration",
             unit="s",
@@ -119,28 +101,54 @@ class Telemetry:
         )
         meter.create_observable_gauge(
             "mcpconnect.server.state",
-            callbacks=[self._observe_servers],
+            callbacks=[state.observe_servers],
             unit="",  # a state flag: no unit, so that Prometheus names it without a suffix
             description="1 for each server's last reported state (starting, ready, restarting, failed), 0 otherwise",
         )
         meter.create_observable_gauge(
             "mcpconnect.token.expires_in",
-            callbacks=[self._observe_expiry],
+            callbacks=[state.observe_expiry],
             unit="s",
             description="Seconds until each token seen by this process expires (negative once expired)",
         )
         meter.create_observable_gauge(
             "mcpconnect.token.login_needed",
-            callbacks=[self._observe_logins_needed],
+            callbacks=[state.observe_logins_needed],
             unit="{account}",
             description="Accounts whose refresh token was rejected and that need a new login, by provider",
         )
         meter.create_observable_gauge(
             "mcpconnect.provider.circuit.state",
-            callbacks=[self._observe_circuits],
+            callbacks=[state.observe_circuits],
             unit="",  # a state flag: no unit, so that Prometheus names it without a suffix
             description="1 for each provider's circuit breaker state (closed, open, half-open), 0 otherwise",
         )
+
+
+class Telemetry:
+    """Spans and metrics for one process. Hook calls come from the event loop; the observable
+    gauges are read from the metric reader's thread, so the state they read is locked."""
+
+    def __init__(self, tracer_provider: Any, meter_provider: Any, capture_arguments: bool | None) -> None:
+        from mcpconnect_otel import CAPTURE_ARGUMENTS_ENV
+
+        disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+        self.enabled = "mcpconnect" not in {part.strip() for part in disabled.split(",")}
+        if capture_arguments is None:
+            capture_arguments = _truthy(os.environ.get(CAPTURE_ARGUMENTS_ENV))
+        self.capture_arguments = capture_arguments
+        self.tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider=tracer_provider)
+        meter = metrics.get_meter(SCOPE, VERSION, meter_provider=meter_provider)
+        self._lock = threading.Lock()
+        self._spans: weakref.WeakKeyDictionary[Operation, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+        self._servers: dict[str, str] = {}
+        self._connected: set[str] = set()
+        self._expiry: dict[tuple[str, str], datetime] = {}
+        self._needs_login: dict[tuple[str, str], bool] = {}
+        self._circuits: dict[str, str] = {}
+
+        self._instruments = [_Instruments(meter, self)]
+        self._providers: list[Any] = [meter_provider]
 
     # -- spans ---------------------------------------------------------------------------------
 
@@ -248,26 +256,51 @@ class Telemetry:
 
     def _record_metrics(self, op: Operation, attributes: dict[str, Any]) -> None:
         duration = op.duration or 0.0
-        if op.kind == "request":
-            self.request_duration.record(duration, attributes)
-            self.requests.add(1, attributes)
-        elif op.kind == "connect":
-            self.connect_duration.record(duration, attributes)
-        elif op.kind == "login":
-            self.logins.add(1, attributes)
-            self.auth_duration.record(duration, {**attributes, "mcpconnect.operation": "login"})
-        elif op.kind == "refresh":
-            self.refreshes.add(1, attributes)
-            self.auth_duration.record(duration, {**attributes, "mcpconnect.operation": "refresh"})
-            if op.provider and op.circuit_state:
+        if op.kind == "refresh" and op.provider and op.circuit_state:
+            with self._lock:
+                self._circuits[op.provider] = op.circuit_state
+        for meter in self._instruments:
+            if op.kind == "request":
+                meter.request_duration.record(duration, attributes)
+                meter.requests.add(1, attributes)
+            elif op.kind == "connect":
+                meter.connect_duration.record(duration, attributes)
+            elif op.kind == "login":
+                meter.logins.add(1, attributes)
+                meter.auth_duration.record(duration, {**attributes, "mcpconnect.operation": "login"})
+            elif op.kind == "refresh":
+                meter.refreshes.add(1, attributes)
+                meter.auth_duration.record(duration, {**attributes, "mcpconnect.operation": "refresh"})
+                if op.provider and op.error is not None and op.attempts == 0:
+                    # The breaker refused before any request: no refresh_failed event reports it.
+                    meter.refresh_failures.add(
+                        1,
+                        {
+                            "mcpconnect.provider": op.provider,
+                            "error.type": "circuit_open",
+                            "mcpconnect.will_retry": False,
+                        },
+                    )
+
+    def add_meter_provider(self, meter_provider: Any) -> None:
+        """Report the metrics to ``meter_provider`` too (``/metrics`` of ``serve``: a Prometheus
+        reader beside whatever the application configured). Its gauges report the state kept so
+        far; its counters and histograms count from now."""
+        with self._lock:
+            if any(provider is meter_provider for provider in self._providers):
+                return
+            self._providers.append(meter_provider)
+        meter = metrics.get_meter(SCOPE, VERSION, meter_provider=meter_provider)
+        self._instruments.append(_Instruments(meter, self))
+
+    def seed_tokens(self, tokens: Iterable[Any]) -> None:
+        """What a store holds at start: each token's expiry, and the accounts that need a login,
+        reported before any refresh or login in this process."""
+        for token in tokens:
+            self.token_valid(token.provider, token.account, token)
+            if getattr(token, "needs_login", False):
                 with self._lock:
-                    self._circuits[op.provider] = op.circuit_state
-            if op.provider and op.error is not None and op.attempts == 0:
-                # The breaker refused before any request: no refresh_failed event reports it.
-                self.refresh_failures.add(
-                    1,
-                    {"mcpconnect.provider": op.provider, "error.type": "circuit_open", "mcpconnect.will_retry": False},
-                )
+                    self._needs_login[(token.provider, token.account)] = True
 
     def server_state(self, server: str, state: str) -> None:
         with self._lock:
@@ -279,7 +312,8 @@ class Telemetry:
         self.server_state(server, "restarting" if self._servers.get(server) == "ready" else "failed")
 
     def server_restarted(self, server: str) -> None:
-        self.restarts.add(1, {"mcpconnect.server": server})
+        for meter in self._instruments:
+            meter.restarts.add(1, {"mcpconnect.server": server})
 
     def token_valid(self, provider: str, account: str, token: Any) -> None:
         expires_at = getattr(token, "expires_at", None)
@@ -299,14 +333,18 @@ class Telemetry:
         from mcpconnect.auth import NeedsLoginError
         from mcpconnect.operations import error_kind
 
-        self.refresh_failures.add(
-            1, {"mcpconnect.provider": provider, "error.type": error_kind(error), "mcpconnect.will_retry": will_retry}
-        )
+        attributes = {
+            "mcpconnect.provider": provider,
+            "error.type": error_kind(error),
+            "mcpconnect.will_retry": will_retry,
+        }
+        for meter in self._instruments:
+            meter.refresh_failures.add(1, attributes)
         if isinstance(error, NeedsLoginError):
             with self._lock:
                 self._needs_login[(provider, account)] = True
 
-    def _observe_servers(self, _options: CallbackOptions) -> Iterable[Observation]:
+    def observe_servers(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
             servers = dict(self._servers)
         for server, current in servers.items():
@@ -315,7 +353,7 @@ class Telemetry:
                     1 if state == current else 0, {"mcpconnect.server": server, "mcpconnect.state": state}
                 )
 
-    def _observe_expiry(self, _options: CallbackOptions) -> Iterable[Observation]:
+    def observe_expiry(self, _options: CallbackOptions) -> Iterable[Observation]:
         now = datetime.now(UTC)
         with self._lock:
             expiry = dict(self._expiry)
@@ -325,7 +363,7 @@ class Telemetry:
                 {"mcpconnect.provider": provider, "mcpconnect.account": account},
             )
 
-    def _observe_logins_needed(self, _options: CallbackOptions) -> Iterable[Observation]:
+    def observe_logins_needed(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
             flags = dict(self._needs_login)
         counts: dict[str, int] = {}
@@ -334,7 +372,7 @@ class Telemetry:
         for provider, count in counts.items():
             yield Observation(count, {"mcpconnect.provider": provider})
 
-    def _observe_circuits(self, _options: CallbackOptions) -> Iterable[Observation]:
+    def observe_circuits(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
             circuits = dict(self._circuits)
         for provider, current in circuits.items():
