@@ -113,3 +113,18 @@ def test_the_walls_cover_every_module() -> None:
     assert _contract_modules("library-not-cli", "source_modules") == _core_modules() - {"mcpconnect.cli"}
     assert _contract_modules("plugins-independent", "modules") == plugins
     assert _contract_modules("core-imports-no-plugin", "forbidden_modules") == plugins
+    # Every private core module is closed to plugins: the top-level ones outside the public API and
+    # the submodules of the public packages (a plugin imports mcpconnect.storage, never .local).
+    public = {"mcpconnect.auth", "mcpconnect.errors", "mcpconnect.hookspecs", "mcpconnect.storage"}
+    public |= {"mcpconnect.testing", "mcpconnect.tokens", "mcpconnect.transport"}
+    package = ROOT / "core" / "src" / "mcpconnect"
+    inner = {
+        f"{name}.{p.stem if p.name != '__init__.py' else p.parent.name}"
+        for name in public - {"mcpconnect.testing"}
+        for p in [*(package / name.split(".")[1]).glob("*.py"), *(package / name.split(".")[1]).glob("*/__init__.py")]
+        if (package / name.split(".")[1]).is_dir() and p != package / name.split(".")[1] / "__init__.py"
+    }
+    private = (_core_modules() - public) | inner
+    assert "mcpconnect.storage.local" in private and "mcpconnect.fsutil" in private
+    assert _contract_modules("plugins-public-api", "source_modules") == plugins
+    assert _contract_modules("plugins-public-api", "forbidden_modules") == private

@@ -1,4 +1,4 @@
-"""Third-party plugins (a store, a TCP transport, an observer), each built as a wheel and installed
+"""Third-party plugins (a store, a TCP transport, an observer, a provider), each built as a wheel and installed
 into a fresh virtual environment beside the core alone, are discovered and used by the core with no
 change to the core."""
 
@@ -22,8 +22,14 @@ FIXTURES = ROOT / "tests" / "fixtures"
 FIXTURE = FIXTURES / "mcpconnect-store-notebook"
 TCP = FIXTURES / "mcpconnect-transport-tcp"
 JOURNAL = FIXTURES / "mcpconnect-observer-journal"
+PROVIDER = FIXTURES / "example-provider"
 NOTES = ROOT / "examples" / "servers" / "notes_server.py"
-THIRD_PARTY = {"mcpconnect-store-notebook", "mcpconnect-transport-tcp", "mcpconnect-observer-journal"}
+THIRD_PARTY = {
+    "mcpconnect-store-notebook",
+    "mcpconnect-transport-tcp",
+    "mcpconnect-observer-journal",
+    "mcpconnect-auth-example",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +51,7 @@ def fresh_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     src = work / "src"
     ignore = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__")
     shutil.copytree(FIXTURE, src, ignore=ignore)
-    for fixture in (src, TCP, JOURNAL):
+    for fixture in (src, TCP, JOURNAL, PROVIDER):
         copy = work / "copies" / fixture.name
         shutil.copytree(fixture, copy, ignore=ignore)
         sh(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", wheels, copy)
@@ -97,6 +103,15 @@ asyncio.run(main())
     out = sh(env_dir / "bin" / "python", "-c", script, cwd=tmp_path).stdout.split()
     assert out == ["mcpconnect_store_notebook.backend", "7", "1"]
     assert book.exists() and oct(book.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_providers_own_tests_pass_its_contract_against_its_replica(fresh_env: tuple[Path, Path]) -> None:
+    # The replica needs starlette and uvicorn, which the core's MCP SDK brings: nothing more installed.
+    env_dir, src = fresh_env
+    copy = src.parent / "copies" / PROVIDER.name  # the copy its wheel was built from
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    result = sh(env_dir / "bin" / "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=copy, env=env)
+    assert "8 passed" in result.stdout and "failed" not in result.stdout
 
 
 def test_its_own_tests_run_the_contract_suite_from_mcpconnect_testing(fresh_env: tuple[Path, Path]) -> None:

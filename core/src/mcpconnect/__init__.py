@@ -29,26 +29,43 @@ __all__ = [
     "ConfigError",
     "Hub",
     "MCPConnectError",
+    "Operation",
     "PluginError",
+    "ProviderConfig",
+    "Runtime",
+    "ServerConfig",
     "StoreError",
     "TransportError",
     "__version__",
     "connect",
+    "error_kind",
     "hookimpl",
     "load_config",
 ]
 
 if TYPE_CHECKING:
-    from mcpconnect.config import load_config
+    from mcpconnect.config import ProviderConfig, ServerConfig, load_config
     from mcpconnect.hub import Hub, connect
+    from mcpconnect.operations import Operation, error_kind
+    from mcpconnect.runtime import Runtime
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: importing mcpconnect must not import pydantic, httpx or the MCP SDK.
-    if name == "load_config":
-        from mcpconnect.config import load_config
+    if name in {"load_config", "ProviderConfig", "ServerConfig"}:
+        # ProviderConfig and ServerConfig: what provider and transport factories receive.
+        from mcpconnect import config
 
-        return load_config
+        return getattr(config, name)
+    if name == "Runtime":
+        from mcpconnect.runtime import Runtime
+
+        return Runtime
+    if name in {"Operation", "error_kind"}:
+        # What observers' on_operation_* hooks receive (mcpconnect.operations).
+        from mcpconnect import operations
+
+        return getattr(operations, name)
     if name in {"connect", "Hub"}:
         from mcpconnect import hub
 

@@ -1,12 +1,18 @@
 """The exceptions mcpconnect raises.
 
 Every message says what happened, to which server, provider, plugin or file, and what to do
-next. None of them ever carries a secret: build messages from names, paths and redacted values.
+next. None of them ever carries a secret: build messages from names, paths and redacted values,
+with the helpers exported here: :func:`safe_url` (a URL without what may hold a secret),
+:func:`register_secret` (a value that must never show) and :func:`scrub` (a text with every
+registered value taken out), :func:`secret_values` (the secrets among configured values).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+
+from mcpconnect.logs import register_secret, scrub
+from mcpconnect.redact import safe_url, secret_values
 
 __all__ = [
     "AuthError",
@@ -21,6 +27,10 @@ __all__ = [
     "TransportError",
     "TransportTimeoutError",
     "VersionConflict",
+    "register_secret",
+    "safe_url",
+    "scrub",
+    "secret_values",
 ]
 
 

@@ -25,7 +25,7 @@ host can add keyword options to it later) and calls it once per thing it provide
 Event hooks are notifications, called synchronously in the task where the event happened, after
 it happened; their return value is ignored. Observers are loaded before the first event is
 delivered, wherever it fires (the CLI, :func:`mcpconnect.connect`, an application's own
-:class:`~mcpconnect.runtime.Runtime`). Each observer is called on its own, the one loaded last
+:class:`mcpconnect.Runtime`). Each observer is called on its own, the one loaded last
 first (pluggy's order; ``tryfirst``/``trylast`` change it): an exception raised by one is logged
 and never reaches the others, nor breaks the login or connection that fired it. An observer must
 return quickly (it runs inside the event loop): hand slow work, network calls above all, to a
@@ -363,7 +363,7 @@ def on_operation_started(operation: Operation) -> None:
     (``"request"``: a tool call, a resource read, a prompt get), a login (``"login"``) or a token
     refresh (``"refresh"``).
 
-    The same :class:`mcpconnect.operations.Operation` object is passed to
+    The same :class:`mcpconnect.Operation` object is passed to
     :func:`on_operation_finished` when it ends, in the same task, so an observer may keep its own
     state keyed on it (a span, a context token). For a request, the observer may add entries to
     ``operation.meta``: they are sent to the server as the request's ``params._meta``, which is how

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
@@ -20,6 +21,7 @@ __all__ = [
     "redact_nested",
     "redact_text",
     "redact_value",
+    "safe_url",
     "secret_values",
 ]
 
@@ -66,6 +68,21 @@ def redact_text(text: str) -> str:
         text = _QUERY_PARAM.sub(_masked, text)
         text = _ASSIGNMENT.sub(_masked, text)
     return text
+
+
+def safe_url(url: object) -> str:
+    """``url`` without its user info, query and fragment (any of them may carry a secret): what a
+    message, a log line or a span may show of a URL.
+
+    The host and port are kept as written, so an IPv6 host keeps its brackets
+    (``http://[::1]:8080/mcp``); a URL that cannot be parsed shows as ``<unparseable URL>``.
+    """
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return "<unparseable URL>"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _masked(match: re.Match[str]) -> str:

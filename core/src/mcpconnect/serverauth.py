@@ -23,7 +23,7 @@ from mcpconnect.auth.provider import is_loopback
 from mcpconnect.config.model import table_name
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.logs import register_secret
-from mcpconnect.redact import is_secret_name, secret_values
+from mcpconnect.redact import is_secret_name, safe_url, secret_values
 
 if TYPE_CHECKING:
     from mcpconnect.config.model import ServerConfig
@@ -121,8 +121,6 @@ def require_secure_url(name: str, server: ServerConfig, url: str | None = None) 
         return
     # Only plain http is refused here; a URL still holding ${VAR} is checked once expanded.
     if target.lower().startswith("http://") and not is_loopback(target):
-        from mcpconnect.servers.errors import safe_url
-
         raise AuthError(
             f"server '{name}': {safe_url(target)} uses plain http://, which would expose its credentials "
             f"({', '.join(credentials)}) to the network; use https://, or set allow_insecure_http = true "

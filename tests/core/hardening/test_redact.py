@@ -3,10 +3,11 @@ parameter, a secret-named assignment or key, in any case, never survives."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpconnect.redact import is_secret_name, redact_text, redact_value, secret_values
+from mcpconnect.redact import is_secret_name, redact_text, redact_value, safe_url, secret_values
 
 secret = st.text(
     alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Zs"], blacklist_characters="/?#&;\"'=@"),
@@ -63,3 +64,44 @@ def test_names_that_are_places_or_modes_are_not_secret() -> None:
         assert not is_secret_name(name), name
     assert redact_value("GITHUB_TOKEN", "${GITHUB_TOKEN}") == "${GITHUB_TOKEN}"
     assert redact_value("PASSWORD", "pre-${X}") == "***"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://[::1]:8080/x?token=abc123secret", "http://[::1]:8080/x"),
+        ("https://user:pa55word@[2001:db8::1]/mcp#frag", "https://[2001:db8::1]/mcp"),
+        ("http://[fe80::1%25eth0]:9/p?a=1", "http://[fe80::1%25eth0]:9/p"),
+        ("https://app:p@ss@Host.Example:8443/a/b?api_key=k", "https://Host.Example:8443/a/b"),
+        ("http://127.0.0.1", "http://127.0.0.1"),
+        ("file:///home/me/notes.txt?x=1", "file:///home/me/notes.txt"),
+        ("http://[::1/broken", "<unparseable URL>"),
+    ],
+)
+def test_safe_url_keeps_the_host_and_drops_what_may_carry_a_secret(url: str, shown: str) -> None:
+    assert safe_url(url) == shown
+
+
+@given(
+    st.sampled_from(["https", "http", "file", "redis"]),
+    st.sampled_from(["host.example", "[::1]", "[2001:db8::7]", "10.0.0.1"]),
+    st.sampled_from(["", ":1", ":65535"]),
+    secret,
+    secret,
+)
+def test_safe_url_never_shows_user_info_or_query(scheme: str, host: str, port: str, password: str, query: str) -> None:
+    shown = safe_url(f"{scheme}://me:{password}@{host}{port}/p?token={query}#{query}")
+    # A raw "[" in the password makes the URL unparseable: then nothing of it shows.
+    assert shown in (f"{scheme}://{host}{port}/p", "<unparseable URL>")
+    assert "?" not in shown and "#" not in shown and "@" not in shown
+
+
+def test_one_url_redactor_serves_errors_transports_and_auth() -> None:
+    import mcpconnect.auth.provider
+    import mcpconnect.errors
+    import mcpconnect.servers.errors
+    import mcpconnect.transport.http
+
+    for module in (mcpconnect.errors, mcpconnect.servers.errors, mcpconnect.transport.http):
+        assert module.safe_url is safe_url
+    assert not hasattr(mcpconnect.auth.provider, "_safe_url")

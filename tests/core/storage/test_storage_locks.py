@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.storage.local import FileLeaseLock
+from mcpconnect.storage import FileLeaseLock, FileLeaseLocking
 from mcpconnect.storage.memory import MemoryBackend
 
 HOLDER = textwrap.dedent(
@@ -99,3 +99,33 @@ async def test_memory_lock_survives_a_cancelled_waiter() -> None:
             await task
     async with backend.lock("x", lease=30, wait=0.5) as held:
         assert held.name == "x" and not entered.is_set()
+
+
+class FolderBackend(FileLeaseLocking, MemoryBackend):
+    """A backend written as a third-party store would: the shared lease lock mixed in."""
+
+    def __init__(self, lock_directory: Path) -> None:
+        super().__init__()
+        self.lock_directory = lock_directory
+
+
+async def test_the_lease_lock_mixin_locks_across_backends_sharing_a_folder(tmp_path: Path) -> None:
+    first, second = FolderBackend(tmp_path / "locks"), FolderBackend(tmp_path / "locks")
+    async with first.lock("refresh:x", lease=10, wait=1) as held:
+        with pytest.raises(TimeoutError, match="refresh:x"):
+            async with second.lock("refresh:x", lease=10, wait=0.1):
+                pass  # pragma: no cover - must not be reached
+        async with second.lock("refresh:y", lease=10, wait=1):
+            pass  # another name is another lock
+    async with second.lock("refresh:x", lease=10, wait=1) as again:
+        assert again.fencing_token == held.fencing_token + 1
+    assert (tmp_path / "locks").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_official_local_stores_share_the_mixin() -> None:
+    from mcpconnect_store_file import FileBackend
+    from mcpconnect_store_keyring import KeyringBackend
+    from mcpconnect_store_sqlite import SqliteBackend
+
+    for backend in (FileBackend, SqliteBackend, KeyringBackend):
+        assert backend.lock is FileLeaseLocking.lock, backend

@@ -59,3 +59,34 @@ def test_the_docs_show_this_plugin() -> None:
     docs = DOCS.read_text(encoding="utf-8")
     for line in source.strip().splitlines():
         assert line in docs, f"docs/providers/index.md lacks: {line!r}"
+
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "example-provider"
+WRITING = Path(__file__).resolve().parents[3] / "docs" / "writing-providers.md"
+
+
+def test_the_plugins_own_tests_pass_against_its_own_replica() -> None:
+    """What docs/writing-providers.md teaches: a replica fixture and the contract suite, run the
+    way the plugin's author runs them (pytest in the plugin's folder)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(FIXTURE / "src")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "tests"],
+        cwd=FIXTURE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "8 passed" in result.stdout, result.stdout[-1000:]
+
+
+@pytest.mark.parametrize("name", ["conftest.py", "test_example_contract.py"])
+def test_the_writing_providers_page_shows_the_plugins_tests(name: str) -> None:
+    docs = WRITING.read_text(encoding="utf-8")
+    for line in (FIXTURE / "tests" / name).read_text(encoding="utf-8").splitlines():
+        assert line in docs, f"docs/writing-providers.md lacks, from tests/{name}: {line!r}"

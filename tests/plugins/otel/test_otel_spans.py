@@ -172,9 +172,9 @@ def test_importing_the_entry_module_does_not_import_opentelemetry():
     st.text(min_size=1, max_size=20),
 )
 def test_resource_uris_lose_credentials_query_and_fragment(scheme, user, query, fragment):
-    from mcpconnect_otel._telemetry import safe_uri
+    from mcpconnect.errors import safe_url
 
     uri = f"{scheme}://{user}@host.example/path?q={query}#{fragment}"
-    safe = safe_uri(uri)
+    safe = safe_url(uri)
     assert "?" not in safe and "#" not in safe and "@" not in safe
     assert safe.startswith(f"{scheme}://") and safe.endswith("/path")

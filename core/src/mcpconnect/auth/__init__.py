@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcpconnect.auth.errors import NeedsLoginError, OAuthError, TransientAuthError
+from mcpconnect.auth.errors import IdTokenError, NeedsLoginError, NotRefreshableError, OAuthError, TransientAuthError
 from mcpconnect.auth.provider import (
+    DEFAULT_ACCOUNT,
+    ClientAuth,
     DeviceAuthorization,
     Endpoints,
     Identity,
@@ -20,12 +22,16 @@ from mcpconnect.auth.provider import (
 )
 
 __all__ = [
+    "DEFAULT_ACCOUNT",
     "CircuitBreaker",
+    "ClientAuth",
     "DeviceAuthorization",
     "Endpoints",
+    "IdTokenError",
     "Identity",
     "LogoutResult",
     "NeedsLoginError",
+    "NotRefreshableError",
     "OAuthError",
     "OAuthProvider",
     "TokenManager",

@@ -76,7 +76,7 @@ class OIDCProvider(OAuthProvider):
                 ) from None
             if response.status_code == 404:
                 continue
-            doc = self._json(response, "discovery document")
+            doc = self.read_json(response, "discovery document")
             self.raise_for_error(response, doc, "discovery document")
             break
         if doc is None:

@@ -54,6 +54,7 @@ from mcpconnect.auth.errors import (
 )
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.logs import register_secret, scrub
+from mcpconnect.redact import safe_url
 
 if TYPE_CHECKING:
     from mcpconnect.config.model import ProviderConfig
@@ -69,6 +70,7 @@ __all__ = [
     "TokenResponse",
     "check_secure_url",
     "is_loopback",
+    "oauth_request",
 ]
 
 log = logging.getLogger("mcpconnect.auth")
@@ -176,18 +178,34 @@ def check_secure_url(url: str, *, what: str, owner: str, allow_insecure: bool, h
         return url
     if scheme == "http":
         raise AuthError(
-            f"{owner}: the {what} {_safe_url(url)} uses plain http://, which would expose tokens; use "
+            f"{owner}: the {what} {safe_url(url)} uses plain http://, which would expose tokens; use "
             f"https://, or set allow_insecure_http = true in {how} if this network is trusted"
         )
-    raise AuthError(f"{owner}: the {what} {_safe_url(url)} is not an http(s) URL; fix it in {how}")
+    raise AuthError(f"{owner}: the {what} {safe_url(url)} is not an http(s) URL; fix it in {how}")
 
 
-def _safe_url(url: str) -> str:
-    """``url`` without its query, fragment and user info (they may carry secrets)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+async def oauth_request(
+    http: httpx.AsyncClient, method: str, url: str, *, owner: str, what: str, provider: str, **kwargs: Any
+) -> httpx.Response:
+    """Send one request to an OAuth server; a timeout or a network failure becomes a
+    :class:`TransientAuthError` naming ``owner``, ``what`` and the URL (shown without secrets).
+
+    An answer, whatever its status, is returned as it is: reading it is the caller's job.
+    ``kwargs`` go to :meth:`httpx.AsyncClient.request` (``data``, ``json``, ``headers``, ``auth``).
+    Providers call :meth:`OAuthProvider.request`, which fills in ``owner`` and ``provider``.
+    """
+    try:
+        return await http.request(method, url, **kwargs)
+    except httpx.TimeoutException:
+        raise TransientAuthError(
+            f"{owner}: the {what} at {safe_url(url)} did not answer in time; try again later", provider=provider
+        ) from None
+    except httpx.HTTPError as exc:
+        raise TransientAuthError(
+            f"{owner}: cannot reach the {what} at {safe_url(url)} ({type(exc).__name__}); check the network and try "
+            "again",
+            provider=provider,
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -484,24 +502,31 @@ class OAuthProvider:
         :class:`TransientAuthError`."""
         body = dict(data)
         auth = self._client_credentials(body)
-        try:
-            return await http.post(
-                url,
-                data=body,
-                auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
-                headers={"Accept": "application/json"},
-            )
-        except httpx.TimeoutException:
-            raise TransientAuthError(
-                f"{self.label}: the {what} at {_safe_url(url)} did not answer in time; try again later",
-                provider=self.name,
-            ) from None
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot reach the {what} at {_safe_url(url)} ({type(exc).__name__}); "
-                "check the network and try again",
-                provider=self.name,
-            ) from None
+        return await self.request(
+            http,
+            "POST",
+            url,
+            what=what,
+            data=body,
+            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+            headers={"Accept": "application/json"},
+        )
+
+    async def request(
+        self, http: httpx.AsyncClient, method: str, url: str, *, what: str, **kwargs: Any
+    ) -> httpx.Response:
+        """Send one request with ``http``; a timeout or a network failure becomes a
+        :class:`TransientAuthError` naming this provider, ``what`` (``"token endpoint"``) and the
+        URL without its secrets. The answer is returned whatever its status.
+
+        ``kwargs`` go to :meth:`httpx.AsyncClient.request` (``data``, ``json``, ``headers``,
+        ``auth``). Use it for every call a provider makes beyond the standard flows::
+
+            response = await self.request(http, "POST", url, what="GraphQL API", json={"query": q})
+            data = self.read_json(response, "GraphQL API")
+            self.raise_for_error(response, data, "GraphQL API")
+        """
+        return await oauth_request(http, method, url, owner=self.label, what=what, provider=self.name, **kwargs)
 
     async def token_request(self, http: httpx.AsyncClient, data: Mapping[str, str]) -> TokenResponse:
         """POST to the token endpoint and parse the answer."""
@@ -522,9 +547,11 @@ class OAuthProvider:
             retry_after=wait,
         )
 
-    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        """The JSON object of ``response``; a clear error when it is HTML, form data or broken,
-        and a transient one when it is a rate limit (whatever its body)."""
+    def read_json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        """The JSON object of ``response``: a clear :class:`AuthError` naming ``what`` when it is
+        HTML, form data, broken or not an object; a :class:`TransientAuthError` for a rate limit
+        (whatever its body) or a 5xx that is not JSON. It does not look at OAuth ``error``
+        fields: call :meth:`raise_for_error` for those."""
         ctype = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
         try:
             data = json.loads(response.content)
@@ -601,7 +628,7 @@ class OAuthProvider:
         Raises a clear :class:`AuthError` for HTML where JSON was expected, a missing
         ``access_token`` or a malformed ``expires_in``; numeric strings are accepted.
         """
-        data = self._json(response, "token endpoint")
+        data = self.read_json(response, "token endpoint")
         self.raise_for_error(response, data, "token endpoint")
         return self.token_response_from(data)
 
@@ -632,15 +659,18 @@ class OAuthProvider:
         return TokenResponse(
             access_token=access,
             token_type=token_type,
-            expires_in=self._seconds(data.get("expires_in"), "expires_in"),
+            expires_in=self.read_seconds(data.get("expires_in"), "expires_in"),
             refresh_token=refresh if isinstance(refresh, str) else None,
-            refresh_expires_in=self._seconds(data.get("refresh_token_expires_in"), "refresh_token_expires_in"),
+            refresh_expires_in=self.read_seconds(data.get("refresh_token_expires_in"), "refresh_token_expires_in"),
             scopes=scopes,
             id_token=id_token if isinstance(id_token, str) else None,
             extra={k: v for k, v in data.items() if k not in known and k != "refresh_token_expires_in"},
         )
 
-    def _seconds(self, value: Any, key: str) -> float | None:
+    def read_seconds(self, value: Any, key: str) -> float | None:
+        """A duration field of an answer (``expires_in``, ``interval``) as seconds, ``None`` when
+        absent; a clear :class:`AuthError` when it is not a non-negative number (numeric strings
+        are accepted)."""
         if value is None or value == "":
             return None
         if isinstance(value, bool):
@@ -703,7 +733,7 @@ class OAuthProvider:
         if scopes:
             data["scope"] = self.scope_separator.join(scopes)
         response = await self.post_form(http, url, data, what="device authorization endpoint")
-        body = self._json(response, "device authorization endpoint")
+        body = self.read_json(response, "device authorization endpoint")
         self.raise_for_error(response, body, "device authorization endpoint")
         try:
             device_code, user_code = str(body["device_code"]), str(body["user_code"])
@@ -720,8 +750,8 @@ class OAuthProvider:
             user_code=user_code,
             verification_uri=verification_uri,
             verification_uri_complete=str(complete) if complete else None,
-            expires_in=self._seconds(body.get("expires_in"), "expires_in") or 600.0,
-            interval=self._seconds(body.get("interval"), "interval") or 5.0,
+            expires_in=self.read_seconds(body.get("expires_in"), "expires_in") or 600.0,
+            interval=self.read_seconds(body.get("interval"), "interval") or 5.0,
         )
 
     async def poll_device_token(self, http: httpx.AsyncClient, device: DeviceAuthorization) -> TokenResponse:
@@ -730,7 +760,7 @@ class OAuthProvider:
         data = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": device.device_code}
         url = await self.require(http, "token")
         response = await self.post_form(http, url, data, what="token endpoint")
-        body = self._json(response, "token endpoint")
+        body = self.read_json(response, "token endpoint")
         error = body.get("error")
         if error in ("authorization_pending", "slow_down", "access_denied", "authorization_declined", "expired_token"):
             raise OAuthError(f"{self.label}: {error}", provider=self.name, error=str(error))
@@ -784,16 +814,14 @@ class OAuthProvider:
 
     async def get_json(self, http: httpx.AsyncClient, url: str, access_token: str, *, what: str) -> dict[str, Any]:
         """GET ``url`` with the bearer token; the JSON object answered."""
-        try:
-            response = await http.get(
-                url, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-            )
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot reach the {what} at {_safe_url(url)} ({type(exc).__name__})",
-                provider=self.name,
-            ) from None
-        data = self._json(response, what)
+        response = await self.request(
+            http,
+            "GET",
+            url,
+            what=what,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )
+        data = self.read_json(response, what)
         self.raise_for_error(response, data, what)
         return data
 

@@ -23,7 +23,8 @@ import anyio
 
 from mcpconnect.config.model import table_name
 from mcpconnect.errors import MCPConnectError, TransportError, TransportTimeoutError
-from mcpconnect.servers.errors import describe, safe_url
+from mcpconnect.redact import safe_url
+from mcpconnect.servers.errors import describe
 from mcpconnect.transport import ServerLog, TransportContext
 
 if TYPE_CHECKING:

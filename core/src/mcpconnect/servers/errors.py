@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["describe", "leaf_errors", "safe_url"]
+from mcpconnect.redact import safe_url
 
-
-def safe_url(url: object) -> str:
-    """``url`` without user info, query or fragment: what an error message may show."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(str(url))
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparseable URL>"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+__all__ = ["describe", "leaf_errors"]
 
 
 def leaf_errors(exc: BaseException) -> list[BaseException]:

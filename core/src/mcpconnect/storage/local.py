@@ -16,7 +16,7 @@ import stat
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from mcpconnect.storage.base import LockLease
 
 __all__ = [
     "FileLeaseLock",
+    "FileLeaseLocking",
     "data_dir",
     "ensure_private_dir",
     "held_flock",
@@ -211,3 +212,23 @@ class FileLeaseLock:
             yield LockLease(name, fencing, time.time() + lease)
         finally:
             await asyncio.to_thread(self._release, name, fd)
+
+
+class FileLeaseLocking:
+    """Mixin: :meth:`~mcpconnect.storage.StorageBackend.lock` for a backend on this host, by a
+    :class:`FileLeaseLock` in the folder ``lock_directory`` (set it in ``__init__``).
+
+    Put it before :class:`~mcpconnect.storage.StorageBackend` in the bases::
+
+        class FolderBackend(FileLeaseLocking, StorageBackend):
+            def __init__(self, path: Path) -> None:
+                self.lock_directory = path.with_name(path.name + ".locks")
+    """
+
+    #: Where the lock files live (created 0700 on first use).
+    lock_directory: Path
+
+    def lock(self, name: str, *, lease: float, wait: float) -> AbstractAsyncContextManager[LockLease]:
+        """Hold ``name`` across the processes of this host: one holder at a time, a crashed
+        holder's lock freed at once, a hung one's taken over after ``lease`` seconds."""
+        return FileLeaseLock(self.lock_directory).hold(name, lease=lease, wait=wait)

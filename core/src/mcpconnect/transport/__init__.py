@@ -15,14 +15,29 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mcpconnect.fsutil import make_private_dirs
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["ServerLog", "TransportContext", "server_log_path"]
+    from mcpconnect.transport.http import SSE_READ_TIMEOUT, httpx_client, sdk_http_client
+
+__all__ = ["SSE_READ_TIMEOUT", "ServerLog", "TransportContext", "httpx_client", "sdk_http_client", "server_log_path"]
+
+#: What HTTP transports share, in ``transport/http.py``: imported on first use, since it pulls in
+#: httpx and httpx2 and only the HTTP transports need it.
+_HTTP = {"SSE_READ_TIMEOUT", "httpx_client", "sdk_http_client"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HTTP:
+        from mcpconnect.transport import http
+
+        return getattr(http, name)
+    raise AttributeError(f"module 'mcpconnect.transport' has no attribute {name!r}")
+
 
 #: Lines of stderr kept in memory per server (shown in errors, the tail of them).
 LOG_LINES = 500

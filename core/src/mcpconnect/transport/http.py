@@ -17,13 +17,13 @@ import httpx
 import httpx2
 
 from mcpconnect.logs import register_secret
-from mcpconnect.servers.errors import safe_url
+from mcpconnect.redact import safe_url, secret_values
 
 if TYPE_CHECKING:
     from mcpconnect.config import ServerConfig
     from mcpconnect.transport import TransportContext
 
-__all__ = ["sdk_http_client"]
+__all__ = ["SSE_READ_TIMEOUT", "httpx_client", "sdk_http_client"]
 
 #: How long a server-sent event stream may stay silent before it counts as dropped.
 SSE_READ_TIMEOUT = 300.0
@@ -31,8 +31,6 @@ SSE_READ_TIMEOUT = 300.0
 
 def httpx_client(name: str, server: ServerConfig, context: TransportContext) -> httpx.AsyncClient:
     """The httpx client for server ``name``: its headers, its auth, its timeout."""
-    from mcpconnect.redact import secret_values
-
     if server.url:
         context.check_url(server.url)
     headers = server.resolved_headers(name, context.environ)

@@ -60,6 +60,7 @@ from mcpconnect.auth.provider import Identity, check_secure_url
 from mcpconnect.config.model import expand_vars, read_secret_file, table_name
 from mcpconnect.errors import AuthError, ConfigError
 from mcpconnect.logs import register_secret
+from mcpconnect.redact import safe_url
 
 if TYPE_CHECKING:
     from mcpconnect.config.model import ServerConfig
@@ -358,7 +359,7 @@ class MCPAuthorizer:
             response = await http.post(self.url, json=body, headers={"Accept": "application/json, text/event-stream"})
         except httpx.HTTPError as exc:
             raise AuthError(
-                f"{self.who}: cannot reach {self.url} ({type(exc).__name__}); check the url and the network"
+                f"{self.who}: cannot reach {safe_url(self.url)} ({type(exc).__name__}); check the url and the network"
             ) from None
         await response.aclose()
         return parse_challenge(response.headers.get("www-authenticate"))

@@ -27,9 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from mcpconnect.auth.errors import TransientAuthError
-from mcpconnect.auth.provider import _safe_url as _shown
-from mcpconnect.auth.provider import check_secure_url
+from mcpconnect.auth.provider import check_secure_url, oauth_request
 from mcpconnect.errors import AuthError
+from mcpconnect.redact import safe_url
 
 __all__ = [
     "AuthServerMetadata",
@@ -156,25 +156,20 @@ def _tuple(value: Any) -> tuple[str, ...] | None:
 
 async def _get_json(http: httpx.AsyncClient, url: str, *, who: str, what: str) -> dict[str, Any] | None:
     """GET ``url``; the JSON object, ``None`` on 404/405/400-ish "not here" answers."""
-    try:
-        response = await http.get(url, headers={"Accept": "application/json", "MCP-Protocol-Version": "2025-11-25"})
-    except httpx.HTTPError as exc:
-        raise TransientAuthError(
-            f"{who}: cannot reach the {what} at {_shown(url)} ({type(exc).__name__}); check the network and try again",
-            provider=who,
-        ) from None
+    headers = {"Accept": "application/json", "MCP-Protocol-Version": "2025-11-25"}
+    response = await oauth_request(http, "GET", url, owner=who, what=what, provider=who, headers=headers)
     if response.status_code >= 500:
         raise TransientAuthError(
-            f"{who}: the {what} at {_shown(url)} failed (HTTP {response.status_code}); try again later", provider=who
+            f"{who}: the {what} at {safe_url(url)} failed (HTTP {response.status_code}); try again later", provider=who
         )
     if response.status_code != 200:
         return None
     try:
         data = json.loads(response.content)
     except ValueError:
-        raise AuthError(f"{who}: the {what} at {_shown(url)} is not JSON; the server is misconfigured") from None
+        raise AuthError(f"{who}: the {what} at {safe_url(url)} is not JSON; the server is misconfigured") from None
     if not isinstance(data, dict):
-        raise AuthError(f"{who}: the {what} at {_shown(url)} is not a JSON object; the server is misconfigured")
+        raise AuthError(f"{who}: the {what} at {safe_url(url)} is not a JSON object; the server is misconfigured")
     return data
 
 
@@ -219,7 +214,7 @@ async def fetch_resource_metadata(
     for url in resource_metadata_urls(server_url, challenge):
         if not same_origin(url, server_url):
             raise AuthError(
-                f"{who}: the server's 401 points its resource metadata at another origin ({_shown(url)}); "
+                f"{who}: the server's 401 points its resource metadata at another origin ({safe_url(url)}); "
                 "refusing to follow it (possible phishing); check the server's url"
             )
         data = await _get_json(http, url, who=who, what="protected resource metadata")
@@ -275,7 +270,7 @@ async def fetch_auth_server_metadata(
         named = data.get("issuer")
         if not isinstance(named, str) or named.rstrip("/") != issuer.rstrip("/"):
             raise AuthError(
-                f"{who}: the authorization server metadata at {_shown(url)} names issuer {str(named)[:100]!r}, not "
+                f"{who}: the authorization server metadata at {safe_url(url)} names issuer {str(named)[:100]!r}, not "
                 f"{issuer!r} where it was fetched (RFC 8414 3.3); refusing to use it (possible mix-up attack)"
             )
         for key in ("authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint"):

@@ -22,10 +22,11 @@ from pydantic import SecretStr
 
 from mcpconnect.auth.errors import TransientAuthError
 from mcpconnect.auth.mcp.discovery import AuthServerMetadata
-from mcpconnect.auth.provider import ClientAuth, Endpoints, OAuthProvider, TokenResponse, _safe_url
+from mcpconnect.auth.provider import ClientAuth, Endpoints, OAuthProvider, TokenResponse, oauth_request
 from mcpconnect.config.model import ProviderConfig, table_name
 from mcpconnect.errors import AuthError
 from mcpconnect.logs import register_secret, scrub
+from mcpconnect.redact import safe_url
 
 if TYPE_CHECKING:
     from mcpconnect.auth.mcp.dpop import DPoPKey
@@ -235,21 +236,15 @@ class MCPProvider(OAuthProvider):
                 body["client_assertion"] = self._assertion(self.metadata.issuer)  # a new jti per request
             if self.dpop is not None and what == "token endpoint":
                 headers["DPoP"] = self.dpop.proof("POST", url)
-            try:
-                response = await http.post(
-                    url, data=body, auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT, headers=headers
-                )
-            except httpx.TimeoutException:
-                raise TransientAuthError(
-                    f"{self.label}: the {what} at {_safe_url(url)} did not answer in time; try again later",
-                    provider=self.name,
-                ) from None
-            except httpx.HTTPError as exc:
-                raise TransientAuthError(
-                    f"{self.label}: cannot reach the {what} at {_safe_url(url)} ({type(exc).__name__}); "
-                    "check the network and try again",
-                    provider=self.name,
-                ) from None
+            response = await self.request(
+                http,
+                "POST",
+                url,
+                what=what,
+                data=body,
+                auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+                headers=headers,
+            )
             new_nonce = self.dpop is not None and self.dpop.remember_nonce(url, response.headers)
             if new_nonce and not nonce_retried and _error_code(response) == "use_dpop_nonce":
                 nonce_retried = True  # RFC 9449 8: retry once with the server's nonce
@@ -306,13 +301,16 @@ async def register_dynamically(
     if scopes:
         body["scope"] = " ".join(scopes)
     url = metadata.registration_endpoint
-    try:
-        response = await http.post(url, json=body, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise TransientAuthError(
-            f"{who}: cannot reach the registration endpoint at {_safe_url(url)} ({type(exc).__name__}); try again",
-            provider=who,
-        ) from None
+    response = await oauth_request(
+        http,
+        "POST",
+        url,
+        owner=who,
+        what="registration endpoint",
+        provider=who,
+        json=body,
+        headers={"Accept": "application/json"},
+    )
     try:
         data = json.loads(response.content)
     except ValueError:
@@ -332,7 +330,7 @@ async def register_dynamically(
         )
     if not isinstance(data, dict) or not isinstance(data.get("client_id"), str) or not data["client_id"]:
         raise AuthError(
-            f"{who}: the registration endpoint at {_safe_url(url)} answered something that is not a client "
+            f"{who}: the registration endpoint at {safe_url(url)} answered something that is not a client "
             f"registration (HTTP {response.status_code}, no client_id); {how}"
         )
     secret = data.get("client_secret")

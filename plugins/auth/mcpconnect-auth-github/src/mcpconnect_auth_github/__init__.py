@@ -28,6 +28,7 @@ import httpx
 
 from mcpconnect import hookimpl
 from mcpconnect.auth import (
+    ClientAuth,
     DeviceAuthorization,
     Endpoints,
     Identity,
@@ -37,9 +38,7 @@ from mcpconnect.auth import (
     TokenResponse,
     TransientAuthError,
 )
-from mcpconnect.auth.provider import ClientAuth
-from mcpconnect.errors import AuthError
-from mcpconnect.logs import register_secret
+from mcpconnect.errors import AuthError, register_secret
 
 if TYPE_CHECKING:
     from mcpconnect.tokens import Token
@@ -112,9 +111,9 @@ class GitHubProvider(OAuthProvider):
         try:
             data = json.loads(response.content)
         except ValueError:
-            return self._json(response, what)  # raises the core's clear error
+            return self.read_json(response, what)  # raises the core's clear error
         if not isinstance(data, dict):
-            return self._json(response, what)
+            return self.read_json(response, what)
         return data
 
     def _raise_github_error(self, response: httpx.Response, data: Mapping[str, Any], what: str) -> None:
@@ -148,13 +147,7 @@ class GitHubProvider(OAuthProvider):
 
     async def _post_public(self, http: httpx.AsyncClient, url: str, data: dict[str, str], what: str) -> httpx.Response:
         body = {"client_id": self.client_id, **data}
-        try:
-            return await http.post(url, data=body, headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot reach the {what} ({type(exc).__name__}); check the network and try again",
-                provider=self.name,
-            ) from None
+        return await self.request(http, "POST", url, what=what, data=body, headers={"Accept": "application/json"})
 
     async def start_device_authorization(self, http: httpx.AsyncClient, scopes: tuple[str, ...]) -> DeviceAuthorization:
         url = await self.require(http, "device")
@@ -178,8 +171,8 @@ class GitHubProvider(OAuthProvider):
             device_code=device_code,
             user_code=user_code,
             verification_uri=uri,
-            expires_in=self._seconds(body.get("expires_in"), "expires_in") or 900.0,
-            interval=self._seconds(body.get("interval"), "interval") or 5.0,
+            expires_in=self.read_seconds(body.get("expires_in"), "expires_in") or 900.0,
+            interval=self.read_seconds(body.get("interval"), "interval") or 5.0,
         )
 
     async def poll_device_token(self, http: httpx.AsyncClient, device: DeviceAuthorization) -> TokenResponse:
@@ -215,18 +208,15 @@ class GitHubProvider(OAuthProvider):
                 f"[providers.{self.name}]), or revoke the app at https://github.com/settings/applications"
             )
         url = template.replace("{client_id}", quote(self.client_id, safe=""))
-        try:
-            response = await http.request(
-                "DELETE",
-                url,
-                json={"access_token": token.access_token.get_secret_value()},
-                auth=httpx.BasicAuth(self.client_id, secret),
-                headers={"Accept": "application/vnd.github+json"},
-            )
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot reach the revocation endpoint ({type(exc).__name__})", provider=self.name
-            ) from None
+        response = await self.request(
+            http,
+            "DELETE",
+            url,
+            what="revocation endpoint",
+            json={"access_token": token.access_token.get_secret_value()},
+            auth=httpx.BasicAuth(self.client_id, secret),
+            headers={"Accept": "application/vnd.github+json"},
+        )
         if response.status_code in (204, 200, 404):  # 404: the token was already invalid
             return True
         raise OAuthError(

@@ -70,16 +70,14 @@ class GoogleProvider(OAuthProvider):
         if not url:
             return False
         secret = token.refresh_token or token.access_token
-        try:
-            response = await http.post(
-                url,
-                data={"token": secret.get_secret_value()},
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            )
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot reach the revocation endpoint ({type(exc).__name__})", provider=self.name
-            ) from None
+        response = await self.request(
+            http,
+            "POST",
+            url,
+            what="revocation endpoint",
+            data={"token": secret.get_secret_value()},
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         if response.status_code == 200:
             return True
         try:

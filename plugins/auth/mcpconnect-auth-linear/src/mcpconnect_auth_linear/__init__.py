@@ -64,20 +64,16 @@ class LinearProvider(OAuthProvider):
     async def _post(
         self, http: httpx.AsyncClient, url: str, access_token: str, what: str, **kwargs: Any
     ) -> httpx.Response:
-        try:
-            return await http.post(url, headers={"Authorization": f"Bearer {access_token}"}, **kwargs)
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot reach Linear's {what} ({type(exc).__name__}); check the network and try again",
-                provider=self.name,
-            ) from None
+        return await self.request(
+            http, "POST", url, what=f"Linear {what}", headers={"Authorization": f"Bearer {access_token}"}, **kwargs
+        )
 
     async def identity(self, http: httpx.AsyncClient, response: TokenResponse) -> Identity:
         url = (await self.endpoints(http)).userinfo
         if not url:
             return Identity("default", None)
         answer = await self._post(http, url, response.access_token, "GraphQL API", json={"query": _VIEWER})
-        data = self._json(answer, "GraphQL API")
+        data = self.read_json(answer, "GraphQL API")
         errors = data.get("errors")
         if errors or answer.status_code >= 400:
             first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}

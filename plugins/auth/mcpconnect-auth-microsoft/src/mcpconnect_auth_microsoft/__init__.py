@@ -40,13 +40,12 @@ from mcpconnect import hookimpl
 from mcpconnect.auth import (
     Endpoints,
     Identity,
+    IdTokenError,
     NeedsLoginError,
     OAuthError,
     OAuthProvider,
     TokenResponse,
-    TransientAuthError,
 )
-from mcpconnect.auth.errors import IdTokenError
 from mcpconnect.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
@@ -134,15 +133,10 @@ class MicrosoftProvider(OAuthProvider):
         url = self.check_url(
             f"{self._base()}/{quote(tenant)}/v2.0/.well-known/openid-configuration", "tenant discovery document"
         )
-        try:
-            response = await http.get(url, headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot read the discovery document of tenant {tenant!r} ({type(exc).__name__}); "
-                "check the network and try again",
-                provider=self.name,
-            ) from None
-        data = self._json(response, "tenant discovery document")
+        response = await self.request(
+            http, "GET", url, what=f"discovery document of tenant {tenant!r}", headers={"Accept": "application/json"}
+        )
+        data = self.read_json(response, "tenant discovery document")
         if response.status_code >= 400 or data.get("error"):
             self.raise_for_error(response, data, "tenant discovery document")
         issuer = data.get("issuer")

@@ -35,8 +35,7 @@ from mcpconnect.auth import (
     TokenResponse,
     TransientAuthError,
 )
-from mcpconnect.errors import AuthError, ConfigError
-from mcpconnect.logs import scrub
+from mcpconnect.errors import AuthError, ConfigError, scrub
 
 if TYPE_CHECKING:
     from mcpconnect.tokens import Token
@@ -103,15 +102,15 @@ class NotionProvider(OAuthProvider):
                 f"client_secret_env or client_secret_file in [providers.{self.name}]",
                 key=f"providers.{self.name}.client_secret_env",
             )
-        try:
-            return await http.post(
-                url, json=dict(body), auth=httpx.BasicAuth(self.client_id, secret), headers=self._headers()
-            )
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot reach Notion's {what} ({type(exc).__name__}); check the network and try again",
-                provider=self.name,
-            ) from None
+        return await self.request(
+            http,
+            "POST",
+            url,
+            what=f"Notion {what}",
+            json=dict(body),
+            auth=httpx.BasicAuth(self.client_id, secret),
+            headers=self._headers(),
+        )
 
     async def token_request(self, http: httpx.AsyncClient, data: Mapping[str, str]) -> TokenResponse:
         url = await self.require(http, "token")
@@ -170,7 +169,7 @@ class NotionProvider(OAuthProvider):
             return True
         data: dict[str, Any] = {}
         with contextlib.suppress(AuthError):
-            data = self._json(response, "revocation endpoint")
+            data = self.read_json(response, "revocation endpoint")
         self.raise_for_error(response, data or {"error": None}, "revocation endpoint")
         return True
 

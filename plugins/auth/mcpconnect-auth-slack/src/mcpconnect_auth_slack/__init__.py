@@ -148,7 +148,7 @@ class SlackProvider(OAuthProvider):
         )
 
     def parse_token_response(self, response: httpx.Response) -> TokenResponse:
-        data = self._json(response, "oauth.v2.access method")
+        data = self.read_json(response, "oauth.v2.access method")
         self._check_ok(response, data, "oauth.v2.access method")
         keep: dict[str, Any] = {
             k: data[k] for k in ("team", "enterprise", "app_id", "bot_user_id", "is_enterprise_install") if k in data
@@ -184,13 +184,10 @@ class SlackProvider(OAuthProvider):
     # -- identity -----------------------------------------------------------------------------
 
     async def _call(self, http: httpx.AsyncClient, url: str, access_token: str, what: str) -> dict[str, Any]:
-        try:
-            response = await http.post(url, headers={"Authorization": f"Bearer {access_token}"})
-        except httpx.HTTPError as exc:
-            raise TransientAuthError(
-                f"{self.label}: cannot reach Slack's {what} ({type(exc).__name__})", provider=self.name
-            ) from None
-        data = self._json(response, what)
+        response = await self.request(
+            http, "POST", url, what=f"Slack {what}", headers={"Authorization": f"Bearer {access_token}"}
+        )
+        data = self.read_json(response, what)
         self._check_ok(response, data, what)
         return data
 

@@ -23,7 +23,7 @@ from mcpconnect import hookimpl
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from mcpconnect.operations import Operation
+    from mcpconnect import Operation
     from mcpconnect.tokens import Token
     from mcpconnect_otel._telemetry import Telemetry
 

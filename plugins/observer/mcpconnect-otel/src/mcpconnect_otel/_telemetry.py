@@ -16,14 +16,15 @@ import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from mcpconnect.errors import safe_url
+
 if TYPE_CHECKING:
-    from mcpconnect.operations import Operation
+    from mcpconnect import Operation
 
 SCOPE = "mcpconnect_otel"
 VERSION = "0.1.0"
@@ -48,16 +49,6 @@ def _first_line(error: BaseException | None) -> str | None:
         return None
     text = str(error).strip()
     return (text.splitlines()[0] if text else type(error).__name__)[:300]
-
-
-def safe_uri(uri: str) -> str:
-    """A resource URI without its query, fragment or credentials, which may carry secrets."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparsable uri>"
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class _Instruments:
@@ -192,7 +183,7 @@ class Telemetry:
         """The error's first line, with a resource URI shown as its attribute is."""
         text = _first_line(op.error) or op.error_kind
         if text and op.method == "resources/read" and op.target and not self.capture_arguments:
-            text = text.replace(op.target, safe_uri(op.target))
+            text = text.replace(op.target, safe_url(op.target))
         return text
 
     def _describe(self, op: Operation) -> tuple[str, SpanKind, dict[str, Any]]:
@@ -201,7 +192,7 @@ class Telemetry:
             method = op.method or "request"
             if op.method == "resources/read" and op.target:
                 # Not in the span name: a URI is high-cardinality.
-                attributes["mcp.resource.uri"] = op.target if self.capture_arguments else safe_uri(op.target)
+                attributes["mcp.resource.uri"] = op.target if self.capture_arguments else safe_url(op.target)
                 name = method
             else:
                 name = f"{method} {op.target}" if op.target else method
@@ -330,8 +321,8 @@ class Telemetry:
             self._needs_login.pop((provider, account), None)
 
     def refresh_failed(self, provider: str, account: str, error: BaseException, will_retry: bool) -> None:
+        from mcpconnect import error_kind
         from mcpconnect.auth import NeedsLoginError
-        from mcpconnect.operations import error_kind
 
         attributes = {
             "mcpconnect.provider": provider,

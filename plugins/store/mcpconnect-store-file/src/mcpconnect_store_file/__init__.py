@@ -12,18 +12,20 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcpconnect
 from mcpconnect.errors import StoreError, VersionConflict
-from mcpconnect.fsutil import atomic_write
-from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend
-from mcpconnect.storage.local import (
+from mcpconnect.storage import (
+    ANY_VERSION,
     PRIVATE_FILE,
-    FileLeaseLock,
+    FileLeaseLocking,
+    Record,
+    StorageBackend,
+    atomic_write,
     data_dir,
     held_flock,
     keep_aside,
@@ -46,7 +48,7 @@ def default_path() -> Path:
     return data_dir() / "tokens.json"
 
 
-class FileBackend(StorageBackend):
+class FileBackend(FileLeaseLocking, StorageBackend):
     """Records in one JSON file."""
 
     name = "file"
@@ -55,7 +57,7 @@ class FileBackend(StorageBackend):
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path).expanduser() if path else default_path()
         self._write_lock = self.path.with_name(self.path.name + ".lock")
-        self._locks = FileLeaseLock(self.path.with_name(self.path.name + ".locks"))
+        self.lock_directory = self.path.with_name(self.path.name + ".locks")
 
     def describe(self) -> str:
         return f"file store {self.path}"
@@ -167,11 +169,6 @@ class FileBackend(StorageBackend):
     async def list(self, namespace: str) -> dict[str, Record]:
         records = await asyncio.to_thread(self._read)
         return {key: self._record(entry) for key, entry in records.get(namespace, {}).items()}
-
-    @asynccontextmanager
-    async def lock(self, name: str, *, lease: float, wait: float) -> AsyncIterator[LockLease]:
-        async with self._locks.hold(name, lease=lease, wait=wait) as held:
-            yield held
 
 
 @mcpconnect.hookimpl

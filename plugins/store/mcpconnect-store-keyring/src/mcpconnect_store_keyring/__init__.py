@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcpconnect
 from mcpconnect.errors import StoreError, VersionConflict
-from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend
-from mcpconnect.storage.local import FileLeaseLock, data_dir, held_flock
+from mcpconnect.storage import ANY_VERSION, FileLeaseLocking, Record, StorageBackend, data_dir, held_flock
 
 if TYPE_CHECKING:
     from mcpconnect.hookspecs import RegisterTokenStore
@@ -38,7 +36,7 @@ NO_BACKEND = (
 )
 
 
-class KeyringBackend(StorageBackend):
+class KeyringBackend(FileLeaseLocking, StorageBackend):
     """Records as keychain entries of one service."""
 
     name = "keyring"
@@ -47,7 +45,7 @@ class KeyringBackend(StorageBackend):
         self.service = service
         self.keyring_backend = keyring_backend
         self._keyring: Any = None
-        self._locks = FileLeaseLock(data_dir() / f"keyring-{service}.locks")
+        self.lock_directory = data_dir() / f"keyring-{service}.locks"
         self._write_lock = data_dir() / f"keyring-{service}.lock"
 
     def describe(self) -> str:
@@ -169,11 +167,6 @@ class KeyringBackend(StorageBackend):
             return out
 
         return await asyncio.to_thread(self._call, op)
-
-    @asynccontextmanager
-    async def lock(self, name: str, *, lease: float, wait: float) -> AsyncIterator[LockLease]:
-        async with self._locks.hold(name, lease=lease, wait=wait) as held:
-            yield held
 
 
 @mcpconnect.hookimpl

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import mcpconnect
 from mcpconnect.errors import StoreError, VersionConflict
-from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend
-from mcpconnect.storage.remote import redact_url, scrub_password
+from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend, redact_url, scrub_password
 
 if TYPE_CHECKING:
     from mcpconnect.hookspecs import RegisterTokenStore

@@ -14,17 +14,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcpconnect
 from mcpconnect.errors import StoreError, VersionConflict
-from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend
-from mcpconnect.storage.local import (
+from mcpconnect.storage import (
+    ANY_VERSION,
     PRIVATE_FILE,
-    FileLeaseLock,
+    FileLeaseLocking,
+    Record,
+    StorageBackend,
     data_dir,
     ensure_private_dir,
     keep_aside,
@@ -61,7 +62,7 @@ def default_path() -> Path:
     return data_dir() / "tokens.db"
 
 
-class SqliteBackend(StorageBackend):
+class SqliteBackend(FileLeaseLocking, StorageBackend):
     """Records in one SQLite database file."""
 
     name = "sqlite"
@@ -72,7 +73,7 @@ class SqliteBackend(StorageBackend):
         self.busy_timeout = float(busy_timeout)
         self._conn: sqlite3.Connection | None = None
         self._mutex = threading.Lock()
-        self._locks = FileLeaseLock(self.path.with_name(self.path.name + ".locks"))
+        self.lock_directory = self.path.with_name(self.path.name + ".locks")
 
     def describe(self) -> str:
         return f"sqlite store {self.path}"
@@ -216,11 +217,6 @@ class SqliteBackend(StorageBackend):
             return {str(key): _record(data, version) for key, data, version in rows}
 
         return await self._call(op)
-
-    @asynccontextmanager
-    async def lock(self, name: str, *, lease: float, wait: float) -> AsyncIterator[LockLease]:
-        async with self._locks.hold(name, lease=lease, wait=wait) as held:
-            yield held
 
     async def close(self) -> None:
         def op() -> None:

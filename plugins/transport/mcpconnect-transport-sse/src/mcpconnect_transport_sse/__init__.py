@@ -56,7 +56,7 @@ async def sse_transport(name: str, server: Any, context: Any) -> AsyncIterator[A
     import httpx2
     from mcp.client.sse import sse_client
 
-    from mcpconnect.transport.http import SSE_READ_TIMEOUT, httpx_client, sdk_http_client
+    from mcpconnect.transport import SSE_READ_TIMEOUT, httpx_client, sdk_http_client
 
     _quiet_closing_noise()
     client = httpx_client(name, server, context)

@@ -22,9 +22,7 @@ import mcp_types as types
 from mcp.client.stdio import get_default_environment
 from mcp.shared.message import SessionMessage
 
-from mcpconnect.errors import TransportError
-from mcpconnect.logs import register_secret
-from mcpconnect.redact import secret_values
+from mcpconnect.errors import TransportError, register_secret, secret_values
 from mcpconnect.transport import ServerLog, TransportContext
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024

@@ -31,7 +31,7 @@ async def streamable_http_transport(name: str, server: Any, context: Any) -> Asy
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
-    from mcpconnect.transport.http import SSE_READ_TIMEOUT, httpx_client, sdk_http_client
+    from mcpconnect.transport import SSE_READ_TIMEOUT, httpx_client, sdk_http_client
 
     client = httpx_client(name, server, context)
     timeout = httpx2.Timeout(server.timeout, read=SSE_READ_TIMEOUT)
