@@ -4,7 +4,11 @@
   on that upstream directly (target: the gateway adds at most half a direct call);
 * the SDK's client through ``proxy URL`` (stdio) to a streamable-HTTP server, against the same
   through ``mcp-remote`` (the pinned npm peer in tests/node) and against the SDK on the URL directly
-  (target: ``proxy`` at or below mcp-remote).
+  (target: ``proxy`` at or below mcp-remote);
+* FastMCP's proxy (``create_proxy``, pinned in requirements/benchmarks.txt) over streamable HTTP in
+  front of the same stdio server, beside ``serve --transport http``, one call at a time and with
+  concurrent clients (target: ``serve`` at least twice FastMCP's calls per second). Left out, with a
+  note, where FastMCP is not installed.
 
 Peers are measured in alternating rounds in one run; results are ratios of medians.
 """
@@ -26,6 +30,17 @@ from benchmarks.timing import ratio
 ROOT = Path(__file__).resolve().parents[1]
 MCPCONNECT = str(Path(sys.executable).with_name("mcpconnect"))
 NODE_BIN = ROOT / "tests" / "node" / "node_modules" / ".bin"
+FASTMCP_PROXY = Path(__file__).parent / "servers" / "fastmcp_proxy.py"
+
+
+def have_fastmcp() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("fastmcp") is not None
+
+
+def fastmcp_argv(port: int) -> list[str]:
+    return [sys.executable, str(FASTMCP_PROXY), str(port), str(SERVER)]
 
 
 @contextlib.asynccontextmanager
@@ -56,16 +71,25 @@ async def _serve_http(folder: Path, rounds: int, per_round: int) -> dict[str, An
         f'[storage]\nbackend = "memory"\n[servers.notes]\ncommand = "{sys.executable}"\n'
         f'args = ["{SERVER}"]\nprotocol = "legacy"\n'
     )
-    port = free_port()
+    port, fastmcp_port = free_port(), free_port()
     argv = [MCPCONNECT, "--config", str(config), "serve", "--transport", "http", "--port", str(port)]
-    with listening(argv, port):
-        async with (
-            client(f"http://127.0.0.1:{port}/mcp") as over_http,
-            client(stdio(MCPCONNECT, "--config", str(config), "serve")) as over_stdio,
-            client(stdio(sys.executable, str(SERVER))) as sdk,
-        ):
-            peers = {"SDK -> serve (http) -> stdio": over_http, "SDK -> serve (stdio) -> stdio": over_stdio}
-            return await measure({**peers, "SDK -> stdio": sdk}, rounds, per_round)
+    with contextlib.ExitStack() as processes:
+        processes.enter_context(listening(argv, port))
+        if have_fastmcp():
+            processes.enter_context(listening(fastmcp_argv(fastmcp_port), fastmcp_port))
+        async with contextlib.AsyncExitStack() as stack:
+            peers = {
+                "SDK -> serve (http) -> stdio": await stack.enter_async_context(client(f"http://127.0.0.1:{port}/mcp")),
+                "SDK -> serve (stdio) -> stdio": await stack.enter_async_context(
+                    client(stdio(MCPCONNECT, "--config", str(config), "serve"))
+                ),
+            }
+            if have_fastmcp():
+                peers["SDK -> FastMCP proxy (http) -> stdio"] = await stack.enter_async_context(
+                    client(f"http://127.0.0.1:{fastmcp_port}/mcp")
+                )
+            peers["SDK -> stdio"] = await stack.enter_async_context(client(stdio(sys.executable, str(SERVER))))
+            return await measure(peers, rounds, per_round)
 
 
 async def _proxy(folder: Path, rounds: int, per_round: int) -> dict[str, Any]:
@@ -87,7 +111,8 @@ async def _proxy(folder: Path, rounds: int, per_round: int) -> dict[str, Any]:
 
 async def _throughput(folder: Path, clients: int, calls: int) -> dict[str, float]:
     """Calls per second with ``clients`` concurrent SDK clients, each making ``calls`` calls: through
-    ``serve --transport http`` to one stdio server, and directly to the same server over HTTP."""
+    ``serve --transport http`` to one stdio server, through FastMCP's proxy to the same (when
+    installed), and directly to the same server over HTTP."""
     import time
 
     import anyio
@@ -97,15 +122,21 @@ async def _throughput(folder: Path, clients: int, calls: int) -> dict[str, float
         f'[storage]\nbackend = "memory"\n[servers.notes]\ncommand = "{sys.executable}"\n'
         f'args = ["{SERVER}"]\nprotocol = "legacy"\n'
     )
-    gateway_port, direct_port = free_port(), free_port()
+    gateway_port, direct_port, fastmcp_port = free_port(), free_port(), free_port()
     serve = [MCPCONNECT, "--config", str(config), "serve", "--transport", "http", "--port", str(gateway_port)]
     direct = [sys.executable, str(SERVER), "--transport", "streamable-http", "--port", str(direct_port)]
+    targets = [
+        ("serve (http) -> stdio", f"http://127.0.0.1:{gateway_port}/mcp"),
+        ("SDK server over http", f"http://127.0.0.1:{direct_port}/mcp"),
+    ]
     out: dict[str, float] = {}
-    with listening(serve, gateway_port), listening(direct, direct_port):
-        for label, url in (
-            ("serve (http) -> stdio", f"http://127.0.0.1:{gateway_port}/mcp"),
-            ("SDK server over http", f"http://127.0.0.1:{direct_port}/mcp"),
-        ):
+    with contextlib.ExitStack() as processes:
+        processes.enter_context(listening(serve, gateway_port))
+        processes.enter_context(listening(direct, direct_port))
+        if have_fastmcp():
+            processes.enter_context(listening(fastmcp_argv(fastmcp_port), fastmcp_port))
+            targets.append(("FastMCP proxy (http) -> stdio", f"http://127.0.0.1:{fastmcp_port}/mcp"))
+        for label, url in targets:
             async with contextlib.AsyncExitStack() as stack:
                 peers = [await stack.enter_async_context(client(url)) for _ in range(clients)]
                 started = time.perf_counter()
@@ -143,6 +174,10 @@ def run(quick: bool) -> dict[str, Any]:
                 out["ratios"]["serve_stdio_vs_direct_stdio"] = ratio(
                     samples["SDK -> serve (stdio) -> stdio"], samples["SDK -> stdio"]
                 )
+                if "SDK -> FastMCP proxy (http) -> stdio" in samples:
+                    out["ratios"]["serve_http_vs_fastmcp_proxy"] = ratio(
+                        samples["SDK -> serve (http) -> stdio"], samples["SDK -> FastMCP proxy (http) -> stdio"]
+                    )
             else:
                 out["ratios"]["proxy_vs_direct_http"] = ratio(samples["SDK -> proxy -> http"], samples["SDK -> http"])
                 if "SDK -> mcp-remote -> http" in samples:
@@ -156,7 +191,12 @@ def run(quick: bool) -> dict[str, Any]:
             out["ratios"]["serve_throughput_vs_sdk_server"] = round(
                 rates["serve (http) -> stdio"] / rates["SDK server over http"], 3
             )
+            if "FastMCP proxy (http) -> stdio" in rates:
+                out["ratios"]["fastmcp_proxy_throughput_vs_serve"] = round(
+                    rates["FastMCP proxy (http) -> stdio"] / rates["serve (http) -> stdio"], 3
+                )
         except Exception as exc:
             out["throughput_error"] = f"{type(exc).__name__}: {exc}"
-    out["not_measured"] = "FastMCP's proxy (FastMCP.as_proxy): not installed in this environment"
+    if not have_fastmcp():
+        out["not_measured"] = "FastMCP's proxy: not installed here (pip install -r requirements/benchmarks.txt)"
     return out

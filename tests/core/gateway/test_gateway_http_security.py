@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import httpx
 import httpx2
@@ -154,6 +155,35 @@ def test_a_port_in_use_is_a_clear_error(gw, one_upstream, loopback_gateway):
         timeout=60,
     )
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_session_idle_timeout_must_be_positive(gw, one_upstream, tmp_path):
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text(one_upstream.read_text() + "[gateway]\nsession_idle_timeout = 0\n")
+    result = subprocess.run(gw.serve_argv(config), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and "gateway.session_idle_timeout" in result.stderr
+
+
+def test_an_idle_session_is_closed(gw, one_upstream, tmp_path):
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text(one_upstream.read_text() + "[gateway]\nsession_idle_timeout = 0.5\n")
+    with gw.serve_http(config) as (base, _):
+        opened = post(base)
+        assert opened.status_code == 200
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+
+        def answer() -> int:
+            return httpx.post(f"{base}/mcp", json=ping, headers={**HEADERS, **session}).status_code
+
+        assert answer() == 200  # the session is there while it is used
+
+        def idle_then_answer() -> bool:
+            time.sleep(1.0)  # left idle longer than the timeout (each look is a request, so it waits first)
+            return answer() == 404
+
+        # Left idle, the session manager closes it: its id is then unknown (404), as the SDK answers.
+        gw.wait_until(idle_then_answer, what="the idle session closed")
 
 
 def test_healthz_is_503_until_every_server_has_connected_or_failed_once(tmp_path):

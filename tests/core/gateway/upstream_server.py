@@ -11,7 +11,17 @@ import os
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ResourceLink, SamplingMessage, TextContent
+from mcp_types import (
+    Completion,
+    EmptyResult,
+    PromptReference,
+    ResourceLink,
+    ResourceTemplateReference,
+    SamplingMessage,
+    SubscribeRequestParams,
+    TextContent,
+    UnsubscribeRequestParams,
+)
 from pydantic import BaseModel
 
 server = MCPServer("upstream", instructions="The gateway tests' upstream.")
@@ -135,6 +145,50 @@ def hidden() -> str:
 def item(item_id: str) -> str:
     """One item by id."""
     return f"item {item_id}"
+
+
+NAMES = ["alice", "albert", "bob"]
+#: URIs a client on the initialize handshake subscribed to (2026-07-28 clients listen instead).
+SUBSCRIBED: set[str] = set()
+
+
+@server.completion()
+async def complete(ref, argument, context) -> Completion | None:
+    """Names for the greet prompt, ids for the item template."""
+    if isinstance(ref, PromptReference) and ref.name == "greet":
+        return Completion(values=[n for n in NAMES if n.startswith(argument.value)])
+    if isinstance(ref, ResourceTemplateReference) and ref.uri == "mem://item/{item_id}":
+        return Completion(values=[i for i in ("1", "2", "12") if i.startswith(argument.value)])
+    return None
+
+
+async def subscribe(ctx, params: SubscribeRequestParams) -> EmptyResult:
+    SUBSCRIBED.add(params.uri)
+    return EmptyResult()
+
+
+async def unsubscribe(ctx, params: UnsubscribeRequestParams) -> EmptyResult:
+    SUBSCRIBED.discard(params.uri)
+    return EmptyResult()
+
+
+server._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+server._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+
+@server.tool()
+async def touch(uri: str, ctx: Context) -> str:
+    """Say that resource URI changed (to subscribed handshake clients, and on listen streams)."""
+    await ctx.notify_resource_updated(uri)  # 2026-07-28: the subscriptions/listen streams that asked
+    if uri in SUBSCRIBED:
+        await ctx.session.send_resource_updated(uri)  # the handshake: only when subscribed
+    return f"touched {uri}"
+
+
+@server.tool()
+def subscribed() -> list[str]:
+    """The URIs handshake clients are subscribed to."""
+    return sorted(SUBSCRIBED)
 
 
 @server.prompt()

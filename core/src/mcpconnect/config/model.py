@@ -327,6 +327,12 @@ class GatewayConfig(_Section):
     introspection: IntrospectionConfig | None = Field(
         default=None, description="check tokens at the issuer's introspection endpoint instead of as JWTs"
     )
+    session_idle_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        le=366 * 86400,
+        description="seconds an HTTP client's session may stay idle (no request, no open stream) before it is closed",
+    )
 
     @field_validator("api_keys_env")
     @classmethod

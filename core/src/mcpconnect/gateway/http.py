@@ -191,6 +191,7 @@ def build_app(
         streamable_http_path=MCP_PATH,
         transport_security=security,
         host=settings.host,
+        session_idle_timeout=settings.config.session_idle_timeout,
         custom_starlette_routes=routes,
     )
     if settings.config.authorization_server:

@@ -8,6 +8,7 @@ listings leave it out, and a call to it comes back as a tool error that says wha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import warnings
@@ -26,6 +27,7 @@ from mcp.server.subscriptions import (
     ListenHandler,
     PromptsListChanged,
     ResourcesListChanged,
+    ResourceUpdated,
     ServerEvent,
     ToolsListChanged,
 )
@@ -35,8 +37,10 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcpconnect import __version__
 from mcpconnect.errors import MCPConnectError, TransportError
+from mcpconnect.gateway.login import Logins, login_command, login_target, needs_login, with_command
 from mcpconnect.gateway.names import Namespace
 from mcpconnect.gateway.resource import User, user_of_request
+from mcpconnect.gateway.subscriptions import ResourceSubscriptions
 from mcpconnect.servers.connection import ServerState, ServerStatus
 
 if TYPE_CHECKING:
@@ -90,6 +94,8 @@ class _Event:
     kinds: tuple[str, ...]
     status: ServerStatus | None = None
     log: types.LoggingMessageNotificationParams | None = None
+    updated: str | None = None  # an upstream resource's URI (notifications/resources/updated)
+    gone: object | None = None  # a client connection that closed (its subscriptions go)
 
 
 #: RFC 5424 severities, lowest first (the order of ``logging/setLevel``'s levels).
@@ -115,6 +121,9 @@ class Gateway:
         self._attached = anyio.Event()
         self._inflight: dict[str, list[ServerRequestContext[Any, Any]]] = {}
         self._log_level = "debug"
+        self._subscriptions = ResourceSubscriptions(self._upstream, self._client_of)
+        self._watched: set[int] = set()
+        self._logins: Logins | None = None
         self.server = self._build()
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -162,6 +171,8 @@ class Gateway:
             self._events_in.send_nowait(_Event(server, (kind,)))
         elif isinstance(message, types.LoggingMessageNotification):
             self._events_in.send_nowait(_Event(server, (), log=message.params))
+        elif isinstance(message, types.ResourceUpdatedNotification):
+            self._events_in.send_nowait(_Event(server, (), updated=message.params.uri))
 
     def initialization_options(self) -> InitializationOptions:
         return self.server.create_initialization_options(
@@ -172,15 +183,25 @@ class Gateway:
         """Forward change events to the clients, and keep a ``subscriptions/listen`` stream open to
         each 2026-07-28 upstream (whose changes arrive only that way). Runs until cancelled."""
         async with anyio.create_task_group() as tg:
+            await tg.start(self._subscriptions.run)
             async for event in self._events:
                 if event.log is not None:
                     await self._forward_log(event.server, event.log)
+                    continue
+                if event.updated is not None:
+                    gateway_uri = self.names.uri(event.server, event.updated)
+                    tg.start_soon(self._subscriptions.updated, event.server, event.updated, gateway_uri)
+                    continue
+                if event.gone is not None:
+                    tg.start_soon(self._subscriptions.drop, event.gone)
                     continue
                 for kind in event.kinds:
                     self._catalog.pop((event.server, kind), None)
                 status = event.status
                 if status is not None and status.state is ServerState.READY and event.server not in self._listening:
                     tg.start_soon(self._listen_upstream, event.server)
+                if status is not None and status.state is ServerState.READY and self._subscriptions.held(event.server):
+                    tg.start_soon(self._subscriptions.renew, event.server)  # a new connection: subscribe again
                 if self._hub is not None:  # before attach there is no client to tell
                     await self._broadcast(event.kinds)
 
@@ -325,7 +346,10 @@ class Gateway:
             on_list_resources=self._list_resources,
             on_list_resource_templates=self._list_resource_templates,
             on_read_resource=self._read_resource,
-            on_subscriptions_listen=ListenHandler(self._bus),
+            on_subscriptions_listen=self._listen(ListenHandler(self._bus)),
+            on_completion=self._complete,
+            on_subscribe_resource=self._subscribe,
+            on_unsubscribe_resource=self._unsubscribe,
         )
         server.middleware.append(self._track_sessions)
         server.middleware.append(self._as_caller)
@@ -582,12 +606,62 @@ class Gateway:
                 tool, params.arguments or {}, read_timeout_seconds=timeout, progress_callback=progress, meta=meta
             )
 
-        try:
+        async def attempt() -> types.CallToolResult:
             with self._on_behalf_of(server, ctx):
-                result = await self._upstream(server, "tools/call", tool, call, params.arguments)
+                return await self._upstream(server, "tools/call", tool, call, params.arguments)
+
+        try:
+            result = await attempt()
         except TransportError as exc:
-            return _tool_error(str(exc))
+            refusal = await self._log_in(ctx, server, str(exc))
+            if refusal is not None:
+                return _tool_error(refusal)
+            try:
+                result = await attempt()  # logged in: once more, on the new connection
+            except TransportError as exc:
+                return _tool_error(str(exc))
         return self._relay(server, result)
+
+    async def _log_in(self, ctx: ServerRequestContext[Any, Any], server: str, error: str) -> str | None:
+        """``None`` when ``server``'s login was missing and the client has just done it (URL-mode
+        elicitation); otherwise the tool error to answer: ``error`` with the exact command to run."""
+        config = self.hub.connection(server).server
+        target = login_target(server, config)
+        if target is None or not needs_login(error):
+            return error
+        runtime = self.hub.runtime
+        hint = with_command(error, target, await login_command(runtime, target))
+        caps = ctx.session.client_capabilities
+        if caps is None or caps.elicitation is None or caps.elicitation.url is None:
+            return hint
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return hint  # 2026-07-28: no server-to-client requests to ask with
+        if self._logins is None:
+            self._logins = Logins(runtime)
+
+        asked: list[str] = []
+
+        async def open_url(message: str, url: str, elicitation_id: str) -> bool:
+            asked.append(elicitation_id)
+            params = types.ElicitRequestURLParams(message=message, url=url, elicitation_id=elicitation_id)
+            metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
+            answer = await ctx.session.send_request(
+                types.ElicitRequest(params=params), types.ElicitResult, metadata=metadata
+            )
+            return answer.action == "accept"
+
+        try:
+            await self._logins.login(server, config, target, open_url)
+        except (MCPConnectError, MCPError) as exc:  # declined, failed, timed out, or no way to ask
+            return f"{hint}\n(the login through the client did not complete: {str(exc).splitlines()[0]})"
+        for elicitation_id in asked:  # the page the client opened is done with (best effort)
+            done = types.ElicitCompleteNotification(
+                params=types.ElicitCompleteNotificationParams(elicitation_id=elicitation_id)
+            )
+            with contextlib.suppress(Exception):
+                await ctx.session.send_notification(done, related_request_id=ctx.request_id)
+        await self.hub.connection(server).reconnect_now()
+        return None
 
     async def _get_prompt(
         self, ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
@@ -624,6 +698,113 @@ class Gateway:
         except TransportError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
         return self._relay(server, result)
+
+    async def _complete(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        """``completion/complete``: asked of the upstream the prompt or template belongs to."""
+        await self._attached.wait()
+        ref = params.ref
+        if isinstance(ref, types.PromptReference):
+            server, prompt = self._target(ref.name, "prompts")
+            upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                update={"name": prompt}
+            )
+        else:
+            server, template = self._resource_target(ref.uri)
+            upstream_ref = ref.model_copy(update={"uri": template})
+        context = params.context.arguments if params.context is not None else None
+
+        async def complete(client: Client, meta: Any) -> types.CompleteResult:
+            if client.server_capabilities.completions is None:
+                return types.CompleteResult(completion=types.Completion(values=[]))  # nothing to offer
+            return await client.complete(upstream_ref, params.argument.model_dump(), context)
+
+        what = upstream_ref.name if isinstance(upstream_ref, types.PromptReference) else upstream_ref.uri
+        try:
+            result = await self._upstream(server, "completion/complete", what, complete)
+        except TransportError as exc:
+            raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
+        return self._relay(server, result)
+
+    def _resource_target(self, uri: str) -> tuple[str, str]:
+        """The upstream of a gateway resource URI (or template); a filtered one is unknown."""
+        target = self.names.split_uri(uri)
+        if target is None or not self._filter(target[0], "resources").allows(target[1]):
+            raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri}", {"uri": uri})
+        return target
+
+    def _client_of(self, server: str) -> Client | None:
+        return self._hub.connection(server).client if self._hub is not None else None
+
+    async def _subscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        """``resources/subscribe`` (initialize handshake): the upstream subscribed once per URI."""
+        await self._attached.wait()
+        server, uri = self._resource_target(params.uri)
+        holder = _connection_of(ctx)
+        session = ctx.session
+
+        async def deliver(gateway_uri: str) -> None:
+            with anyio.fail_after(NOTIFY_TIMEOUT):  # a client that stopped reading is dropped
+                await session.send_resource_updated(gateway_uri)
+
+        try:
+            await self._subscriptions.acquire(holder, server, uri, deliver)
+        except TransportError as exc:
+            raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
+        self._watch(holder)
+        return types.EmptyResult()
+
+    async def _unsubscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        await self._attached.wait()
+        server, uri = self._resource_target(params.uri)
+        await self._subscriptions.release(_connection_of(ctx), server, uri)
+        return types.EmptyResult()
+
+    def _watch(self, connection: Any) -> None:
+        """When ``connection`` closes, its subscriptions go (once per connection)."""
+        stack = getattr(connection, "exit_stack", None)
+        if stack is None or id(connection) in self._watched:
+            return
+        self._watched.add(id(connection))
+
+        async def closed() -> None:
+            self._watched.discard(id(connection))
+            self._events_in.send_nowait(_Event("", (), gone=connection))
+
+        stack.push_async_callback(closed)
+
+    def _listen(self, handler: ListenHandler) -> Callable[..., Awaitable[types.SubscriptionsListenResult]]:
+        """``subscriptions/listen`` (2026-07-28): the stream's resource subscriptions held upstream
+        while it is open (a URI that names nothing is honored and never fires, as the SDK does)."""
+
+        async def publish(gateway_uri: str) -> None:
+            await self._bus.publish(ResourceUpdated(uri=gateway_uri))
+
+        async def listen(
+            ctx: ServerRequestContext[Any, Any], params: types.SubscriptionsListenRequestParams
+        ) -> types.SubscriptionsListenResult:
+            uris = params.notifications.resource_subscriptions or []
+            if uris:
+                await self._attached.wait()
+            holder = object()
+            try:
+                for gateway_uri in uris:
+                    try:
+                        server, uri = self._resource_target(gateway_uri)
+                        await self._subscriptions.acquire(holder, server, uri, publish)
+                    except (MCPError, TransportError) as exc:
+                        log.warning("listen stream: no upstream subscription for %s: %s", gateway_uri, exc)
+                return await handler(ctx, params)
+            finally:
+                with anyio.move_on_after(NOTIFY_TIMEOUT, shield=True):
+                    await self._subscriptions.drop(holder)
+
+        return listen
 
     async def _upstream(
         self,
@@ -695,6 +876,15 @@ _TRANSPORT_CODES = frozenset({types.CONNECTION_CLOSED, types.REQUEST_TIMEOUT, ty
 @dataclass(frozen=True)
 class _Refused:
     error: MCPError
+
+
+def _connection_of(ctx: ServerRequestContext[Any, Any]) -> object:
+    """The client connection a request came on: its subscriptions are that connection's.
+
+    The SDK builds a ``ServerSession`` per request and keeps the connection (one per client) in it
+    without exposing it on the request context (SDK 2.3.0); the session stands in without it.
+    """
+    return getattr(ctx.session, "_connection", None) or ctx.session
 
 
 def _tool_error(message: str) -> types.CallToolResult:

@@ -147,6 +147,7 @@ class ServerConnection:
         self._lost = anyio.Event()
         self._lost_reason = ""
         self._stop = anyio.Event()
+        self._retry = anyio.Event()  # cuts the wait before the next attempt short
         self._first_done = anyio.Event()
         self._context: TransportContext | None = None
         self._operation: Operation | None = None  # the connect attempt observers are told about
@@ -230,12 +231,23 @@ class ServerConnection:
             delay = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
             delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
             with anyio.move_on_after(delay):
-                await self._stop.wait()
+                await _first_of(self._stop.wait, self._retry.wait)
+            self._retry = anyio.Event()
         if self.state is not ServerState.FAILED:
             self._set(ServerState.STOPPED, self.error if self.state is ServerState.RESTARTING else None)
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def reconnect_now(self) -> None:
+        """Try again at once instead of after the backoff (a login has just stored a token); returns
+        once the attempt has begun, so that :meth:`ready_client` waits for its outcome."""
+        if self.state is not ServerState.FAILED:
+            return
+        self._retry.set()
+        with anyio.move_on_after(self.server.timeout):
+            while self.state is ServerState.FAILED and not self._stop.is_set():
+                await self._changed.wait()
 
     def _message(self, reason: str) -> str:
         """``server 'x': <reason>`` plus the transport's notes and the stderr tail (the server
