@@ -177,7 +177,9 @@ def test_json_round_trip_of_the_vscode_example(tmp_path: Path) -> None:
     assert convert(data, source="x", environ={})["servers"]["a"]["transport"] == "streamable-http"
 
 
-SECRET_KEYS = st.sampled_from(["GITHUB_TOKEN", "OPENAI_API_KEY", "DB_PASSWORD", "apiKey", "X-Auth-Token", "STRIPE_KEY"])
+SECRET_KEYS = st.sampled_from(
+    ["GITHUB_TOKEN", "OPENAI_API_KEY", "DB_PASSWORD", "apiKey", "X-Auth-Token", "STRIPE_KEY", "PGPASSWORD", "MYSQL_PWD"]
+)
 SECRET_VALUES = st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]), min_size=12, max_size=40).map(
     lambda v: f"s3cr3t{v}"
 )

@@ -35,14 +35,17 @@ def scrub(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Formats each record's message and scrubs registered secrets from it."""
+    """Formats each record's message and scrubs registered secrets from it, and the secrets any
+    text may show (a URL's password, ``?api_key=``, ``TOKEN=...``: :func:`~mcpconnect.redact.redact_text`),
+    which libraries print in their debug lines (httpx's request line, the SDK's endpoint)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
-            message = scrub(record.getMessage())
-            record.msg, record.args = message, None
-            if record.exc_text:
-                record.exc_text = scrub(record.exc_text)
+        from mcpconnect.redact import redact_text
+
+        message = redact_text(scrub(record.getMessage()))
+        record.msg, record.args = message, None
+        if record.exc_text:
+            record.exc_text = redact_text(scrub(record.exc_text))
         return True
 
 

@@ -126,12 +126,20 @@ def redact_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def redact_nested(key: str, value: Any) -> Any:
-    """:func:`redact_value` through tables and lists."""
+    """:func:`redact_value` through tables and lists. In a list (a command's ``args``), the item
+    after a secret-named flag is a secret too: ``["--token", "VALUE"]`` shows ``["--token", "***"]``."""
     if isinstance(value, Mapping):
         return redact_mapping(value)
     if isinstance(value, list | tuple):
-        return [redact_nested(key, v) for v in value]
+        shown = [redact_nested(key, v) for v in value]
+        after = [None, *shown][: len(shown)]
+        return [MASK if _secret_flag(prev) and item != "" else item for prev, item in zip(after, shown, strict=True)]
     return redact_value(key, value)
+
+
+def _secret_flag(arg: object) -> bool:
+    """``--token``, ``--api-key``, ``-password``: a flag whose value follows it."""
+    return isinstance(arg, str) and arg.startswith("-") and "=" not in arg and is_secret_name(arg.lstrip("-"))
 
 
 def secret_values(data: Mapping[str, str]) -> list[str]:

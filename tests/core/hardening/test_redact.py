@@ -105,3 +105,13 @@ def test_one_url_redactor_serves_errors_transports_and_auth() -> None:
     for module in (mcpconnect.errors, mcpconnect.servers.errors, mcpconnect.transport.http):
         assert module.safe_url is safe_url
     assert not hasattr(mcpconnect.auth.provider, "_safe_url")
+
+
+@given(st.lists(st.text(max_size=20), max_size=8))
+def test_a_list_keeps_its_length_and_a_secret_flag_hides_what_follows(items: list[str]) -> None:
+    from mcpconnect.redact import redact_nested
+
+    shown = redact_nested("args", items)
+    assert len(shown) == len(items)
+    shown = redact_nested("args", [*items, "--token", "flag-value-0001"])
+    assert shown[-2:] == ["--token", "***"]

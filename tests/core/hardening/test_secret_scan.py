@@ -33,6 +33,8 @@ SECRETS = {
     "store_password": "redis-pw-97531eca",
     "option_secret": "opt-secret-1122aabb",
     "stdio_query": "stdio-q-5566ccdd",
+    "arg_url_password": "argpw-77aa88bb",
+    "arg_flag_value": "argtok-99cc00dd",
 }
 
 CONFIG = f"""
@@ -53,6 +55,7 @@ headers = {{ "X-Custom-Auth" = "{SECRETS["header_secret"]}", "X-PASSWORD" = "{SE
 
 [servers.local]
 command = "{sys.executable}"
+args = ["postgresql://app:{SECRETS["arg_url_password"]}@db/app", "--api-key", "{SECRETS["arg_flag_value"]}", "-v"]
 
 [servers.local.env]
 DATABASE_URL = "postgresql://app:{SECRETS["db_password"]}@db.internal:5432/app"
@@ -87,6 +90,7 @@ def test_config_show_table_and_json(project: Path, capsys: pytest.CaptureFixture
     assert shown["servers"]["local"]["env"]["NOTE"] == "https://h/x?Signature=***"
     # What is not secret still shows.
     assert shown["servers"]["local"]["env"]["DATABASE_URL"] == "postgresql://app:***@db.internal:5432/app"
+    assert shown["servers"]["local"]["args"] == ["postgresql://app:***@db/app", "--api-key", "***", "-v"]
 
 
 def test_a_store_password_in_options_is_hidden(mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,3 +227,27 @@ def test_tokens_list_json_shows_no_token(mcpconnect_isolated: Path, capsys: pyte
         assert_clean(out + err, " ".join(argv))
     _code, out, _ = run(capsys, "tokens", "list", "--json")
     assert json.loads(out)[0]["account"] == "1"
+
+
+def test_debug_lines_of_libraries_lose_url_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    """httpx and the SDK log the URLs they request at DEBUG: a URL's password and secret query
+    parameters never reach the stderr log, even when nothing registered them."""
+    import logging
+
+    from mcpconnect.logs import configure_logging
+
+    configure_logging(logging.DEBUG)
+    try:
+        logging.getLogger("httpx").debug("HTTP Request: POST %s", "http://127.0.0.1:9/mcp?api_key=QSECRET7&x=1")
+        logging.getLogger("mcp.client.sse").debug("Connecting to SSE endpoint: http://user:pw-SECRET1@127.0.0.1:1/mcp")
+        logging.getLogger("mcpconnect.x").warning("started with TOKEN=TSECRET99 and --password=PSECRET")
+    finally:
+        for name in ("mcpconnect", "httpx", "mcp"):
+            logger = logging.getLogger(name)
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+    err = capsys.readouterr().err
+    assert "HTTP Request: POST http://127.0.0.1:9/mcp?api_key=***&x=1" in err
+    for secret in ("QSECRET7", "pw-SECRET1", "TSECRET99", "PSECRET"):
+        assert secret not in err, err

@@ -13,11 +13,11 @@ from mcpconnect.cli.app import App, console, fail, handle_errors, plain, print_j
 
 def _redact_value(path: tuple[str, ...], value: Any) -> Any:
     """Config values as they may be shown: secrets become ``***``; ``${VAR}`` references stay."""
-    from mcpconnect.redact import redact_header, redact_value
+    from mcpconnect.redact import redact_header, redact_nested
 
     if len(path) >= 2 and path[-2] == "headers":
         return redact_header(value)
-    return redact_value(path[-1] if path else "", value)
+    return redact_nested(path[-1] if path else "", value)
 
 
 def _flatten(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:

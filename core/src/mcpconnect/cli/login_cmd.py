@@ -13,6 +13,7 @@ from mcpconnect.auth.actions import describe_expiry, log_in, log_out
 from mcpconnect.auth.actions import mcp_server as find_mcp_server
 from mcpconnect.cli.app import App, handle_errors, print_json, warn
 from mcpconnect.config.model import table_name
+from mcpconnect.errors import MCPConnectError
 
 if TYPE_CHECKING:
     from mcpconnect.auth.manager import TokenManager
@@ -48,7 +49,29 @@ def _mcp_server(app: App, name: str) -> ServerConfig | None:
     return find_mcp_server(app.loaded.config, name)
 
 
-def _login_target(app: App, name: str) -> str:
+def stored_target(app: App, name: str) -> str:
+    """What ``logout``/``whoami``/``tokens refresh`` NAME acts on: as :func:`_login_target`, quietly
+    (a server's provider, or a usage error for a server that logs in no way)."""
+    return _login_target(app, name, say=None)
+
+
+def unknown_login(app: App, name: str, exc: Exception) -> Exception:
+    """``exc`` (nothing stored for NAME), or a configuration error when NAME is configured
+    nowhere: then 'run mcpconnect login NAME' would lead nowhere."""
+    from mcpconnect.auth.errors import NeedsLoginError
+    from mcpconnect.errors import ConfigError
+
+    config = app.loaded.config
+    if not isinstance(exc, NeedsLoginError) or name in config.providers or name in config.servers:
+        return exc
+    known = ", ".join(sorted(config.providers)) or "none"
+    return ConfigError(
+        f"no provider named '{name}' is configured (configured: {known}) and no login is stored for it; "
+        f"add [providers.{name}] to mcpconnect.toml, or check the name"
+    )
+
+
+def _login_target(app: App, name: str, *, say: str | None = "logging in to") -> str:
     """What ``login NAME`` logs in to: the provider NAME, the server NAME with ``auth = "mcp"``,
     or the provider of server NAME (``auth = "provider:P"``). A server that logs in no way is a
     usage error that says how it authenticates."""
@@ -58,7 +81,8 @@ def _login_target(app: App, name: str) -> str:
         return name
     provider = server.auth_provider
     if provider is not None:
-        click.echo(f"Server '{name}' logs in through provider '{provider}': logging in to {provider}.", err=True)
+        if say:
+            click.echo(f"Server '{name}' logs in through provider '{provider}': {say} {provider}.", err=True)
         return provider
     if server.auth == "token":
         raise click.UsageError(
@@ -197,7 +221,11 @@ def login(
 @handle_errors
 def logout(app: App, name: str, account: str | None) -> None:
     """Revoke the token at the provider and delete it locally (even when the provider is down)."""
-    result = run_with_manager(app, lambda manager: log_out(manager, name, account))
+    name = stored_target(app, name)
+    try:
+        result = run_with_manager(app, lambda manager: log_out(manager, name, account))
+    except MCPConnectError as exc:
+        raise unknown_login(app, name, exc) from None
     if result.warning:
         warn(result.warning)
     where = "revoked at the provider and deleted" if result.remote else "deleted locally"
@@ -220,7 +248,11 @@ def whoami(app: App, name: str, account: str | None, as_json: bool) -> None:
         summary["issuer"] = stored.token.issuer
         return summary
 
-    info = run_with_manager(app, work)
+    name = stored_target(app, name)
+    try:
+        info = run_with_manager(app, work)
+    except MCPConnectError as exc:
+        raise unknown_login(app, name, exc) from None
     if as_json:
         print_json(info)
         return

@@ -58,12 +58,17 @@ def list_(app: App, as_json: bool) -> None:
 def refresh(app: App, name: str, account: str | None) -> None:
     """Refresh the token of provider NAME now."""
     from mcpconnect.auth.errors import NotRefreshableError
+    from mcpconnect.cli.login_cmd import stored_target, unknown_login
+    from mcpconnect.errors import MCPConnectError
 
+    name = stored_target(app, name)
     try:
         token = run_with_manager(app, lambda manager: refresh_login(manager, name, account))
     except NotRefreshableError as exc:
         click.echo(f"Not refreshed: {exc}", err=True)  # the token is still valid: nothing failed
         return
+    except MCPConnectError as exc:
+        raise unknown_login(app, name, exc) from None
     left = token.expires_in()
     click.echo(
         f"Refreshed {name} ({token.account}); expires in {_expires(None if left is None else left.total_seconds())}",

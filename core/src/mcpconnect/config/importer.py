@@ -262,7 +262,11 @@ def _looks_secret(name: str) -> bool:
     """A variable or header name that holds a secret, read word by word (``GITHUB_TOKEN``,
     ``X-API-Key``, ``apiKey``, ``STRIPE_KEY``), not ``AUTHOR`` or ``KEY_FILE``."""
     words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)]
-    return bool(words) and (any(w in _SECRET_WORDS for w in words) or words[-1] in _SECRET_LAST)
+    # Words run together count too (PGPASSWORD, DBSECRET, GHTOKEN), not AUTHOR or tokenizer.
+    joined = any(part in w for w in words for part in ("password", "passwd", "secret")) or any(
+        w.endswith(("token", "apikey")) for w in words
+    )
+    return bool(words) and (joined or any(w in _SECRET_WORDS for w in words) or words[-1] in _SECRET_LAST)
 
 
 def _var_name(server: str, what: str) -> str:
