@@ -123,3 +123,9 @@ def test_commands_that_open_no_connection_do_not_import_the_sdk(project):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False False"
+
+
+def test_tools_with_no_server_configured_says_how_to_add_one(mcpconnect_isolated, capsys):
+    code, out, err = run(capsys, "tools")
+    assert code == 2 and not out
+    assert "no servers are configured" in err and "[servers.NAME]" in err

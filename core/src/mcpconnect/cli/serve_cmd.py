@@ -86,8 +86,8 @@ def _proxy_target(app: App, target: str) -> str:
     from mcpconnect.config.model import table_name
 
     announce(
-        f"{target} is not in the configuration; it is served as '{name}'. If it needs a login, add "
-        f'{table_name("servers", name)} url = "{target}", auth = "mcp" to the configuration and run '
+        f"{target} is not in the configuration; it is served as '{name}'. If it needs a login, add to "
+        f'the configuration:\n  {table_name("servers", name)}\n  url = "{target}"\n  auth = "mcp"\nthen run '
         f"'mcpconnect login {name}'"
     )
     return name

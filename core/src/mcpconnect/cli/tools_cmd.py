@@ -67,6 +67,12 @@ def tools(app: App, name: str | None, as_json: bool, refresh: bool) -> None:
     if name is not None and name not in configured:
         raise ConfigError(f"no server named '{name}' (configured: {', '.join(configured) or 'none'})")
     names = [name] if name else [n for n, s in configured.items() if s.enabled]
+    if not names:
+        where = app.loaded.project_file or "mcpconnect.toml"
+        raise ConfigError(
+            f"no servers are configured (or all are disabled); add one as [servers.NAME] in {where} "
+            "(see docs/configuration.md), or import a client's with 'mcpconnect config import FILE'"
+        )
     rows = None if refresh else _from_cache(app, names)
     if rows is None:
         rows = anyio.run(_live, app, names, refresh)
@@ -83,4 +89,5 @@ def tools(app: App, name: str | None, as_json: bool, refresh: bool) -> None:
         table.add_row(plain(row["qualified_name"]), plain((row["description"] or "").strip().split("\n")[0]))
     console().print(table)
     if not rows:
+        click.echo("No tools: no server answered with any (see 'mcpconnect check').", err=True)
         sys.exit(1)
