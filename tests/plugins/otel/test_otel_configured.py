@@ -89,3 +89,75 @@ def test_opentelemetry_instrument_exports_a_call_with_its_trace(tmp_path):
     assert {"mcpconnect.requests", "mcp.client.operation.duration", "mcpconnect.server.state"} <= metric_names
     exported = [o for o in objects if o is not seen]
     assert "never-exported" not in json.dumps(exported)  # only in the tool's own result
+
+
+def test_a_call_through_serve_is_one_trace_from_the_gateway_to_the_upstream(tmp_path):
+    """``mcpconnect serve --transport http`` under ``opentelemetry-instrument``: one tool call of an
+    SDK client through the gateway is one trace, from the gateway's request span to the upstream,
+    which received the gateway's ``traceparent`` and joined that trace."""
+    import signal
+    import time
+
+    import anyio
+    import httpx
+    from mcp import Client
+
+    from mcpconnect.testing.transport_contract import free_port
+
+    instrument = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
+    if instrument is None:
+        message = "opentelemetry-instrument (opentelemetry-distro) is not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    (tmp_path / "mcpconnect.toml").write_text(
+        f"[storage]\nbackend = 'memory'\n\n[servers.t]\ncommand = {sys.executable!r}\nargs = [{TRACED!r}]\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCPCONNECT_", "OTEL_"))}
+    env.update(
+        HOME=str(tmp_path),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        OTEL_SERVICE_NAME="gateway-under-test",
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+    )
+    port = free_port()
+    argv = [instrument, sys.executable, "-c", "from mcpconnect.cli import main; main()"]
+    serve = subprocess.Popen(
+        [*argv, "serve", "--transport", "http", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60  # only so that a hang fails
+        while True:
+            assert serve.poll() is None, serve.stderr.read() if serve.stderr else ""
+            assert time.monotonic() < deadline, "serve did not start"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+
+        async def call() -> dict:
+            async with Client(f"{base}/mcp") as client:
+                result = await client.call_tool("t__traced", {"secret_word": "never-exported"})
+                return result.structured_content or json.loads(result.content[0].text)
+
+        seen = anyio.run(call)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        out, err = serve.communicate(timeout=30)
+    assert serve.returncode == 0, err
+    spans = {o["name"]: o for o in _objects(out) if "context" in o and "name" in o}
+    ours = spans["tools/call traced"]  # the gateway's request to the upstream
+    assert ours["resource"]["attributes"]["service.name"] == "gateway-under-test"
+    assert seen["traceparent"], seen  # the upstream received trace context
+    assert seen["trace_id"] == ours["context"]["trace_id"].removeprefix("0x")  # and joined our trace
+    assert "never-exported" not in out
