@@ -14,7 +14,7 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 from tests.e2e.dashboard.conftest import KEY, running_ui, write_project
 
-pytestmark = pytest.mark.node
+pytestmark = [pytest.mark.node, pytest.mark.slow]
 
 EXPIRY = re.compile(r"^\d+(m|h\d\dm|d)$")  # describe_expiry: a time left, never "expired" or "never"
 
