@@ -129,3 +129,17 @@ def test_tools_with_no_server_configured_says_how_to_add_one(mcpconnect_isolated
     code, out, err = run(capsys, "tools")
     assert code == 2 and not out
     assert "no servers are configured" in err and "[servers.NAME]" in err
+
+
+def test_check_reports_a_store_that_cannot_be_opened_though_no_server_needs_it(project, capsys, monkeypatch):
+    # No server of the project logs in; the store is still part of the configuration.
+    monkeypatch.setenv("MCPCONNECT_STORAGE__BACKEND", "nope")
+    code, out, err = run(capsys, "check", "good")
+    assert code == 2
+    assert "servers operational" not in out
+    assert "MCPCONNECT_STORAGE__BACKEND" in err and "no token store named 'nope'" in err
+    monkeypatch.delenv("MCPCONNECT_STORAGE__BACKEND")
+    overrides = ("--set", "storage.backend=sqlite", "--set", "storage.busy_timeout=x")
+    code, out, err = run(capsys, *overrides, "check", "--json")
+    assert code == 2 and not out
+    assert "--set" in err and "busy_timeout" in err

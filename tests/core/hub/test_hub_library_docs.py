@@ -37,3 +37,21 @@ def test_library_example_runs(index, tmp_path, mcpconnect_isolated):
         assert "summarize" in done.stdout
     if index == 3:
         assert "prompts:" in done.stdout and "summarize" in done.stdout
+
+
+def test_the_readme_python_example_runs_and_prints_namespaced_tool_names(tmp_path, mcpconnect_isolated):
+    import json
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", readme, re.S)[0]
+    faulty = Path(__file__).with_name("faulty_server.py")
+    (tmp_path / "mcpconnect.toml").write_text(
+        f'[storage]\nbackend = "memory"\n\n[servers.notes]\ncommand = {json.dumps(sys.executable)}\n'
+        f'args = [{json.dumps(str(faulty))}, "serve"]\n'
+    )
+    (tmp_path / "example.py").write_text(block)
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "notes__echo" in lines  # what `hub.call_tool`'s callers and `mcpconnect tools` use
+    assert lines[-1] == "hi"

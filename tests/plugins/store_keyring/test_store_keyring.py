@@ -126,3 +126,41 @@ async def test_one_damaged_entry_affects_that_login_only(damage: str) -> None:
         ring.set_password(backend.service, f"token:{key}", value)
 
     await damaged.check(store, corrupt)
+
+
+@pytest.fixture
+def no_keychain() -> Any:
+    """The process-wide keyring is keyring's "fail" backend: what a machine without a keychain has."""
+    import keyring
+    import keyring.backends.fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def test_config_validate_and_check_report_a_missing_keychain(
+    no_keychain: None, mcpconnect_isolated: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcpconnect.cli import main
+
+    (mcpconnect_isolated / "mcpconnect.toml").write_text(
+        '[storage]\nbackend = "keyring"\n\n[servers.x]\nurl = "https://x.example/mcp"\n'
+    )
+    for argv in (["config", "validate"], ["check"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        out, err = capsys.readouterr()
+        assert info.value.code == 2, (argv, out, err)
+        assert "mcpconnect.toml" in err and "storage.backend" in err
+        assert "no usable OS keychain" in err and 'backend = "sqlite"' in err
+
+
+def test_the_plugin_imports_keyring_only_when_used() -> None:
+    import subprocess
+    import sys
+
+    script = "import sys, mcpconnect_store_keyring; print('keyring' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -42,8 +42,20 @@ class LazyGroup(click.Group):
 def _parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise click.UsageError(f"--set {item}: write KEY=VALUE, e.g. --set storage.backend=file")
-    key, raw = item.split("=", 1)
     import tomllib
+
+    from mcpconnect.config.loader import split_key
+    from mcpconnect.errors import ConfigError
+
+    # The key ends at the first "=" that is not inside a quoted part (servers."a=b".enabled=x).
+    key, raw = item.split("=", 1)
+    for at in (i for i, c in enumerate(item) if c == "="):
+        try:
+            split_key(item[:at])
+        except ConfigError:
+            continue
+        key, raw = item[:at], item[at + 1 :]
+        break
 
     try:
         value = tomllib.loads(f"v = {raw}")["v"]

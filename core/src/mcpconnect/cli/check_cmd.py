@@ -62,6 +62,20 @@ async def check_providers(runtime: Any, names: list[str]) -> list[dict[str, Any]
     return [results[n] for n in names]
 
 
+def open_store_or_fail(runtime: Any) -> None:
+    """Open the configured token store, and ask its backend whether it can work here (a keyring
+    store with no keychain); a :class:`~mcpconnect.errors.ConfigError` naming ``[storage]`` and
+    where it was set when not."""
+    from mcpconnect.errors import ConfigError, StoreError
+
+    store = runtime.store()
+    try:
+        store.backend.check_available()
+    except StoreError as exc:
+        source = runtime.loaded.source_of("storage", "backend")
+        raise ConfigError(str(exc), source=source, key="storage.backend") from None
+
+
 async def run_check(
     app: App, names: tuple[str, ...], refresh: bool, live: bool
 ) -> tuple[list[ServerStatus], list[dict[str, Any]]]:
@@ -83,6 +97,13 @@ async def run_check(
         progress.update(status.name, status.state.value)
 
     display = None
+    try:
+        # The store is checked even when no server needs a token: a configuration whose store
+        # cannot be opened is broken, and `check` is where that must show.
+        open_store_or_fail(runtime)
+    except BaseException:
+        await runtime.aclose()
+        raise
     if live:
         from rich.live import Live
 

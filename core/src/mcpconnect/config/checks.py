@@ -68,7 +68,8 @@ def check_config(
     if plugin("store", cfg.storage.backend, "storage", "backend"):
         try:
             # builds it (a backend connects on first use), naming where a refused option was set
-            open_backend(cfg.storage, host, lambda option: loaded.source_of("storage", option))
+            backend = open_backend(cfg.storage, host, lambda option: loaded.source_of("storage", option))
+            backend.check_available()  # a keyring store on a machine with no keychain
         except ConfigError as exc:
             errors.append(exc if exc.source else _err(loaded, exc.problem, "storage", "backend"))
         except MCPConnectError as exc:

@@ -219,11 +219,38 @@ def _env_label(path: KeyPath) -> str:
     return "env MCPCONNECT_" + "__".join(p.upper() for p in path)
 
 
+def split_key(dotted: str) -> list[str]:
+    """The parts of a TOML dotted key (``servers."my.notes".enabled``), as TOML reads it.
+
+    tomllib parses it (``KEY = 0``), so quoted parts may hold dots, spaces and escapes, exactly
+    as in mcpconnect.toml. :raises ConfigError: when ``dotted`` is not one dotted key.
+    """
+    import tomllib
+
+    bad = ConfigError(
+        f"--set {dotted}: not a key path; write it as in mcpconnect.toml, quoting a part that is "
+        'more than letters, digits, - and _: --set servers."my.notes".enabled=false'
+    )
+    if not dotted.strip() or "\n" in dotted or "\r" in dotted:
+        raise bad
+    try:
+        node: Any = tomllib.loads(f"{dotted} = 0")
+    except tomllib.TOMLDecodeError:
+        raise bad from None
+    parts: list[str] = []
+    while isinstance(node, dict):
+        if len(node) != 1:
+            raise bad
+        ((part, node),) = node.items()
+        parts.append(part)
+    if node != 0 or type(node) is not int:
+        raise bad
+    return parts
+
+
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c = value`` in nested dicts (``--set``)."""
-    parts = [p for p in dotted.split(".") if p]
-    if not parts:
-        raise ConfigError(f"--set {dotted}: give a key path such as storage.backend=file")
+    """Set ``a.b.c = value`` in nested dicts (``--set``); ``dotted`` is a TOML dotted key."""
+    parts = split_key(dotted)
     node = data
     for part in parts[:-1]:
         node = node.setdefault(part, {})

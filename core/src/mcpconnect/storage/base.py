@@ -76,6 +76,15 @@ class StorageBackend(ABC):
         """Where the data lives, for messages: a path, or a URL without its password."""
         return self.name
 
+    def check_available(self) -> None:  # noqa: B027 - optional, as close() is
+        """Raise :class:`~mcpconnect.errors.StoreError` when this backend cannot work on this
+        machine at all (a keyring store with no keychain), saying what to do.
+
+        Cheap and synchronous: ``config validate`` and ``check`` call it. It must not connect to
+        a server (a Redis or PostgreSQL that is down is found on first use). The default does
+        nothing.
+        """
+
     @abstractmethod
     async def get(self, namespace: str, key: str) -> Record | None:
         """The record at ``key``, or ``None``."""

@@ -51,6 +51,11 @@ class KeyringBackend(FileLeaseLocking, StorageBackend):
     def describe(self) -> str:
         return f"keyring store (service {self.service!r})"
 
+    def check_available(self) -> None:
+        """Whether a usable keychain (or the named ``keyring_backend``) is there: ``keyring`` is
+        imported here, not when the plugin loads."""
+        self._backend()
+
     def _backend(self) -> Any:
         if self._keyring is None:
             import keyring
