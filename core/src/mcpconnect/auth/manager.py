@@ -52,6 +52,7 @@ from mcpconnect.auth.flows import (
 from mcpconnect.auth.provider import DEFAULT_ACCOUNT, Identity, OAuthProvider, TokenResponse
 from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, VersionConflict
 from mcpconnect.logs import register_secret
+from mcpconnect.storage.base import ANY_VERSION
 from mcpconnect.tokens import Token
 
 if TYPE_CHECKING:
@@ -148,6 +149,37 @@ class LogoutResult:
     warning: str | None = None
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """Where a token lives: the shared namespace (``user`` is ``None``) or one gateway user's
+    (``User.key``). Every read, write and refresh lock of a refresh goes through one slot, so that
+    a user's refresh never reads, writes or waits on the shared token or another user's."""
+
+    store: TokenStore
+    user: str | None = None
+
+    async def get(self, provider: str, account: str) -> StoredToken | None:
+        if self.user is None:
+            return await self.store.get(provider, account)
+        return await self.store.get_for_user(self.user, provider, account)
+
+    async def put(self, token: Token, *, expected_version: int) -> int:
+        if self.user is None:
+            return await self.store.put(token, expected_version=expected_version)
+        return await self.store.put_for_user(self.user, token, expected_version=expected_version)
+
+    def lock(self, provider: str, account: str, *, lease: float, wait: float) -> Any:
+        if self.user is None:
+            return self.store.refresh_lock(provider, account, lease=lease, wait=wait)
+        return self.store.refresh_lock_for_user(self.user, provider, account, lease=lease, wait=wait)
+
+    def again(self, name: str) -> str:
+        """What to do when only a new login helps."""
+        if self.user is None:
+            return f"run 'mcpconnect login {name}'"
+        return f"connect your {name} account to the gateway again"
+
+
 class TokenManager:
     """Tokens for the providers of one :class:`~mcpconnect.runtime.Runtime`.
 
@@ -177,7 +209,7 @@ class TokenManager:
         self.http_timeout = http_timeout
         self.lock_wait = lock_wait
         self._providers: dict[str, OAuthProvider] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks: dict[tuple[str | None, str, str], asyncio.Lock] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
 
     def __repr__(self) -> str:
@@ -242,8 +274,8 @@ class TokenManager:
             )
         return self._breakers[name]
 
-    def _lock(self, provider: str, account: str) -> asyncio.Lock:
-        key = (provider, account)
+    def _lock(self, provider: str, account: str, user: str | None = None) -> asyncio.Lock:
+        key = (user, provider, account)
         if key not in self._locks:
             self._locks[key] = asyncio.Lock()
         return self._locks[key]
@@ -315,7 +347,17 @@ class TokenManager:
         """
         with self.runtime.host.observe("login", provider=name, grant=method) as operation:
             token = await self._login(
-                name, method, scopes, on_url, on_device_code, wait, device_sleep, port, read_redirect, on_warning
+                self._slot(),
+                name,
+                method,
+                scopes,
+                on_url,
+                on_device_code,
+                wait,
+                device_sleep,
+                port,
+                read_redirect,
+                on_warning,
             )
             if operation is not None:
                 operation.account = token.account
@@ -324,6 +366,7 @@ class TokenManager:
 
     async def _login(
         self,
+        slot: _Slot,
         name: str,
         method: LoginMethod,
         scopes: tuple[str, ...] | list[str] | None,
@@ -365,7 +408,7 @@ class TokenManager:
             else:
                 identity = await self._identity(provider, http, response, on_warning)
         token = self._token(provider, response, identity, requested=wanted, issuer=endpoints.issuer)
-        await self.store.put(token)
+        await slot.put(token, expected_version=ANY_VERSION)
         log.info("logged in to %s as %s", name, token.account)
         return token
 
@@ -432,7 +475,7 @@ class TokenManager:
                 provider=name,
             )
         try:
-            return await self._refresh(name, token.account, seen_version=current.version, force=False)
+            return await self._refresh(self._slot(), name, token.account, seen_version=current.version, force=False)
         except TransientAuthError as exc:
             if not token.is_expiring():
                 # Refreshing early failed, but the token still works: use it, try again later.
@@ -452,7 +495,7 @@ class TokenManager:
             raise self._needs_login(name, token)
         if not token.refreshable or not self.provider(name).supports_refresh:
             raise self._not_refreshable(name, token)
-        return await self._refresh(name, token.account, seen_version=current.version, force=True)
+        return await self._refresh(self._slot(), name, token.account, seen_version=current.version, force=True)
 
     def _not_refreshable(self, name: str, token: Token) -> OAuthError:
         why = (
@@ -493,52 +536,164 @@ class TokenManager:
                 f"refreshed (no refresh token); run 'mcpconnect login {name}'",
                 provider=name,
             )
-        return await self._refresh(name, rejected.account, seen_version=current.version, force=True)
+        return await self._refresh(self._slot(), name, rejected.account, seen_version=current.version, force=True)
 
-    def _needs_login(self, name: str, token: Token) -> NeedsLoginError:
+    # -- per-user tokens (the upstream logins of a protected gateway's users) ----------------------
+    #
+    # ``user`` is the gateway user's ``User.key`` (issuer#sub). Each method reads and writes only
+    # that user's namespace of the store and refreshes under that user's own lock: there is no
+    # fallback to the shared token, and a user without a login gets NeedsLoginError.
+
+    async def login_for_user(
+        self,
+        user: str,
+        name: str,
+        *,
+        method: Literal["browser", "paste", "device"] = "browser",
+        scopes: tuple[str, ...] | list[str] | None = None,
+        on_url: UrlHandler | None = None,
+        on_device_code: DeviceHandler | None = None,
+        wait: float = 300.0,
+        device_sleep: Callable[[float], Any] | None = None,
+        port: int = 0,
+        read_redirect: Callable[[], Any] | None = None,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> Token:
+        """:meth:`login` for ``user``: the token is stored as that user's (never as the shared one).
+        A client's own credentials (``client_credentials``) belong to no user and are refused."""
+        if method not in ("browser", "paste", "device"):
+            raise AuthError(f"login for a user: {method!r} is not a user's login (browser, paste or device)")
+        slot = self._slot(_user_key(user))
+        with self.runtime.host.observe("login", provider=name, grant=method) as operation:
+            token = await self._login(
+                slot, name, method, scopes, on_url, on_device_code, wait, device_sleep, port, read_redirect, on_warning
+            )
+            if operation is not None:
+                operation.account = token.account
+        return token
+
+    async def stored_for_user(self, user: str, name: str, account: str | None = None) -> StoredToken:
+        """``user``'s stored token of ``account`` (default: their most recent login) at ``name``."""
+        key = _user_key(user)
+        if account is not None:
+            found = await self.store.get_for_user(key, name, account)
+        else:
+            mine = [s for s in await self.store.list_for_user(key) if s.token.provider == name]
+            found = max(mine, key=lambda s: s.token.obtained_at) if mine else None
+        if found is None:
+            raise NeedsLoginError(
+                f"provider '{name}': this user has not connected an account; {_Slot(self.store, key).again(name)}",
+                provider=name,
+            )
+        register_token(found.token)
+        return found
+
+    async def get_token_for_user(self, user: str, name: str, account: str | None = None) -> Token:
+        """:meth:`get_token` for ``user``: their valid token, refreshed first (single flight per
+        user, provider and account, across processes) when it expires within the margin."""
+        slot = self._slot(_user_key(user))
+        current = await self.stored_for_user(user, name, account)
+        token = current.token
+        if token.needs_login:
+            raise self._needs_login(name, token, slot)
+        if not token.is_expiring(self.margin_for(token)):
+            return token
+        if not token.refreshable or not self.provider(name).supports_refresh:
+            if not token.is_expiring():
+                return token
+            raise NeedsLoginError(
+                f"provider '{name}': this user's token has expired and cannot be refreshed; {slot.again(name)}",
+                provider=name,
+            )
+        try:
+            return await self._refresh(slot, name, token.account, seen_version=current.version, force=False)
+        except TransientAuthError as exc:
+            if not token.is_expiring():
+                log.warning("%s; using the current token, which is still valid", exc)
+                return token
+            raise
+
+    async def refresh_for_user(self, user: str, name: str, account: str | None = None) -> Token:
+        """:meth:`refresh` for ``user``: refresh their token now, whatever its expiry."""
+        slot = self._slot(_user_key(user))
+        current = await self.stored_for_user(user, name, account)
+        token = current.token
+        if token.needs_login:
+            raise self._needs_login(name, token, slot)
+        if not token.refreshable or not self.provider(name).supports_refresh:
+            raise NeedsLoginError(
+                f"provider '{name}': this user's token cannot be refreshed; {slot.again(name)}", provider=name
+            )
+        return await self._refresh(slot, name, token.account, seen_version=current.version, force=True)
+
+    async def refresh_rejected_for_user(self, user: str, name: str, rejected: Token) -> Token:
+        """:meth:`refresh_rejected` for ``user``: an upstream answered 401 to their token."""
+        slot = self._slot(_user_key(user))
+        current = await slot.get(name, rejected.account)
+        if current is None:
+            raise NeedsLoginError(
+                f"provider '{name}': this user's login was removed; {slot.again(name)}", provider=name
+            )
+        stored = current.token
+        if stored.access_token.get_secret_value() != rejected.access_token.get_secret_value() and not (
+            stored.needs_login or stored.is_expiring()
+        ):
+            return register_token(stored)
+        if stored.needs_login:
+            raise self._needs_login(name, stored, slot)
+        if not stored.refreshable:
+            raise NeedsLoginError(
+                f"provider '{name}': the server rejected this user's token and it cannot be refreshed; "
+                f"{slot.again(name)}",
+                provider=name,
+            )
+        return await self._refresh(slot, name, rejected.account, seen_version=current.version, force=True)
+
+    def _needs_login(self, name: str, token: Token, slot: _Slot | None = None) -> NeedsLoginError:
         """The error for a login marked ``needs_login``, with the provider's reason when kept."""
         reason = token.extra.get(_REASON)
         if isinstance(reason, dict) and reason.get("message"):
             return NeedsLoginError(str(reason["message"]), provider=name, error=reason.get("error"))
+        again = (slot or self._slot()).again(name)
         return NeedsLoginError(
             f"provider '{name}': the login of '{token.account}' needs renewing (the provider refused to refresh "
-            f"it); run 'mcpconnect login {name}'",
+            f"it); {again}",
             provider=name,
         )
 
     def _still_good(self, token: Token) -> bool:
         return not token.needs_login and not token.is_expiring(self.margin_for(token))
 
-    async def _refresh(self, name: str, account: str, *, seen_version: int, force: bool) -> Token:
-        async with self._lock(name, account):
-            current = await self.store.get(name, account)
+    def _slot(self, user: str | None = None) -> _Slot:
+        return _Slot(self.store, user)
+
+    async def _refresh(self, slot: _Slot, name: str, account: str, *, seen_version: int, force: bool) -> Token:
+        async with self._lock(name, account, slot.user):
+            current = await slot.get(name, account)
             if current is None:
                 raise NeedsLoginError(
-                    f"provider '{name}': '{account}' was logged out; run 'mcpconnect login {name}'", provider=name
+                    f"provider '{name}': '{account}' was logged out; {slot.again(name)}", provider=name
                 )
             if current.version != seen_version and (self._still_good(current.token) or current.token.needs_login):
                 if current.token.needs_login:
-                    raise self._needs_login(name, current.token)
+                    raise self._needs_login(name, current.token, slot)
                 return current.token  # another task refreshed while this one waited
             try:
-                lock = self.store.refresh_lock(
-                    name, account, lease=self.http_timeout * self.retries + 5, wait=self.lock_wait
-                )
+                lock = slot.lock(name, account, lease=self.http_timeout * self.retries + 5, wait=self.lock_wait)
                 async with lock:
                     # Another process may have refreshed while this one waited for the lock.
-                    current = await self.store.get(name, account)
+                    current = await slot.get(name, account)
                     if current is None:
                         raise NeedsLoginError(
-                            f"provider '{name}': '{account}' was logged out; run 'mcpconnect login {name}'",
-                            provider=name,
+                            f"provider '{name}': '{account}' was logged out; {slot.again(name)}", provider=name
                         )
                     if current.token.needs_login:
-                        raise self._needs_login(name, current.token)
+                        raise self._needs_login(name, current.token, slot)
                     if current.version != seen_version and self._still_good(current.token):
                         return current.token
                     if not force and self._still_good(current.token):
                         return current.token
-                    return await self._refresh_locked(name, current)
+                    return await self._refresh_locked(slot, name, current)
             except TimeoutError:
                 raise TransientAuthError(
                     f"provider '{name}': another process has been refreshing '{account}' for over "
@@ -546,12 +701,12 @@ class TokenManager:
                     provider=name,
                 ) from None
 
-    async def _refresh_locked(self, name: str, current: StoredToken) -> Token:
+    async def _refresh_locked(self, slot: _Slot, name: str, current: StoredToken) -> Token:
         breaker = self.breaker(name)
         attempts: list[int] = []
         operation = self.runtime.host.start_operation("refresh", provider=name, account=current.token.account)
         try:
-            token = await self._refresh_attempts(name, current, breaker, attempts)
+            token = await self._refresh_attempts(slot, name, current, breaker, attempts)
         except BaseException as exc:
             self.runtime.host.finish_operation(operation, exc, circuit_state=breaker.state, attempts=len(attempts))
             raise
@@ -559,7 +714,7 @@ class TokenManager:
         return token
 
     async def _refresh_attempts(
-        self, name: str, current: StoredToken, breaker: CircuitBreaker, attempts: list[int]
+        self, slot: _Slot, name: str, current: StoredToken, breaker: CircuitBreaker, attempts: list[int]
     ) -> Token:
         provider = self.provider(name)
         token = register_token(current.token)
@@ -589,7 +744,7 @@ class TokenManager:
                 raise  # nothing was sent; the token stays as it is
             except NeedsLoginError as exc:
                 breaker.success()  # the provider answered; it is up
-                await self._mark_needs_login(current, exc)
+                await self._mark_needs_login(slot, current, exc)
                 self.runtime.host.token_refresh_failed(name, token.account, exc, False)
                 raise
             except (OAuthError, AuthError) as exc:
@@ -601,9 +756,9 @@ class TokenManager:
             new = self._token(provider, response, identity, requested=token.scopes, previous=token, issuer=token.issuer)
             try:
                 # The rotated refresh token is stored before the new access token is handed out.
-                await self.store.put(new, expected_version=current.version)
+                await slot.put(new, expected_version=current.version)
             except VersionConflict:
-                latest = await self.store.get(name, token.account)
+                latest = await slot.get(name, token.account)
                 if latest is not None and self._still_good(latest.token):
                     return latest.token
                 raise
@@ -613,12 +768,12 @@ class TokenManager:
         assert last is not None
         raise last
 
-    async def _mark_needs_login(self, current: StoredToken, reason: NeedsLoginError) -> None:
+    async def _mark_needs_login(self, slot: _Slot, current: StoredToken, reason: NeedsLoginError) -> None:
         extra = {**current.token.extra, _REASON: {"error": reason.error, "message": str(reason)}}
         marked = current.token.model_copy(update={"needs_login": True, "extra": extra})
         # Someone may have stored a newer token meanwhile: theirs stands.
         with contextlib.suppress(VersionConflict):
-            await self.store.put(marked, expected_version=current.version)
+            await slot.put(marked, expected_version=current.version)
 
     # -- logout -----------------------------------------------------------------------------------
 
@@ -682,6 +837,12 @@ class TokenManager:
         except (AuthError, ConfigError, PluginError) as exc:
             out["problem"] = str(exc)
         return out
+
+
+def _user_key(user: str) -> str:
+    if not user:
+        raise ValueError("a per-user token needs a user (issuer#sub); an empty one would be shared")
+    return user
 
 
 def token_manager(runtime: Runtime) -> TokenManager:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from mcpconnect.config.variables import expand_vars, has_vars
 from mcpconnect.errors import ConfigError
@@ -189,6 +189,11 @@ class ServerConfig(_Section):
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     auth: AuthMode = "none"
+    tokens: Literal["shared", "per_user"] = Field(
+        default="shared",
+        description="shared: one login every gateway user shares; per_user: each user of a protected gateway "
+        "connects their own (auth = provider:NAME only)",
+    )
     token_env: str | None = None
     token_file: Path | None = None
     token: SecretStr | None = Field(default=None, description="inline; prefer token_env or token_file")
@@ -223,6 +228,19 @@ class ServerConfig(_Section):
         if value in {"none", "mcp", "token"} or (value.startswith("provider:") and len(value) > len("provider:")):
             return value
         raise ValueError(f"auth must be 'none', 'mcp', 'token' or 'provider:NAME', not {value!r}")
+
+    @field_validator("tokens")
+    @classmethod
+    def _per_user_needs_provider(cls, value: str, info: ValidationInfo) -> str:
+        auth = info.data.get("auth")
+        if auth is None:
+            return value  # auth itself is wrong: that error is the one to fix first
+        if value == "per_user" and not auth.startswith("provider:"):
+            raise ValueError(
+                f'tokens = "per_user" needs auth = "provider:NAME" (each user logs in to that provider), '
+                f'not auth = {auth!r}; set auth, or tokens = "shared"'
+            )
+        return value
 
     @model_validator(mode="after")
     def _command_or_url(self) -> ServerConfig:

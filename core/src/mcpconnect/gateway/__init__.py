@@ -63,9 +63,13 @@ async def open_gateway(
     each has connected or failed. ``on_ready`` is awaited with the hub once they all have, before
     the gateway answers from it.
     """
+    from mcpconnect.gateway.peruser import per_user_servers
     from mcpconnect.hub import connect
 
     gateway = Gateway(servers, prefix=prefix)
+    # Per-user servers have no shared connection: each user's is made on their first call.
+    per_user = set(per_user_servers(runtime.config, list(servers)))
+    shared = [name for name in servers if name not in per_user]
     async with anyio.create_task_group() as tg:
         tg.start_soon(gateway.run, name="mcpconnect gateway events")
 
@@ -73,7 +77,7 @@ async def open_gateway(
             task_status.started()
             async with connect(
                 runtime,
-                servers=servers,
+                servers=shared,
                 on_state=gateway.on_state,
                 on_notification=gateway.on_notification,
                 sampling_callback=gateway.sampling,
@@ -115,6 +119,9 @@ async def serve(
             f"--no-prefix serves one server's names unchanged, but {len(names)} servers are selected "
             f"({', '.join(names)}); name one: mcpconnect serve NAME --no-prefix"
         )
+    from mcpconnect.gateway.peruser import check_per_user, per_user_servers
+
+    check_per_user(runtime.config, names, transport)
     settings = None
     sock = None
     if transport == "http":
@@ -134,6 +141,8 @@ async def serve(
                 say(f"{status.name}: ready ({status.transport}, {status.tools} tools)")
             else:
                 say(f"{status.name}: {status.state.value}: {(status.error or '').splitlines()[0]}")
+        for name in per_user_servers(runtime.config, names):
+            say(f"{name}: per user (each user connects their own login at /connect/{name})")
         for line in await Gateway.unmatched_allow_patterns(hub):
             say(f"warning: {line}")
 

@@ -39,6 +39,7 @@ from mcpconnect import __version__
 from mcpconnect.errors import MCPConnectError, TransportError
 from mcpconnect.gateway.login import Logins, login_command, login_target, needs_login, with_command
 from mcpconnect.gateway.names import Namespace
+from mcpconnect.gateway.peruser import IDLE_TIMEOUT, UserConnections, per_user_servers
 from mcpconnect.gateway.resource import User, user_of_request
 from mcpconnect.gateway.subscriptions import ResourceSubscriptions
 from mcpconnect.servers.connection import ServerState, ServerStatus
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from mcp.server.models import InitializationOptions
     from mcp.server.session import ServerSession
 
-    from mcpconnect.config import NameFilter
+    from mcpconnect.config import NameFilter, ServerConfig
     from mcpconnect.hub import Hub
 
 __all__ = ["PAGE_SIZE", "Gateway", "current_user"]
@@ -109,7 +110,14 @@ class Gateway:
     callbacks), then :meth:`attach` the hub and run :meth:`run` beside the transport.
     """
 
-    def __init__(self, servers: Sequence[str], *, prefix: bool = True, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        servers: Sequence[str],
+        *,
+        prefix: bool = True,
+        page_size: int = PAGE_SIZE,
+        user_idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
         self.names = Namespace(servers, prefix=prefix)
         self.page_size = page_size
         self._hub: Hub | None = None
@@ -124,6 +132,9 @@ class Gateway:
         self._subscriptions = ResourceSubscriptions(self._upstream, self._client_of)
         self._watched: set[int] = set()
         self._logins: Logins | None = None
+        #: The per-user upstream connections (``tokens = "per_user"`` servers), made at attach.
+        self._users: UserConnections | None = None
+        self._user_idle_timeout = user_idle_timeout
         self.server = self._build()
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -135,7 +146,22 @@ class Gateway:
         return self._hub
 
     def attach(self, hub: Hub) -> None:
-        """Answer from ``hub`` from now on (requests that came earlier wait for this)."""
+        """Answer from ``hub`` from now on (requests that came earlier wait for this).
+
+        ``tokens = "per_user"`` servers are not the hub's (it holds the shared connections): each
+        user's connection to them is made on that user's first call (:mod:`.peruser`)."""
+        if per_user_servers(hub.runtime.config, self.names.servers):
+            from mcpconnect.servers.connection import ConnectOptions
+
+            options = ConnectOptions(
+                health_interval=None,
+                reconnect=False,  # a lost connection is made again on the user's next call
+                cache=None,  # a user's tool list is theirs
+                sampling_callback=self.sampling,
+                elicitation_callback=self.elicitation,
+                list_roots_callback=self.list_roots,
+            )
+            self._users = UserConnections(hub.runtime, options, idle=self._user_idle_timeout)
         self._hub = hub
         self._attached.set()
 
@@ -184,6 +210,7 @@ class Gateway:
         each 2026-07-28 upstream (whose changes arrive only that way). Runs until cancelled."""
         async with anyio.create_task_group() as tg:
             await tg.start(self._subscriptions.run)
+            tg.start_soon(self._run_users)
             async for event in self._events:
                 if event.log is not None:
                     await self._forward_log(event.server, event.log)
@@ -204,6 +231,15 @@ class Gateway:
                     tg.start_soon(self._subscriptions.renew, event.server)  # a new connection: subscribe again
                 if self._hub is not None:  # before attach there is no client to tell
                     await self._broadcast(event.kinds)
+
+    async def _run_users(self) -> None:
+        """Own the per-user connections (if any server has them) until cancelled."""
+        await self._attached.wait()
+        if self._users is not None:
+            try:
+                await self._users.run()
+            finally:
+                await self._users.aclose()
 
     async def _listen_upstream(self, server: str) -> None:
         """Keep a ``subscriptions/listen`` stream open to ``server`` while it is on 2026-07-28,
@@ -382,7 +418,7 @@ class Gateway:
         if self._hub is None:
             return None
         for server, calls in self._inflight.items():
-            client = self._hub.connection(server).client
+            client = self._client_of(server)
             if calls and client is not None and client.session is context.session:
                 return calls[-1]
         return None
@@ -436,9 +472,14 @@ class Gateway:
 
     # -- filters and listings -------------------------------------------------------------------
 
+    def _config(self, server: str) -> ServerConfig:
+        return self.hub.runtime.config.servers[server]
+
+    def _per_user(self, server: str) -> bool:
+        return self._users is not None and self._config(server).tokens == "per_user"
+
     def _filter(self, server: str, kind: str) -> NameFilter:
-        config = self.hub.connection(server).server
-        return getattr(config, kind)  # type: ignore[no-any-return]
+        return getattr(self._config(server), kind)  # type: ignore[no-any-return]
 
     def _ready(self) -> list[str]:
         return [name for name, status in self.hub.servers.items() if status.ok]
@@ -447,6 +488,11 @@ class Gateway:
         """``fetch`` for every ready server at once, in configuration order; a server that fails
         is left out (its state says why) instead of failing the listing."""
         ready = self._ready()
+        user = current_user()
+        if self._users is not None and user is not None:
+            # Per-user servers: listed for a user who has connected them (through their own connection).
+            connected = {s for s in self.names.servers if self._per_user(s) and await self._users.has_login(s, user)}
+            ready = [s for s in self.names.servers if s in connected or s in ready]
         found: dict[str, list[T]] = {}
 
         async def one(server: str) -> None:
@@ -463,7 +509,8 @@ class Gateway:
     async def _upstream_list(self, server: str, kind: str) -> list[Any]:
         """Every prompt, resource or resource template of ``server``, read page by page (cached
         until the server says its list changed)."""
-        cached = self._catalog.get((server, kind))
+        per_user = self._per_user(server)
+        cached = None if per_user else self._catalog.get((server, kind))
         if cached is not None:
             return cached
 
@@ -489,6 +536,8 @@ class Gateway:
             return items
 
         method = "resources/templates/list" if kind == "templates" else f"{kind}/list"
+        if per_user:
+            return await self._user_request(server, method, lambda client: read(client, None))
         items = await self.hub.request(server, method, None, read)
         self._catalog[(server, kind)] = items
         return items
@@ -514,8 +563,8 @@ class Gateway:
         async def fetch(server: str) -> list[types.Tool]:
             allowed = self._filter(server, "tools")
             return [
-                tool.tool.model_copy(update={"name": self.names.name(server, tool.name)})
-                for tool in await self.hub.list_tools(server)
+                tool.model_copy(update={"name": self.names.name(server, tool.name)})
+                for tool in await self._tools(server)
                 if allowed.allows(tool.name)
             ]
 
@@ -581,14 +630,42 @@ class Gateway:
             raise MCPError(types.INVALID_PARAMS, f"Unknown {label}: {name}")
         return target
 
+    async def _tools(self, server: str) -> list[types.Tool]:
+        """``server``'s tools: the hub's list, or for a per-user server the caller's connection's."""
+        if self._per_user(server):
+            return await self._user_request(server, "tools/list", None)
+        return [t.tool for t in await self.hub.list_tools(server)]
+
+    async def _user_request(self, server: str, what: str, call: Callable[[Client], Awaitable[T]] | None) -> Any:
+        """``call(client)`` (``None``: the tool list) on the calling user's own connection to
+        per-user ``server``. Raises :class:`~mcpconnect.gateway.peruser.NotConnected` (a
+        :class:`TransportError` whose message has the link to connect) when the user has no
+        login: nobody else's is ever used."""
+        users = self._users
+        assert users is not None
+        user = current_user()
+        if user is None:
+            raise TransportError(
+                f"server '{server}' has tokens = \"per_user\": only a signed-in user of the HTTP gateway can use it"
+            )
+        connection = await users.connection(server, user)
+        try:
+            if call is None:
+                return list(await connection.tools())
+            return await connection.request(what, call)
+        except TransportError:
+            await users.check_login(server, user)  # no usable login: say how to connect instead
+            raise
+
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         await self._attached.wait()
         server, tool = self._target(params.name, "tools")
-        if self.hub.servers[server].ok:
+        per_user = self._per_user(server)
+        if per_user or self.hub.servers[server].ok:
             try:
-                known = {t.name for t in await self.hub.list_tools(server)}
+                known = {t.name for t in await self._tools(server)}
             except TransportError as exc:
                 return _tool_error(str(exc))
             if tool not in known:
@@ -599,7 +676,7 @@ class Gateway:
             # A no-op when the client asked for no progress (its request carried no token).
             await ctx.session.report_progress(progress, total, message)
 
-        timeout = self.hub.connection(server).server.timeout
+        timeout = self._config(server).timeout
 
         async def call(client: Client, meta: Any) -> types.CallToolResult:
             return await client.call_tool(
@@ -613,6 +690,8 @@ class Gateway:
         try:
             result = await attempt()
         except TransportError as exc:
+            if per_user:  # never a shared login on a user's behalf: their error says how to connect
+                return _tool_error(str(exc))
             refusal = await self._log_in(ctx, server, str(exc))
             if refusal is not None:
                 return _tool_error(refusal)
@@ -735,7 +814,9 @@ class Gateway:
         return target
 
     def _client_of(self, server: str) -> Client | None:
-        return self._hub.connection(server).client if self._hub is not None else None
+        if self._hub is None or self._per_user(server):
+            return None
+        return self._hub.connection(server).client
 
     async def _subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams
@@ -828,9 +909,18 @@ class Gateway:
                     raise  # the hub's to handle: reconnect, retry, explain
                 return _Refused(exc)
 
-        outcome = await self.hub.request(
-            server, method, target, guarded, arguments, failure=lambda r: r.error if isinstance(r, _Refused) else None
-        )
+        if self._per_user(server):
+            what = f"{method} '{target}'" if target is not None else method
+            outcome: T | _Refused = await self._user_request(server, what, lambda client: guarded(client, None))
+        else:
+            outcome = await self.hub.request(
+                server,
+                method,
+                target,
+                guarded,
+                arguments,
+                failure=lambda r: r.error if isinstance(r, _Refused) else None,
+            )
         if isinstance(outcome, _Refused):
             error = outcome.error.error
             data = error.data

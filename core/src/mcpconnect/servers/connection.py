@@ -281,17 +281,8 @@ class ServerConnection:
             effective = self._effective()
         except MCPConnectError as exc:
             raise _ConnectFailed(self.transport, self._named(str(exc))) from None
-        auth = None
-        secret_env: dict[str, str] = {}
         try:
-            if self.server.url:
-                from mcpconnect.serverauth import server_auth
-
-                auth = await server_auth(self.name, self.server, self.runtime)
-            elif self.server.token_to_env:
-                from mcpconnect.serverauth import server_env_token
-
-                secret_env = await server_env_token(self.name, self.server, self.runtime)
+            auth, secret_env = await self.credentials()
         except MCPConnectError as exc:
             raise _ConnectFailed(self.transport, str(exc)) from None
         failures: list[_ConnectFailed] = []
@@ -311,6 +302,20 @@ class ServerConnection:
             f"server '{self.name}': neither streamable HTTP nor SSE worked at {safe_url(effective.url)} ({both}); "
             "check the URL, or set transport explicitly",
         )
+
+    async def credentials(self) -> tuple[Any, dict[str, str]]:
+        """What each connection attempt authenticates with: the :class:`httpx.Auth` of an HTTP
+        server and the secret variables of a stdio one (a subclass may give its own: the gateway's
+        per-user connections carry one user's token)."""
+        if self.server.url:
+            from mcpconnect.serverauth import server_auth
+
+            return await server_auth(self.name, self.server, self.runtime), {}
+        if self.server.token_to_env:
+            from mcpconnect.serverauth import server_env_token
+
+            return None, await server_env_token(self.name, self.server, self.runtime)
+        return None, {}
 
     def _effective(self) -> ServerConfig:
         """The configuration with ``${VAR}`` expanded in command, args and url, and a relative

@@ -1,0 +1,236 @@
+"""Per-user upstream tokens (``tokens = "per_user"``) through the HTTP gateway, with real parts:
+oidc-provider (tests/oidc) is the gateway's authorization server and the upstream's provider, and
+a protected upstream (the SDK's server over streamable HTTP) checks every token at the provider's
+userinfo endpoint and records whose token each request carried."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
+from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
+
+from mcpconnect.auth.headless import follow_authorization
+from tests.core.gateway.test_gateway_resource import claims
+
+pytestmark = pytest.mark.node
+
+
+def fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+class Recorder:
+    """The upstream's guard: 401 unless the provider's userinfo vouches for the bearer token; each
+    admitted request is recorded as (token fingerprint, the provider's ``sub`` for it)."""
+
+    def __init__(self, app: Any, issuer: str) -> None:
+        self.app, self.issuer = app, issuer
+        self.seen: list[tuple[str, str]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"").decode()
+        if header.lower().startswith("bearer "):
+            async with httpx.AsyncClient() as http:
+                me = await http.get(f"{self.issuer}/me", headers={"Authorization": header})
+            if me.status_code == 200:
+                self.seen.append((fingerprint(header[7:].strip()), me.json()["sub"]))
+                await self.app(scope, receive, send)
+                return
+        body = json.dumps({"error": "invalid_token"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def listening() -> tuple[socket.socket, str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+class Running:
+    def __init__(self, base: str, gateway: Any, runtime: Any, upstream: Recorder) -> None:
+        self.base, self.mcp = base, f"{base}/mcp"
+        self.gateway, self.runtime, self.upstream = gateway, runtime, upstream
+
+
+@contextlib.asynccontextmanager
+async def running(oidc: Any) -> AsyncIterator[Running]:
+    """The protected upstream and the gateway (as ``serve --transport http`` runs them) in this
+    process, each on a port the OS chose; the upstream ``up`` is configured per_user."""
+    from mcpconnect.gateway import open_gateway
+    from mcpconnect.gateway.http import HttpSettings, build_app, serve_app
+    from mcpconnect.runtime import Runtime
+
+    upstream_server = MCPServer("per-user-upstream")
+
+    @upstream_server.tool()
+    def echo(message: str) -> str:
+        """Echo the message back."""
+        return message
+
+    recorder = Recorder(upstream_server.streamable_http_app(), oidc.issuer)
+    up_sock, up_base = listening()
+    gw_sock, base = listening()
+    config = {
+        "storage": {"backend": "memory"},
+        "providers": {
+            "up": {
+                "type": "oidc",
+                "issuer": oidc.issuer,
+                "client_id": "confidential",
+                "client_secret": CONFIDENTIAL_SECRET,
+            }
+        },
+        "servers": {"up": {"url": f"{up_base}/mcp", "auth": "provider:up", "tokens": "per_user"}},
+        "gateway": {"public_url": base, "authorization_server": oidc.issuer, "required_scopes": ["mcp:tools"]},
+    }
+    runtime = Runtime.build(config)
+    settings = HttpSettings("127.0.0.1", gw_sock.getsockname()[1], runtime.config.gateway, keys=[])
+    oidc.add_resource(f"{base}/mcp", "jwt")
+    stop = anyio.Event()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(serve_app, recorder, up_sock, stop)
+            async with open_gateway(runtime, ["up"]) as gw:
+                tg.start_soon(serve_app, build_app(gw, settings), gw_sock, stop)
+                yield Running(base, gw, runtime, recorder)
+                stop.set()
+    finally:
+        await runtime.aclose()
+        up_sock.close()
+        gw_sock.close()
+
+
+def user_key(oidc: Any, sub: str) -> str:
+    from mcpconnect.gateway.resource import User
+
+    return User(oidc.issuer, sub).key
+
+
+async def connect_upstream(gw: Running, oidc: Any, sub: str) -> str:
+    """``sub`` logs in to the upstream's provider as themself; the fingerprint of their token."""
+    from mcpconnect.auth import token_manager
+
+    async def as_user(url: str) -> Any:
+        return await follow_authorization(f"{url}&login_hint={sub}")
+
+    manager = token_manager(gw.runtime)
+    token = await manager.login_for_user(user_key(oidc, sub), "up", on_url=as_user)
+    assert token.account == sub
+    return fingerprint(token.access_token.get_secret_value())
+
+
+@contextlib.asynccontextmanager
+async def session(gw: Running, oidc: Any, sub: str) -> AsyncIterator[Any]:
+    token = oidc.sign(claims(oidc, gw.mcp, sub=sub))
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+    async with http, Client(streamable_http_client(gw.mcp, http_client=http)) as client:
+        yield client
+
+
+async def test_each_users_call_carries_that_users_token_only(oidc_server):
+    async with running(oidc_server) as gw:
+        alice = await connect_upstream(gw, oidc_server, "alice")
+        bob = await connect_upstream(gw, oidc_server, "bob")
+        assert alice != bob
+        for sub, mine, other in (("alice", alice, bob), ("bob", bob, alice), ("alice", alice, bob)):
+            before = len(gw.upstream.seen)
+            async with session(gw, oidc_server, sub) as client:
+                names = [t.name for t in (await client.list_tools()).tools]
+                assert "up__echo" in names
+                result = await client.call_tool("up__echo", {"message": f"hi {sub}"})
+                assert not result.is_error and result.content[0].text == f"hi {sub}"
+            during = gw.upstream.seen[before:]
+            assert during, "the upstream saw no request"
+            assert {fp for fp, _ in during} == {mine}, f"{sub}'s calls carried another token"
+            assert {who for _, who in during} == {sub}
+            assert other not in {fp for fp, _ in during}
+        # Nothing shared was made or used: no shared login, no hub connection to the upstream.
+        assert await gw.runtime.store().list() == []
+        assert "up" not in gw.gateway.hub.servers
+
+
+async def test_a_user_without_a_login_gets_the_connect_link_and_never_anothers_token(oidc_server):
+    async with running(oidc_server) as gw:
+        await connect_upstream(gw, oidc_server, "alice")
+        async with session(gw, oidc_server, "alice") as client:
+            assert not (await client.call_tool("up__echo", {"message": "x"})).is_error
+        before = len(gw.upstream.seen)
+        async with session(gw, oidc_server, "bob") as client:
+            assert "up__echo" not in [t.name for t in (await client.list_tools()).tools]
+            result = await client.call_tool("up__echo", {"message": "x"})
+        assert result.is_error
+        text = result.content[0].text
+        assert f"{gw.base}/connect/up" in text and "not connected" in text
+        assert gw.upstream.seen[before:] == [], "bob's call reached the upstream with someone's token"
+
+
+async def test_idle_connections_close_and_are_made_again(oidc_server):
+    async with running(oidc_server) as gw:
+        await connect_upstream(gw, oidc_server, "alice")
+        users = gw.gateway._users
+        async with session(gw, oidc_server, "alice") as client:
+            assert not (await client.call_tool("up__echo", {"message": "1"})).is_error
+            assert len(users) == 1
+            users.close_idle(now=anyio.current_time() + users.idle)
+            assert len(users) == 0
+            result = await client.call_tool("up__echo", {"message": "2"})
+            assert not result.is_error and result.content[0].text == "2"
+            assert len(users) == 1
+
+
+async def test_a_revoked_login_gets_the_link_again(oidc_server):
+    from mcpconnect.auth import token_manager
+
+    async with running(oidc_server) as gw:
+        await connect_upstream(gw, oidc_server, "alice")
+        async with session(gw, oidc_server, "alice") as client:
+            assert not (await client.call_tool("up__echo", {"message": "1"})).is_error
+            manager = token_manager(gw.runtime)
+            stored = await manager.stored_for_user(user_key(oidc_server, "alice"), "up")
+            await gw.runtime.store().delete_for_user(user_key(oidc_server, "alice"), "up", stored.token.account)
+            gw.gateway._users.close_idle(now=anyio.current_time() + gw.gateway._users.idle)
+            result = await client.call_tool("up__echo", {"message": "2"})
+            assert result.is_error and f"{gw.base}/connect/up" in result.content[0].text
+
+
+PROVIDER = '[providers.gh]\ntype = "oidc"\nissuer = "https://as.example.test"\nclient_id = "x"\n'
+SERVER = '[servers.a]\nurl = "https://a.example.test/mcp"\nauth = "provider:gh"\ntokens = "per_user"\n'
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [(["serve"], "--transport http"), (["serve", "--transport", "http", "--port", "0"], "authorization_server")],
+)
+def test_serve_refuses_a_per_user_server_without_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    from mcpconnect.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "mcpconnect.toml"
+    path.write_text(PROVIDER + SERVER)
+    path.chmod(0o600)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "servers.a.tokens" in err and says in err
