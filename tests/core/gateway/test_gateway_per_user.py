@@ -234,3 +234,32 @@ def test_serve_refuses_a_per_user_server_without_users(
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "servers.a.tokens" in err and says in err
+
+
+async def test_the_connect_link_runs_the_code_flow_for_that_user_only(oidc_server):
+    import re
+
+    async with running(oidc_server) as gw, session(gw, oidc_server, "bob") as client:
+        result = await client.call_tool("up__echo", {"message": "x"})
+        assert result.is_error
+        link = re.search(r"(http://\S+/connect/up\?ticket=\S+?)(?=\s|$)", result.content[0].text).group(1)
+        # The browser carries no gateway token: the link's ticket stands for bob, nothing else does.
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            forged = await browser.get(f"{gw.base}/connect/up?ticket=forged")
+            assert forged.status_code == 400 and "not valid" in forged.text
+            assert (await browser.get(f"{gw.base}/connect/callback?state=forged&code=x")).status_code == 400
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            page = await browser.get(link)
+            assert page.status_code == 200, page.text
+            assert "connected" in page.text
+            again = await browser.get(link)  # one use
+            assert again.status_code == 400
+        stored = await gw.runtime.store().list_for_user(user_key(oidc_server, "bob"))
+        assert [s.token.provider for s in stored] == ["up"]
+        assert await gw.runtime.store().list() == []  # not shared
+        assert await gw.runtime.store().list_for_user(user_key(oidc_server, "alice")) == []
+        before = len(gw.upstream.seen)
+        result = await client.call_tool("up__echo", {"message": "now"})
+        assert not result.is_error and result.content[0].text == "now"
+        bob_fp = fingerprint(stored[0].token.access_token.get_secret_value())
+        assert {fp for fp, _ in gw.upstream.seen[before:]} == {bob_fp}
