@@ -537,7 +537,8 @@ class Gateway:
 
         method = "resources/templates/list" if kind == "templates" else f"{kind}/list"
         if per_user:
-            return await self._user_request(server, method, lambda client: read(client, None))
+            listed: list[Any] = await self._user_request(server, method, lambda client: read(client, None))
+            return listed
         items = await self.hub.request(server, method, None, read)
         self._catalog[(server, kind)] = items
         return items
@@ -633,7 +634,8 @@ class Gateway:
     async def _tools(self, server: str) -> list[types.Tool]:
         """``server``'s tools: the hub's list, or for a per-user server the caller's connection's."""
         if self._per_user(server):
-            return await self._user_request(server, "tools/list", None)
+            tools: list[types.Tool] = await self._user_request(server, "tools/list", None)
+            return tools
         return [t.tool for t in await self.hub.list_tools(server)]
 
     async def _user_request(self, server: str, what: str, call: Callable[[Client], Awaitable[T]] | None) -> Any:
