@@ -263,3 +263,29 @@ async def test_the_connect_link_runs_the_code_flow_for_that_user_only(oidc_serve
         assert not result.is_error and result.content[0].text == "now"
         bob_fp = fingerprint(stored[0].token.access_token.get_secret_value())
         assert {fp for fp, _ in gw.upstream.seen[before:]} == {bob_fp}
+
+
+async def test_an_expiring_user_token_is_refreshed_once_for_that_user_only(oidc_server):
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    async with running(oidc_server) as gw:
+        await connect_upstream(gw, oidc_server, "alice")
+        bob = await connect_upstream(gw, oidc_server, "bob")
+        store, key = gw.runtime.store(), user_key(oidc_server, "alice")
+        stored = (await store.list_for_user(key))[0]
+        now = datetime.now(UTC)
+        aged = {"expires_at": now - timedelta(seconds=60), "obtained_at": now - timedelta(hours=1)}
+        await store.put_for_user(key, stored.token.model_copy(update=aged), expected_version=stored.version)
+        oidc_server.set(reset=1)
+        before = len(gw.upstream.seen)
+        async with session(gw, oidc_server, "alice") as client:
+            results = await asyncio.gather(*(client.call_tool("up__echo", {"message": str(i)}) for i in range(10)))
+        assert all(not r.is_error for r in results)
+        assert oidc_server.stats()["refreshGrants"] == 1
+        fresh = (await store.list_for_user(key))[0].token
+        assert fresh.access_token != stored.token.access_token
+        seen = {fp for fp, _ in gw.upstream.seen[before:]}
+        assert seen == {fingerprint(fresh.access_token.get_secret_value())}
+        assert bob not in seen
+        assert (await store.list_for_user(user_key(oidc_server, "bob")))[0].token.access_token != fresh.access_token
