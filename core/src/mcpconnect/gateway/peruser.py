@@ -201,23 +201,32 @@ class UserConnections:
         if provider is None:  # pragma: no cover - the configuration refuses it
             raise AuthError(f'server \'{server}\': tokens = "per_user" needs auth = "provider:NAME"')
         key = (server, user.key)
-        async with self._lock:
-            held = self._held.get(key)
-            if held is not None and held.connection.state in (ServerState.FAILED, ServerState.STOPPED):
-                self._drop(key, held)  # lost or refused: try afresh (the login may have changed)
-                held = None
-            if held is None:
-                token = await self._token(server, provider, user)
-                auth = UserAuth(self.manager(), user.key, provider, token.account)
-                connection = _UserConnection(server, config, self.runtime, self.options, auth)
-                held = _Held(connection, anyio.current_time(), anyio.Event())
-                self._held[key] = held
-                assert self._tg is not None
-                self._tg.start_soon(self._own, held, name=f"mcpconnect per-user server {server}")
-            held.last_used = anyio.current_time()
+        held = self._live(key)
+        if held is None:
+            # The login is looked up (and maybe refreshed) outside the lock: no user waits on another's.
+            token = await self._token(server, provider, user)
+            async with self._lock:
+                held = self._live(key)  # another call of this user may have made it meanwhile
+                if held is None:
+                    auth = UserAuth(self.manager(), user.key, provider, token.account)
+                    connection = _UserConnection(server, config, self.runtime, self.options, auth)
+                    held = _Held(connection, anyio.current_time(), anyio.Event())
+                    self._held[key] = held
+                    assert self._tg is not None
+                    self._tg.start_soon(self._own, held, name=f"mcpconnect per-user server {server}")
+        held.last_used = anyio.current_time()
         await held.connection.wait_settled()
         held.last_used = anyio.current_time()
         return held.connection
+
+    def _live(self, key: tuple[str, str]) -> _Held | None:
+        """The connection held for ``key``, unless it was lost or refused (then it is dropped, and
+        made afresh: the login may have changed)."""
+        held = self._held.get(key)
+        if held is not None and held.connection.state in (ServerState.FAILED, ServerState.STOPPED):
+            self._drop(key, held)
+            return None
+        return held
 
     async def _own(self, held: _Held) -> None:
         try:
