@@ -75,7 +75,8 @@ server.listen(port, '127.0.0.1', () => {
         client_secret: 'confidential-client-secret-value-0123456789',
         token_endpoint_auth_method: 'client_secret_basic',
         application_type: 'native',
-        redirect_uris: loopback,
+        // and a gateway's public callback for per-user upstream logins (/connect/callback)
+        redirect_uris: [...loopback, 'http://127.0.0.1/connect/callback'],
         grant_types: allGrants,
         response_types: ['code'],
         scope: 'openid profile email offline_access api:read',

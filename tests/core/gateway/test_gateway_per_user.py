@@ -234,3 +234,58 @@ def test_serve_refuses_a_per_user_server_without_users(
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "servers.a.tokens" in err and says in err
+
+
+async def test_the_connect_link_runs_the_code_flow_for_that_user_only(oidc_server):
+    import re
+
+    async with running(oidc_server) as gw, session(gw, oidc_server, "bob") as client:
+        result = await client.call_tool("up__echo", {"message": "x"})
+        assert result.is_error
+        link = re.search(r"(http://\S+/connect/up\?ticket=\S+?)(?=\s|$)", result.content[0].text).group(1)
+        # The browser carries no gateway token: the link's ticket stands for bob, nothing else does.
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            forged = await browser.get(f"{gw.base}/connect/up?ticket=forged")
+            assert forged.status_code == 400 and "not valid" in forged.text
+            assert (await browser.get(f"{gw.base}/connect/callback?state=forged&code=x")).status_code == 400
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            page = await browser.get(link)
+            assert page.status_code == 200, page.text
+            assert "connected" in page.text
+            again = await browser.get(link)  # one use
+            assert again.status_code == 400
+        stored = await gw.runtime.store().list_for_user(user_key(oidc_server, "bob"))
+        assert [s.token.provider for s in stored] == ["up"]
+        assert await gw.runtime.store().list() == []  # not shared
+        assert await gw.runtime.store().list_for_user(user_key(oidc_server, "alice")) == []
+        before = len(gw.upstream.seen)
+        result = await client.call_tool("up__echo", {"message": "now"})
+        assert not result.is_error and result.content[0].text == "now"
+        bob_fp = fingerprint(stored[0].token.access_token.get_secret_value())
+        assert {fp for fp, _ in gw.upstream.seen[before:]} == {bob_fp}
+
+
+async def test_an_expiring_user_token_is_refreshed_once_for_that_user_only(oidc_server):
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    async with running(oidc_server) as gw:
+        await connect_upstream(gw, oidc_server, "alice")
+        bob = await connect_upstream(gw, oidc_server, "bob")
+        store, key = gw.runtime.store(), user_key(oidc_server, "alice")
+        stored = (await store.list_for_user(key))[0]
+        now = datetime.now(UTC)
+        aged = {"expires_at": now - timedelta(seconds=60), "obtained_at": now - timedelta(hours=1)}
+        await store.put_for_user(key, stored.token.model_copy(update=aged), expected_version=stored.version)
+        oidc_server.set(reset=1)
+        before = len(gw.upstream.seen)
+        async with session(gw, oidc_server, "alice") as client:
+            results = await asyncio.gather(*(client.call_tool("up__echo", {"message": str(i)}) for i in range(10)))
+        assert all(not r.is_error for r in results)
+        assert oidc_server.stats()["refreshGrants"] == 1
+        fresh = (await store.list_for_user(key))[0].token
+        assert fresh.access_token != stored.token.access_token
+        seen = {fp for fp, _ in gw.upstream.seen[before:]}
+        assert seen == {fingerprint(fresh.access_token.get_secret_value())}
+        assert bob not in seen
+        assert (await store.list_for_user(user_key(oidc_server, "bob")))[0].token.access_token != fresh.access_token

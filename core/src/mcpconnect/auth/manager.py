@@ -377,8 +377,9 @@ class TokenManager:
         port: int,
         read_redirect: Callable[[], Any] | None,
         on_warning: Callable[[str], None] | None,
+        provider: OAuthProvider | None = None,
     ) -> Token:
-        provider = self.provider(name)
+        provider = provider or self.provider(name)
         async with self.http(provider) as http:
             endpoints = await provider.endpoints(http)
             if method == "client_credentials":
@@ -558,15 +559,33 @@ class TokenManager:
         port: int = 0,
         read_redirect: Callable[[], Any] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        redirect_uri: str | None = None,
     ) -> Token:
         """:meth:`login` for ``user``: the token is stored as that user's (never as the shared one).
-        A client's own credentials (``client_credentials``) belong to no user and are refused."""
+        A client's own credentials (``client_credentials``) belong to no user and are refused.
+        ``redirect_uri``: for ``paste``, the redirect URI instead of the provider's configured one
+        (a gateway's public callback)."""
         if method not in ("browser", "paste", "device"):
             raise AuthError(f"login for a user: {method!r} is not a user's login (browser, paste or device)")
         slot = self._slot(_user_key(user))
+        provider = None
+        if redirect_uri is not None:
+            config = self.provider(name).config.model_copy(update={"redirect_uri": redirect_uri})
+            provider = self.runtime.host.build("auth", config.type, name, config, returns=OAuthProvider)
         with self.runtime.host.observe("login", provider=name, grant=method) as operation:
             token = await self._login(
-                slot, name, method, scopes, on_url, on_device_code, wait, device_sleep, port, read_redirect, on_warning
+                slot,
+                name,
+                method,
+                scopes,
+                on_url,
+                on_device_code,
+                wait,
+                device_sleep,
+                port,
+                read_redirect,
+                on_warning,
+                provider,
             )
             if operation is not None:
                 operation.account = token.account

@@ -180,9 +180,13 @@ def build_app(
         body, content_type = await anyio.to_thread.run_sync(metrics, request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 
+    from mcpconnect.gateway.peruser import connect_routes
+
+    connect, connect_paths = connect_routes(gateway)
     routes: list[Any] = [
         Route(HEALTH_PATH, healthz, methods=["GET"]),
         Route(METRICS_PATH, metrics_route, methods=["GET"]),
+        *connect,
     ]
     open_paths: tuple[str, ...] = ()
     if runtime is not None:
@@ -197,7 +201,7 @@ def build_app(
     if settings.config.authorization_server:
         from mcpconnect.gateway.resource import ResourceGuard
 
-        return ResourceGuard(app, settings.config, keys=settings.keys, public_paths=(HEALTH_PATH,))
+        return ResourceGuard(app, settings.config, keys=settings.keys, public_paths=(HEALTH_PATH, *connect_paths))
     if settings.keys:
         return _RequireKey(app, settings.keys, open_paths=open_paths)
     return app

@@ -153,6 +153,7 @@ class UserConnections:
         self._lock = anyio.Lock()
         self._tg: anyio.abc.TaskGroup | None = None
         self._started = anyio.Event()
+        self.flows = ConnectFlows(self)
 
     def __len__(self) -> int:
         return len(self._held)
@@ -200,23 +201,32 @@ class UserConnections:
         if provider is None:  # pragma: no cover - the configuration refuses it
             raise AuthError(f'server \'{server}\': tokens = "per_user" needs auth = "provider:NAME"')
         key = (server, user.key)
-        async with self._lock:
-            held = self._held.get(key)
-            if held is not None and held.connection.state in (ServerState.FAILED, ServerState.STOPPED):
-                self._drop(key, held)  # lost or refused: try afresh (the login may have changed)
-                held = None
-            if held is None:
-                token = await self._token(server, provider, user)
-                auth = UserAuth(self.manager(), user.key, provider, token.account)
-                connection = _UserConnection(server, config, self.runtime, self.options, auth)
-                held = _Held(connection, anyio.current_time(), anyio.Event())
-                self._held[key] = held
-                assert self._tg is not None
-                self._tg.start_soon(self._own, held, name=f"mcpconnect per-user server {server}")
-            held.last_used = anyio.current_time()
+        held = self._live(key)
+        if held is None:
+            # The login is looked up (and maybe refreshed) outside the lock: no user waits on another's.
+            token = await self._token(server, provider, user)
+            async with self._lock:
+                held = self._live(key)  # another call of this user may have made it meanwhile
+                if held is None:
+                    auth = UserAuth(self.manager(), user.key, provider, token.account)
+                    connection = _UserConnection(server, config, self.runtime, self.options, auth)
+                    held = _Held(connection, anyio.current_time(), anyio.Event())
+                    self._held[key] = held
+                    assert self._tg is not None
+                    self._tg.start_soon(self._own, held, name=f"mcpconnect per-user server {server}")
+        held.last_used = anyio.current_time()
         await held.connection.wait_settled()
         held.last_used = anyio.current_time()
         return held.connection
+
+    def _live(self, key: tuple[str, str]) -> _Held | None:
+        """The connection held for ``key``, unless it was lost or refused (then it is dropped, and
+        made afresh: the login may have changed)."""
+        held = self._held.get(key)
+        if held is not None and held.connection.state in (ServerState.FAILED, ServerState.STOPPED):
+            self._drop(key, held)
+            return None
+        return held
 
     async def _own(self, held: _Held) -> None:
         try:
@@ -235,14 +245,15 @@ class UserConnections:
         try:
             return await self.manager().get_token_for_user(user.key, provider)
         except NeedsLoginError as exc:
-            raise self.not_connected(server, provider, str(exc)) from None
+            raise self.not_connected(server, provider, user, str(exc)) from None
 
-    def not_connected(self, server: str, provider: str, why: str | None = None) -> NotConnected:
-        link = connect_url(self.runtime.config, server)
+    def not_connected(self, server: str, provider: str, user: User, why: str | None = None) -> NotConnected:
+        link = self.flows.link(server, user)
         reason = f" ({why})" if why else ""
         return NotConnected(
             f"server '{server}': your {provider} account is not connected to this gateway{reason}; open {link} "
-            "to connect it, then call again"
+            f"to connect it (the link is yours alone and works once, for {CONNECT_WAIT / 60:.0f} minutes), "
+            "then call again"
         )
 
     async def has_login(self, server: str, user: User) -> bool:
@@ -255,3 +266,172 @@ class UserConnections:
         except NeedsLoginError:
             return False
         return True
+
+
+#: Seconds a connect link, and a connect login it starts, stay valid.
+CONNECT_WAIT = 600.0
+CALLBACK_PATH = CONNECT_PATH + "/callback"
+
+
+@dataclass
+class _Pending:
+    user: str
+    server: str
+    redirect: anyio.Event
+    url: str = ""
+    callback: str | None = None
+    arrived: anyio.Event | None = None
+    done: anyio.Event | None = None
+    error: str | None = None
+
+
+class ConnectFlows:
+    """``/connect/SERVER``: a user connects their own login of a per-user server in a browser.
+
+    The browser carries no token of the gateway, so the tool error's link carries a ticket: random,
+    one use, :data:`CONNECT_WAIT` seconds, bound to the user and the server it was made for. Opening
+    it starts the authorization code flow (PKCE, ``state``, RFC 9207 ``iss``, the same checks as
+    ``mcpconnect login --paste``) with ``<public_url>/connect/callback`` as redirect URI; the
+    callback's ``state`` finds the login, which stores the token as that user's only.
+
+    Tickets and logins in progress live in this process (a replica answering the callback must be
+    the one that sent the browser away: sticky routing, until they move into the store).
+    """
+
+    def __init__(self, users: UserConnections) -> None:
+        self.users = users
+        self._tickets: dict[str, tuple[str, str, float]] = {}
+        self._pending: dict[str, _Pending] = {}
+
+    @property
+    def callback_url(self) -> str:
+        return (self.users.runtime.config.gateway.public_url or "").rstrip("/") + CALLBACK_PATH
+
+    def link(self, server: str, user: User) -> str:
+        """A one-use link for ``user`` to connect ``server``."""
+        import secrets
+
+        now = anyio.current_time()
+        for key, (_, _, expires) in list(self._tickets.items()):
+            if expires < now:
+                del self._tickets[key]
+        ticket = secrets.token_urlsafe(32)
+        self._tickets[ticket] = (user.key, server, now + CONNECT_WAIT)
+        return f"{connect_url(self.users.runtime.config, server)}?ticket={ticket}"
+
+    def _take(self, ticket: str, server: str) -> str | None:
+        found = self._tickets.pop(ticket, None)
+        if found is None or found[1] != server or found[2] < anyio.current_time():
+            return None
+        return found[0]
+
+    async def start(self, server: str, ticket: str) -> tuple[int, str]:
+        """``(302, authorization URL)``, or ``(400, why)`` for a bad or used link."""
+        user = self._take(ticket, server) if ticket else None
+        if user is None:
+            return 400, "this connect link is not valid (used, expired or for another server); call the tool again"
+        provider = self.users.runtime.config.servers[server].auth_provider
+        assert provider is not None
+        pending = _Pending(user, server, anyio.Event())
+        tg = self.users._tg
+        assert tg is not None
+        tg.start_soon(self._login, pending, provider)
+        await pending.redirect.wait()
+        if pending.error is not None:
+            return 400, pending.error
+        return 302, pending.url
+
+    async def _login(self, pending: _Pending, provider: str) -> None:
+        from urllib.parse import parse_qs, urlsplit
+
+        pending.arrived, pending.done = anyio.Event(), anyio.Event()
+        state = ""
+
+        async def on_url(url: str) -> None:
+            nonlocal state
+            state = parse_qs(urlsplit(url).query).get("state", [""])[0]
+            self._pending[state] = pending
+            pending.url = url
+            pending.redirect.set()
+
+        async def read_redirect() -> str:
+            assert pending.arrived is not None
+            await pending.arrived.wait()
+            return pending.callback or ""
+
+        try:
+            with anyio.fail_after(CONNECT_WAIT):
+                await self.users.manager().login_for_user(
+                    pending.user,
+                    provider,
+                    method="paste",
+                    on_url=on_url,
+                    read_redirect=read_redirect,
+                    redirect_uri=self.callback_url,
+                )
+        except Exception as exc:  # shown to the user on the callback page; never a secret in it
+            pending.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.info("connect login of server %s failed: %s", pending.server, pending.error)
+        finally:
+            self._pending.pop(state, None)
+            pending.redirect.set()
+            pending.done.set()
+
+    async def finish(self, query: str, state: str) -> tuple[int, str]:
+        """The callback: hand its query to the login it belongs to; ``(200, message)`` once stored."""
+        pending = self._pending.get(state)
+        if pending is None or pending.arrived is None or pending.done is None:
+            return 400, "no connect login is waiting for this callback (expired or already used); call the tool again"
+        pending.callback = f"{self.callback_url}?{query}"
+        pending.arrived.set()
+        await pending.done.wait()
+        if pending.error is not None:
+            return 400, pending.error
+        return (
+            200,
+            f"connected: your account now serves server '{pending.server}'; return to your client and call again",
+        )
+
+
+def connect_routes(gateway: Any) -> tuple[list[Any], tuple[str, ...]]:
+    """The Starlette routes of ``/connect/SERVER`` and ``/connect/callback`` for ``gateway``, and
+    the paths a browser opens without a gateway token (the link's ticket or the callback's state
+    stands for the user)."""
+    from urllib.parse import quote
+
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, RedirectResponse, Response
+    from starlette.routing import Route
+
+    def flows() -> ConnectFlows | None:
+        users = getattr(gateway, "_users", None)
+        return users.flows if isinstance(users, UserConnections) else None
+
+    def page(status: int, text: str) -> Response:
+        if status == 302:
+            return RedirectResponse(text, status_code=302)
+        return PlainTextResponse(text + "\n", status_code=status, headers={"cache-control": "no-store"})
+
+    async def start(request: Request) -> Response:
+        found = flows()
+        server = request.path_params["server"]
+        if (
+            found is None
+            or server not in found.users.runtime.config.servers
+            or (found.users.runtime.config.servers[server].tokens != "per_user")
+        ):
+            return page(404, f"no per-user server named {server!r} here")
+        return page(*await found.start(server, request.query_params.get("ticket", "")))
+
+    async def callback(request: Request) -> Response:
+        found = flows()
+        if found is None:
+            return page(404, "no per-user server here")
+        return page(*await found.finish(request.url.query, request.query_params.get("state", "")))
+
+    routes = [
+        Route(CALLBACK_PATH, callback, methods=["GET"]),
+        Route(CONNECT_PATH + "/{server}", start, methods=["GET"]),
+    ]
+    paths = (CALLBACK_PATH, *(f"{CONNECT_PATH}/{quote(name, safe='')}" for name in gateway.names.servers))
+    return routes, paths
