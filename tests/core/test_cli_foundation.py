@@ -204,6 +204,7 @@ def test_config_import_of_unresolved_variable_warns_and_keeps_the_reference(
     assert "warning: " in err and "${UNSET_HOST_VAR} is not set now" in err and "mcpServers.a.url" in err
     assert "'my server' and 'my-server' both map to [servers.my-server]" in err
     assert "wrote 3 servers" in err
+    assert f"wrote 3 servers to {out_file}: a, my-server, my-server-2" in err  # the names written
     import tomllib
 
     servers = tomllib.loads(out_file.read_text())["servers"]

@@ -164,6 +164,21 @@ def test_names_that_map_to_one_key_are_both_kept_and_named(tmp_path: Path) -> No
     assert any("[servers.my-server-3]" in w for w in warnings)
 
 
+def test_a_renamed_server_is_named_in_a_warning(tmp_path: Path) -> None:
+    src = write_json(
+        tmp_path / "c.json",
+        {"mcpServers": {"remote.docs": {"url": "https://docs.example.com/mcp"}, "plain": {"command": "x"}}},
+    )
+    warnings: list[str] = []
+    servers = import_file(src, warnings=warnings)["servers"]
+    assert list(servers) == ["remote-docs", "plain"]
+    renamed = [w for w in warnings if "[servers.remote-docs]" in w]
+    assert len(renamed) == 1
+    assert "'remote.docs' is written as [servers.remote-docs]" in renamed[0]
+    assert "mcpconnect check remote-docs" in renamed[0]
+    assert not any("plain" in w for w in warnings)  # a bare name is written as it is, silently
+
+
 def test_nested_defaults_expand(tmp_path: Path) -> None:
     src = write_json(
         tmp_path / "c.json",

@@ -159,4 +159,5 @@ def import_(app: App, source: Path, output: Path | None, force: bool, keep_secre
 
     atomic_write(output, text.encode(), mode=0o600)
     count = len(data["servers"])
-    click.echo(f"wrote {count} server{'' if count == 1 else 's'} to {output}", err=True)
+    written = ", ".join(data["servers"])
+    click.echo(f"wrote {count} server{'' if count == 1 else 's'} to {output}: {written}", err=True)

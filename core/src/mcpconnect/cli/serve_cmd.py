@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
@@ -12,6 +13,15 @@ from mcpconnect.cli.app import App, handle_errors
 def announce(line: str) -> None:
     """A status line on stderr (stdout belongs to the MCP client in stdio mode)."""
     click.echo(f"mcpconnect: {line}", err=True)
+
+
+def finish(code: int) -> NoReturn:
+    """Exit with the server's code; stopped by SIGINT (130), say so as every command does."""
+    from mcpconnect.cli import EXIT_INTERRUPTED
+
+    if code == EXIT_INTERRUPTED:
+        click.echo("\ninterrupted", err=True)
+    sys.exit(code)
 
 
 @click.command()
@@ -57,7 +67,7 @@ def serve(app: App, names: tuple[str, ...], transport: str, host: str, port: int
         finally:
             await runtime.aclose()
 
-    sys.exit(anyio.run(main))
+    finish(anyio.run(main))
 
 
 def _proxy_target(app: App, target: str) -> str:
@@ -117,4 +127,4 @@ def proxy(app: App, target: str) -> None:
         finally:
             await runtime.aclose()
 
-    sys.exit(anyio.run(main))
+    finish(anyio.run(main))

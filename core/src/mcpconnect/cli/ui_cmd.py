@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from mcpconnect.cli.app import App, handle_errors
-from mcpconnect.cli.serve_cmd import announce
+from mcpconnect.cli.serve_cmd import announce, finish
 
 
 @click.command()
@@ -36,4 +34,4 @@ def ui(app: App, host: str, port: int) -> None:
         finally:
             await runtime.aclose()
 
-    sys.exit(anyio.run(main))
+    finish(anyio.run(main))

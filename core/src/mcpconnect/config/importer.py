@@ -231,6 +231,14 @@ def convert(
                 f"{source}: servers {names[first]!r} and {name!r} both map to [servers.{first}]; the second was "
                 f"written as [servers.{toml_key}] (rename it in the TOML if you like)"
             )
+        elif toml_key != str(name):
+            # Its TODOs and warnings name it as the source does; say which table it became.
+            job.warnings.append(
+                f"{source}: {where}: server {str(name)!r} is written as [servers.{toml_key}] (imported "
+                f"names are written as bare TOML keys: letters, digits, - and _); name it {toml_key!r} in "
+                f"mcpconnect's commands, e.g. "
+                f"mcpconnect check {toml_key}"
+            )
         names[toml_key] = str(name)
         out[toml_key] = server
     if not out:
