@@ -89,6 +89,25 @@ def run(command: list[str], *, env: dict[str, str], cwd: Path, capture: bool = F
     return result.stdout if capture else ""
 
 
+def with_all_extras(wheels: list[Path]) -> list[str]:
+    """The wheels as ``pip install mcpconnect[all]`` installs them: with the extras the core's
+    ``all`` extra asks of them (``mcpconnect-otel[prometheus]``)."""
+    import re
+    import tomllib
+
+    wanted: dict[str, str] = {}
+    core = tomllib.loads((ROOT / "core" / "pyproject.toml").read_text())
+    for requirement in core["project"]["optional-dependencies"].get("all", []):
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)\[([^\]]+)\]", requirement.strip())
+        if match:
+            wanted[re.sub(r"[-_.]+", "_", match.group(1)).lower()] = match.group(2)
+    specs = []
+    for wheel in wheels:
+        name = wheel.name.split("-", 1)[0].lower()
+        specs.append(f"{wheel}[{wanted[name]}]" if name in wanted else str(wheel))
+    return specs
+
+
 def build_wheels(folders: list[Path], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     # --no-build-isolation: hatchling is in the env that runs this script (tox installs it), so the
@@ -161,7 +180,11 @@ def user_venv(work: Path) -> tuple[Path, dict[str, str]]:
     home = work / "home"
     home.mkdir()
     env = user_env(dict(os.environ), venv_dir, home)
-    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *map(str, wheels)], env=env, cwd=work)
+    run(
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *with_all_extras(wheels)],
+        env=env,
+        cwd=work,
+    )
 
     step("pip check")
     run([python, "-m", "pip", "check"], env=env, cwd=work)

@@ -242,10 +242,15 @@ class ServerConnection:
     async def reconnect_now(self) -> None:
         """Try again at once instead of after the backoff (a login has just stored a token); returns
         once the attempt has begun, so that :meth:`ready_client` waits for its outcome."""
-        if self.state is not ServerState.FAILED:
-            return
-        self._retry.set()
         with anyio.move_on_after(self.server.timeout):
+            # An attempt under way may have begun before the token was stored: let it end first,
+            # so that the attempt the caller then waits for is one that reads the new token.
+            while self.state in (ServerState.STARTING, ServerState.RESTARTING) and not self._stop.is_set():
+                self._retry.set()  # RESTARTING may be the wait before the next attempt: cut it short
+                await self._changed.wait()
+            if self.state is not ServerState.FAILED:
+                return
+            self._retry.set()
             while self.state is ServerState.FAILED and not self._stop.is_set():
                 await self._changed.wait()
 
