@@ -33,12 +33,12 @@ def _entry_module_costs(repeat: int) -> dict[str, float]:
     from importlib.metadata import entry_points
 
     costs: dict[str, float] = {}
-    base = time_command([sys.executable, "-c", "import mcpconnect.plugins"], repeat, "core")
+    base = time_command([sys.executable, "-c", "import mcpconnect._plugins"], repeat, "core")
     for group in ("mcpconnect.transport", "mcpconnect.store", "mcpconnect.auth"):
         for ep in entry_points(group=group):
             module = ep.value.split(":")[0]
             sample: Sample = time_command(
-                [sys.executable, "-c", f"import mcpconnect.plugins, {module}"], repeat, module
+                [sys.executable, "-c", f"import mcpconnect._plugins, {module}"], repeat, module
             )
             costs[f"{group.split('.')[-1]}:{ep.name}"] = round((sample.median - base.median) * 1000, 2)
     return costs

@@ -32,8 +32,8 @@ PROVIDER = {
 
 
 def _runtime(storage: dict[str, Any], providers: dict[str, Any] | None = None) -> Any:
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect._runtime import Runtime
 
     return Runtime.build({"storage": storage, "providers": providers or {"bench": PROVIDER}}, host=PluginHost())
 
@@ -182,7 +182,7 @@ def _oidc() -> Any:
 
 async def _concurrent_refresh(issuer: str, secret: str, server: Any, callers: int) -> dict[str, Any]:
     from mcpconnect.auth import TokenManager
-    from mcpconnect.auth.headless import follow_authorization
+    from mcpconnect.auth._headless import follow_authorization
 
     provider = {"type": "oidc", "issuer": issuer, "client_id": "confidential", "client_secret": secret}
     runtime = _runtime({"backend": "memory"}, {"local": provider})
@@ -221,7 +221,7 @@ def _processes(backend: str, issuer: str, secret: str, server: Any, n: int) -> i
 
     async def prepare() -> None:
         from mcpconnect.auth import TokenManager
-        from mcpconnect.auth.headless import follow_authorization
+        from mcpconnect.auth._headless import follow_authorization
 
         runtime = _runtime(storage, {"local": provider})
         manager = TokenManager(runtime)
@@ -236,8 +236,8 @@ def _processes(backend: str, issuer: str, secret: str, server: Any, n: int) -> i
     worker = (
         "import asyncio, json, sys\n"
         "from mcpconnect.auth import TokenManager\n"
-        "from mcpconnect.plugins import PluginHost\n"
-        "from mcpconnect.runtime import Runtime\n"
+        "from mcpconnect._plugins import PluginHost\n"
+        "from mcpconnect._runtime import Runtime\n"
         "async def main():\n"
         "    runtime = Runtime.build(json.loads(sys.argv[1]), host=PluginHost())\n"
         "    token = await TokenManager(runtime).get_token('local')\n"

@@ -30,7 +30,7 @@ from run_protected_demo import free_port, wait_listening  # noqa: E402  (a sibli
 
 
 def mcpconnect(*args: str, env: dict[str, str], cwd: str, to_stderr: bool) -> int:
-    command = [sys.executable, "-c", "from mcpconnect.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from mcpconnect._cli import main; main()", *args]
     # Quoted as a shell needs it, so the line can be pasted.
     print(f"\n$ mcpconnect {shlex.join(args)}", file=sys.stderr, flush=True)
     return subprocess.call(command, env=env, cwd=cwd, stdout=sys.stderr if to_stderr else None)

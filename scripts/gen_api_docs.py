@@ -30,6 +30,7 @@ MODULES: list[tuple[str, str]] = [
     ("mcpconnect.tokens", "the token model"),
     ("mcpconnect.storage", "the token-store contract store plugins implement, and what stores share"),
     ("mcpconnect.transport", "what the core hands a transport plugin"),
+    ("mcpconnect.gateway", "the gateway (`mcpconnect serve`) embedded in an application"),
     ("mcpconnect.testing", "the pytest plugin and the contract suites every plugin runs (tests only)"),
 ]
 

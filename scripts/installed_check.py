@@ -63,7 +63,7 @@ print(json.dumps({"imported": imported, "leaked": leaked}))
 LIST_COMMANDS = r"""
 import json, click
 
-from mcpconnect.cli import cli as root
+from mcpconnect._cli import cli as root
 def walk(command, path):
     yield path
     if isinstance(command, click.Group):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from mcpconnect.testing.pytest_plugin import isolate_home
+from mcpconnect.testing._pytest_plugin import isolate_home
 
 # CI explores the same examples on every run (a failure there reproduces locally with CI=true);
 # a local run draws new ones each time.

@@ -49,7 +49,7 @@ def wait_listening(ports: list[int], server: subprocess.Popen[bytes], timeout: f
 
 
 def mcpconnect(*args: str, env: dict[str, str], cwd: str) -> int:
-    command = [sys.executable, "-c", "from mcpconnect.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from mcpconnect._cli import main; main()", *args]
     print(f"\n$ mcpconnect {' '.join(args)}", flush=True)
     return subprocess.call(command, env=env, cwd=cwd)
 

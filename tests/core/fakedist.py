@@ -55,7 +55,7 @@ class FakeSite:
 
 STORE_MODULE = """
 from mcpconnect import hookimpl
-from mcpconnect.storage.memory import MemoryBackend
+from mcpconnect.storage._memory import MemoryBackend
 
 class {cls}(MemoryBackend):
     name = "{name}"

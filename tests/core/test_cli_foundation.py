@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.cli import main
+from mcpconnect._cli import main
 
 from .fakedist import STORE_MODULE, FakeSite
 

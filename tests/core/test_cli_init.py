@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpconnect.config.clients import candidates, find_client_configs, merge_servers
+from mcpconnect._config.clients import candidates, find_client_configs, merge_servers
 
-CLI = [sys.executable, "-c", "from mcpconnect.cli import main; main()"]
+CLI = [sys.executable, "-c", "from mcpconnect._cli import main; main()"]
 
 
 @pytest.fixture
@@ -369,7 +369,7 @@ _names = st.text(alphabet="abcdefghij-", min_size=1, max_size=6).filter(lambda s
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.dictionaries(_names, st.sampled_from(["a", "b", "c"]), max_size=5), min_size=1, max_size=4))
 def test_merging_keeps_every_distinct_server_once(tables):
-    from mcpconnect.config.clients import ClientConfig
+    from mcpconnect._config.clients import ClientConfig
 
     sources = [
         ClientConfig(

@@ -29,7 +29,7 @@ args = [{json.dumps(str(FAULTY))}, "exit-at-start", "{long_arg}"]
         encoding="utf-8",
     )
     done = subprocess.run(
-        [sys.executable, "-c", "from mcpconnect.cli import main; main()", "--config", str(config), "check"],
+        [sys.executable, "-c", "from mcpconnect._cli import main; main()", "--config", str(config), "check"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -52,7 +52,7 @@ def _plain_login(tmp_path: Path, account_name: str | None = None) -> Path:
 
     from pydantic import SecretStr
 
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._runtime import Runtime
     from mcpconnect.tokens import Token
 
     pytest.importorskip("mcpconnect_store_sqlite", reason="needs the sqlite store plugin installed")
@@ -92,7 +92,7 @@ token_url = "https://auth.example/token"
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from mcpconnect.cli import main; main()", "--config", str(config), *args],
+        [sys.executable, "-c", "from mcpconnect._cli import main; main()", "--config", str(config), *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.cli.progress import Connecting, duration
+from mcpconnect._cli.progress import Connecting, duration
 
-CLI = [sys.executable, "-c", "from mcpconnect.cli import main; main()"]
+CLI = [sys.executable, "-c", "from mcpconnect._cli import main; main()"]
 FAULTY = str(Path(__file__).resolve().parent / "hub" / "faulty_server.py")
 
 

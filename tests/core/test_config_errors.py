@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config import check_config, load_config
+from mcpconnect._config import check_config, load_config
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import ConfigError
-from mcpconnect.plugins import PluginHost
 
 
 def project(tmp_path: Path, text: str) -> Path:
@@ -103,7 +103,7 @@ def test_unknown_storage_backend(tmp_path: Path) -> None:
 
 
 def test_secret_file_that_does_not_exist(tmp_path: Path, mcpconnect_host: PluginHost) -> None:
-    from mcpconnect.storage import memory
+    from mcpconnect.storage import _memory as memory
 
     mcpconnect_host.register_plugin(memory, kind="store")
     missing = tmp_path / "missing-secret"
@@ -127,7 +127,7 @@ def test_secret_file_that_cannot_be_read(tmp_path: Path) -> None:
         unreadable = tmp_path / "secret"
         unreadable.write_text("x")
         unreadable.chmod(0)
-    from mcpconnect.config import ProviderConfig
+    from mcpconnect._config import ProviderConfig
 
     with pytest.raises(ConfigError) as info:
         ProviderConfig(type="github", client_secret_file=unreadable).resolve_client_secret("gh")

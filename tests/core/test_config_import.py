@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config import Config
-from mcpconnect.config.importer import import_file, to_toml
+from mcpconnect._config import Config
+from mcpconnect._config.importer import import_file, to_toml
 from mcpconnect.errors import ConfigError
 
 
@@ -299,7 +299,7 @@ def test_keep_secrets_copies_them_as_written(tmp_path: Path) -> None:
 def test_config_import_cli_warns_and_keeps_secrets_only_when_asked(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from mcpconnect.cli import cli
+    from mcpconnect._cli import cli
 
     source = write_json(tmp_path / "claude.json", LITERAL)
     out = tmp_path / "mcpconnect.toml"

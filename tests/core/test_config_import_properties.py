@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mcpconnect.config import Config
-from mcpconnect.config.importer import convert, to_toml
-from mcpconnect.config.variables import expand_vars, has_vars, unset_vars
+from mcpconnect._config import Config
+from mcpconnect._config.importer import convert, to_toml
+from mcpconnect._config.variables import expand_vars, has_vars, unset_vars
 from mcpconnect.errors import ConfigError
 
 NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
@@ -114,7 +114,7 @@ def test_import_never_crashes_and_accounts_for_every_server(
 def test_import_of_arbitrary_text_is_a_clear_error_or_a_config(
     tmp_path_factory: pytest.TempPathFactory, raw: str
 ) -> None:
-    from mcpconnect.config.importer import import_file
+    from mcpconnect._config.importer import import_file
 
     path = tmp_path_factory.mktemp("imp") / "mcp.json"
     path.write_text(raw, encoding="utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config import load_config, user_config_path
+from mcpconnect._config import load_config, user_config_path
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:
@@ -109,7 +109,7 @@ def test_env_references_in_env_and_headers_expand_only_when_used(cwd: Path, monk
 
 
 def test_client_secret_from_env_and_file(tmp_path: Path) -> None:
-    from mcpconnect.config import ProviderConfig
+    from mcpconnect._config import ProviderConfig
 
     secret_file = write(tmp_path / "secret", "from-file\n")
     by_file = ProviderConfig(type="github", client_secret_file=secret_file)

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpconnect.cli import main
-from mcpconnect.cli.app import App
-from mcpconnect.config.loader import set_path, split_key
-from mcpconnect.config.model import table_name
+from mcpconnect._cli import main
+from mcpconnect._cli.app import App
+from mcpconnect._config.loader import set_path, split_key
+from mcpconnect._config.model import table_name
 from mcpconnect.errors import ConfigError
 
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpconnect.config import ServerConfig
-from mcpconnect.config.model import table_name
+from mcpconnect._config import ServerConfig
+from mcpconnect._config.model import table_name
+from mcpconnect._serverauth import require_secure_url
 from mcpconnect.errors import AuthError
-from mcpconnect.serverauth import require_secure_url
 
 
 @given(name=st.text(min_size=1, max_size=30), sub=st.sampled_from([(), ("options",), ("env",)]))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.cli import main
-from mcpconnect.config import load_config
+from mcpconnect._cli import main
+from mcpconnect._config import load_config
 from mcpconnect.errors import ConfigError
 
 PROVIDER = '[providers.gh]\ntype = "oidc"\nissuer = "https://as.example.test"\nclient_id = "x"\n'

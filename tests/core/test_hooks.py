@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mcpconnect import hookimpl, hookspecs
-from mcpconnect.plugins import PluginHost
+from mcpconnect._plugins import PluginHost
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS = sorted(
@@ -326,9 +326,9 @@ def test_an_observer_that_raises_never_breaks_the_operation(mcpconnect_host: Plu
     ],
 )
 def test_error_kinds_are_short_and_stable(error: str, kind: str) -> None:
-    from mcpconnect.auth.errors import CircuitOpenError, NeedsLoginError, TransientAuthError  # noqa: F401
+    from mcpconnect._operations import error_kind
+    from mcpconnect.auth._errors import CircuitOpenError, NeedsLoginError, TransientAuthError  # noqa: F401
     from mcpconnect.errors import ConfigError, TransportError, TransportTimeoutError  # noqa: F401
-    from mcpconnect.operations import error_kind
 
     assert error_kind(eval(error)) == kind  # noqa: S307 - a literal from the table above
 

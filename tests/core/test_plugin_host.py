@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import ConfigError, PluginConflictError, PluginError, PluginLoadError, PluginNotFoundError
-from mcpconnect.plugins import PluginHost
 
 from .fakedist import STORE_MODULE, FakeSite
 
@@ -264,7 +264,7 @@ def test_a_name_installed_as_another_kind_is_pointed_out(site: FakeSite) -> None
 
 FACTORY_PLUGIN = """
 from mcpconnect import hookimpl
-from mcpconnect.storage.memory import MemoryBackend
+from mcpconnect.storage._memory import MemoryBackend
 
 def needs_sdk(**options):
     import an_optional_sdk_that_is_not_installed
@@ -313,7 +313,7 @@ def factories(mcpconnect_host: PluginHost, site: FakeSite) -> PluginHost:
 
 
 def test_a_factory_missing_an_optional_dependency_names_the_plugin_and_the_module(factories: PluginHost) -> None:
-    from mcpconnect.storage.base import StorageBackend
+    from mcpconnect.storage._base import StorageBackend
 
     with pytest.raises(PluginError) as info:
         factories.build("store", "needs-sdk", returns=StorageBackend)
@@ -333,7 +333,7 @@ def test_a_factory_that_raises_is_a_plugin_error_not_an_unexpected_one(factories
 
 
 def test_a_factory_returning_the_wrong_type_says_what_it_must_return(factories: PluginHost) -> None:
-    from mcpconnect.storage.base import StorageBackend
+    from mcpconnect.storage._base import StorageBackend
 
     with pytest.raises(PluginError, match="returned object from its factory for 'not-a-backend', not an mcpconnect"):
         factories.build("store", "not-a-backend", returns=StorageBackend)
@@ -350,7 +350,7 @@ def test_store_options_that_do_not_fit_list_the_options_it_takes(factories: Plug
 def test_a_transport_factory_with_the_wrong_signature_shows_the_expected_call(factories: PluginHost) -> None:
     from contextlib import AbstractAsyncContextManager
 
-    from mcpconnect.config import ServerConfig
+    from mcpconnect._config import ServerConfig
     from mcpconnect.transport import TransportContext
 
     server = ServerConfig(url="https://example.com/mcp", transport="one-argument")
@@ -423,7 +423,7 @@ def test_empty_host_sees_no_installed_plugin(site: FakeSite, mcpconnect_host: Pl
     assert mcpconnect_host.discover() == []
     with pytest.raises(PluginNotFoundError):
         mcpconnect_host.load("store", "acme")
-    from mcpconnect.storage import memory
+    from mcpconnect.storage import _memory as memory
 
     mcpconnect_host.register_plugin(memory, kind="store")
     assert mcpconnect_host.load("store", "memory").factory is memory.MemoryBackend

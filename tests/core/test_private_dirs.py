@@ -7,8 +7,8 @@ import os
 import stat
 from pathlib import Path
 
-from mcpconnect.fsutil import make_private_dirs
-from mcpconnect.servers.cache import DiscoveryCache
+from mcpconnect._fsutil import make_private_dirs
+from mcpconnect._servers.cache import DiscoveryCache
 from mcpconnect.transport import ServerLog
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 import weakref
 
+from mcpconnect._plugins import PluginHost
+from mcpconnect._runtime import Runtime
 from mcpconnect.auth import TokenManager, token_manager
-from mcpconnect.plugins import PluginHost
-from mcpconnect.runtime import Runtime
 
 
 def build() -> Runtime:

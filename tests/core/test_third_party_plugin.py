@@ -88,7 +88,7 @@ def test_config_selects_it_and_the_core_uses_it(fresh_env: tuple[Path, Path], tm
     sh(env_dir / "bin" / "mcpconnect", "config", "validate", cwd=tmp_path)
     script = """
 import asyncio
-from mcpconnect.runtime import Runtime
+from mcpconnect._runtime import Runtime
 from mcpconnect.tokens import Token
 
 async def main():

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from mcpconnect.config import Config
-from mcpconnect.testing.transport_contract import free_port
+from mcpconnect._config import Config
+from mcpconnect.testing._transport_contract import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "deploy" / "kubernetes" / "mcpconnect.yaml"
@@ -167,8 +167,8 @@ def test_the_images_healthcheck_passes_against_a_gateway_on_every_address(tmp_pa
     """As in the container: listening on every address with allowed_hosts set, the HEALTHCHECK
     (which names 127.0.0.1) is admitted. Bound to 127.0.0.1 here, with the same rule checked
     through the settings object the server uses."""
-    from mcpconnect.config import GatewayConfig
-    from mcpconnect.gateway.http import HttpSettings
+    from mcpconnect._config import GatewayConfig
+    from mcpconnect._gateway.http import HttpSettings
 
     gateway = GatewayConfig(api_keys_env="K", allowed_hosts=["mcpconnect:8765"])
     security = HttpSettings("0.0.0.0", 8765, gateway, keys=["k" * 16]).transport_security()

@@ -34,8 +34,8 @@ def oidc_server(oidc_server_session: OIDCServer) -> OIDCServer:
 @pytest.fixture
 def make_runtime():
     """Build a Runtime over the memory store, with only the core's built-in plugins."""
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect._runtime import Runtime
 
     def make(providers: dict, **extra: object) -> Runtime:
         config = {"storage": {"backend": "memory"}, "providers": providers, **extra}

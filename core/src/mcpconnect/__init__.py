@@ -44,30 +44,30 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from mcpconnect.config import ProviderConfig, ServerConfig, load_config
-    from mcpconnect.hub import Hub, connect
-    from mcpconnect.operations import Operation, error_kind
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._config import ProviderConfig, ServerConfig, load_config
+    from mcpconnect._hub import Hub, connect
+    from mcpconnect._operations import Operation, error_kind
+    from mcpconnect._runtime import Runtime
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: importing mcpconnect must not import pydantic, httpx or the MCP SDK.
     if name in {"load_config", "ProviderConfig", "ServerConfig"}:
         # ProviderConfig and ServerConfig: what provider and transport factories receive.
-        from mcpconnect import config
+        from mcpconnect import _config as config
 
         return getattr(config, name)
     if name == "Runtime":
-        from mcpconnect.runtime import Runtime
+        from mcpconnect._runtime import Runtime
 
         return Runtime
     if name in {"Operation", "error_kind"}:
-        # What observers' on_operation_* hooks receive (mcpconnect.operations).
-        from mcpconnect import operations
+        # What observers' on_operation_* hooks receive (mcpconnect._operations).
+        from mcpconnect import _operations as operations
 
         return getattr(operations, name)
     if name in {"connect", "Hub"}:
-        from mcpconnect import hub
+        from mcpconnect import _hub as hub
 
         return getattr(hub, name)
     raise AttributeError(f"module 'mcpconnect' has no attribute {name!r}")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from mcpconnect.logs import register_secret, scrub
-from mcpconnect.redact import safe_url, secret_values
+from mcpconnect._logs import register_secret, scrub
+from mcpconnect._redact import safe_url, secret_values
 
 __all__ = [
     "AuthError",

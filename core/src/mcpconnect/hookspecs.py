@@ -48,10 +48,10 @@ if TYPE_CHECKING:
 
     from mcp.client import Transport
 
+    from mcpconnect._config import ProviderConfig, ServerConfig
+    from mcpconnect._operations import Operation
     from mcpconnect.auth import OAuthProvider
-    from mcpconnect.config import ProviderConfig, ServerConfig
     from mcpconnect.errors import TransportError
-    from mcpconnect.operations import Operation
     from mcpconnect.storage import StorageBackend
     from mcpconnect.tokens import Token
     from mcpconnect.transport import TransportContext
@@ -113,7 +113,7 @@ def register_auth_providers(register: RegisterAuthProvider) -> None:
     write as ``type`` in ``[providers.NAME]`` (``"github"``); it must equal the entry point's name
     in the ``mcpconnect.auth`` group. ``factory`` is called as ``factory(name, config)``: ``name``
     is the configured provider name (the ``NAME`` of ``[providers.NAME]``; one type may be
-    configured several times), ``config`` its validated :class:`mcpconnect.config.ProviderConfig`.
+    configured several times), ``config`` its validated :class:`mcpconnect.ProviderConfig`.
     It returns an :class:`mcpconnect.auth.OAuthProvider`, usually an instance of the plugin's
     subclass, so the subclass itself is the factory. It is called once per configured provider
     and runtime, and by ``mcpconnect config validate``; it must not make network requests.
@@ -186,7 +186,7 @@ def register_transports(register: RegisterTransport) -> None:
     a ``command`` (a local process) or a ``url`` (a remote server, whatever its scheme).
 
     ``factory`` is called as ``factory(name, server, context)`` for each connection attempt,
-    with the server's configured name, its :class:`mcpconnect.config.ServerConfig` (``${VAR}``
+    with the server's configured name, its :class:`mcpconnect.ServerConfig` (``${VAR}``
     references expanded) and a :class:`mcpconnect.transport.TransportContext` (the
     ``httpx.Auth`` for HTTP, the stderr log, ``on_lost``, the token environment variables). It
     returns the MCP SDK's ``mcp.client.Transport``: an async context manager (usually an

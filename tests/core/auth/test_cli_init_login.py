@@ -14,7 +14,7 @@ from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 pytestmark = pytest.mark.node
 
-CLI = [sys.executable, "-c", "from mcpconnect.cli import main; main()"]
+CLI = [sys.executable, "-c", "from mcpconnect._cli import main; main()"]
 BROWSER = Path(__file__).resolve().parents[2] / "fixtures" / "headless_browser.py"
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
-from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.auth._headless import follow_authorization
 
 pytestmark = pytest.mark.node
 
-CLI = [sys.executable, "-c", "from mcpconnect.cli import main; main()"]
+CLI = [sys.executable, "-c", "from mcpconnect._cli import main; main()"]
 
 
 def _project(tmp_path: Path, issuer: str) -> tuple[Path, dict[str, str]]:

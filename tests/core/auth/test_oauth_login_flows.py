@@ -11,8 +11,8 @@ import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET, POST_SECRET
 
 from mcpconnect.auth import NeedsLoginError, OAuthError, TokenManager, TransientAuthError
-from mcpconnect.auth.flows import AuthorizationAttempt
-from mcpconnect.auth.headless import deliver_callback, follow_authorization
+from mcpconnect.auth._flows import AuthorizationAttempt
+from mcpconnect.auth._headless import deliver_callback, follow_authorization
 from mcpconnect.errors import AuthError
 
 pytestmark = pytest.mark.node
@@ -259,7 +259,7 @@ async def test_device_flow_denied(oidc_server, make_runtime):
 
 
 async def test_device_flow_expires(oidc_server, make_runtime):
-    from mcpconnect.auth import flows
+    from mcpconnect.auth import _flows as flows
 
     manager = TokenManager(make_runtime({"conf": confidential(oidc_server)}))
     provider = manager.provider("conf")
@@ -326,7 +326,7 @@ async def test_clock_skew_of_minutes_does_not_break_login_or_expiry(oidc_server,
 async def test_listener_ignores_other_paths_and_methods_and_closes_after():
     import asyncio
 
-    from mcpconnect.auth.loopback import LoopbackListener
+    from mcpconnect.auth._loopback import LoopbackListener
 
     seen: list[dict[str, str]] = []
 

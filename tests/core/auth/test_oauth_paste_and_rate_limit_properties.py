@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpconnect.auth.flows import redirect_params
-from mcpconnect.auth.provider import retry_after
+from mcpconnect.auth._flows import redirect_params
+from mcpconnect.auth._provider import retry_after
 from mcpconnect.errors import AuthError
 
 REDIRECT = "https://app.example.com/slack/oauth"

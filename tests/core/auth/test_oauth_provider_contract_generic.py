@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET, POST_SECRET
 
-from mcpconnect.auth import generic
-from mcpconnect.testing.provider_contract import ProviderContract
+from mcpconnect.auth import _generic as generic
+from mcpconnect.testing._provider_contract import ProviderContract
 
 pytestmark = pytest.mark.node
 

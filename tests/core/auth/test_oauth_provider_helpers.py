@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from mcpconnect._config import ProviderConfig
 from mcpconnect.auth import OAuthProvider, TransientAuthError
-from mcpconnect.config import ProviderConfig
 from mcpconnect.errors import AuthError
 
 
@@ -117,8 +117,8 @@ def test_provider_plugins_send_through_the_helper(plugin: str) -> None:
 
 
 async def test_an_unreachable_mcp_server_is_named_without_its_query(make_runtime: Any) -> None:
-    from mcpconnect.auth.mcp.client import MCPAuthorizer
-    from mcpconnect.config import ServerConfig
+    from mcpconnect._config import ServerConfig
+    from mcpconnect.auth._mcp.client import MCPAuthorizer
 
     url = f"http://127.0.0.1:{free_port()}/mcp?api_key=abc123secretvalue"
     server = ServerConfig(url=url, auth="mcp")

@@ -7,11 +7,11 @@ import httpx
 import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
+from mcpconnect._config.model import ServerConfig
+from mcpconnect._serverauth import BearerAuth, OAuthBearerAuth, server_auth, server_env_token
 from mcpconnect.auth import TokenManager, token_manager
-from mcpconnect.auth.headless import follow_authorization
-from mcpconnect.config.model import ServerConfig
+from mcpconnect.auth._headless import follow_authorization
 from mcpconnect.errors import AuthError, ConfigError
-from mcpconnect.serverauth import BearerAuth, OAuthBearerAuth, server_auth, server_env_token
 
 pytestmark = pytest.mark.node
 
@@ -82,7 +82,7 @@ async def test_plain_http_server_refused_unless_loopback_or_allowed(oidc_server,
 
 
 async def test_mcp_auth_mode_uses_mcp_authorization_else_the_api_token(oidc_server, make_runtime, monkeypatch):
-    from mcpconnect.auth.mcp import MCPAuth
+    from mcpconnect.auth._mcp import MCPAuth
 
     runtime = make_runtime(providers(oidc_server))
     mcp = ServerConfig.model_validate({"url": "https://mcp.example.test/mcp", "auth": "mcp", "token_env": "MCP_TOK"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcpconnect.auth.manager import _public_fields
+from mcpconnect.auth._manager import _public_fields
 
 
 def test_public_fields_keep_workspace_and_team_but_no_secret() -> None:

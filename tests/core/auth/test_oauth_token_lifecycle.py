@@ -12,11 +12,11 @@ import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 from pydantic import SecretStr
 
+from mcpconnect._serverauth import OAuthBearerAuth
 from mcpconnect.auth import NeedsLoginError, TokenManager, TransientAuthError
-from mcpconnect.auth.errors import CircuitOpenError
-from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.auth._errors import CircuitOpenError
+from mcpconnect.auth._headless import follow_authorization
 from mcpconnect.hookspecs import hookimpl
-from mcpconnect.serverauth import OAuthBearerAuth
 
 pytestmark = pytest.mark.node
 
@@ -300,8 +300,8 @@ async def test_health_reports_reachability_login_and_expiry(oidc_server, logged_
 async def test_two_stores_on_one_sqlite_file_refresh_once(oidc_server, tmp_path):
     """Two runtimes, each with its own sqlite connection to one file, stand for two processes."""
     pytest.importorskip("mcpconnect_store_sqlite", reason="needs the sqlite store plugin installed")
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect._runtime import Runtime
 
     config = {
         "storage": {"backend": "sqlite", "path": str(tmp_path / "tokens.db")},

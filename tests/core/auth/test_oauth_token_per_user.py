@@ -11,7 +11,7 @@ import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 from mcpconnect.auth import NeedsLoginError, TokenManager
-from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.auth._headless import follow_authorization
 from mcpconnect.errors import AuthError
 
 pytestmark = pytest.mark.node

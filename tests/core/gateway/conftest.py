@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mcpconnect.testing.transport_contract import free_port, http_server
+from mcpconnect.testing._transport_contract import free_port, http_server
 
 # oidc-provider (tests/oidc/server.mjs) as the gateway's authorization server.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "oidc"))

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpconnect.gateway.dashboard import render_logins, render_pending, render_servers
+from mcpconnect._gateway.dashboard import render_logins, render_pending, render_servers
 
 hostile = st.one_of(
     st.sampled_from(["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "'&amp;<b>", "a\nb</td>"]),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from mcpconnect.testing.transport_contract import free_port
+from mcpconnect.testing._transport_contract import free_port
 
 INITIALIZE = {
     "jsonrpc": "2.0",

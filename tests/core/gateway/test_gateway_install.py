@@ -11,8 +11,8 @@ import sys
 import pytest
 from mcp import Client, StdioServerParameters
 
+from mcpconnect._gateway.install import BACKUP_SUFFIX, client_file, plan, undo
 from mcpconnect.errors import ConfigError
-from mcpconnect.gateway.install import BACKUP_SUFFIX, client_file, plan, undo
 
 # Shaped like the files these clients write themselves.
 REAL_SHAPED = {

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcpconnect.testing.transport_contract import free_port, http_server
+from mcpconnect.testing._transport_contract import free_port, http_server
 
 
 def _parent(pid: int) -> int:

@@ -14,8 +14,8 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from mcpconnect.auth.headless import follow_authorization
-from mcpconnect.testing.transport_contract import free_port, http_server
+from mcpconnect.auth._headless import follow_authorization
+from mcpconnect.testing._transport_contract import free_port, http_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "oidc"))
 

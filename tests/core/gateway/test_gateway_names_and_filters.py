@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpconnect.config import NameFilter, load_config
+from mcpconnect._config import NameFilter, load_config
+from mcpconnect._gateway import Namespace
 from mcpconnect.errors import ConfigError
-from mcpconnect.gateway import Namespace
 
 server_names = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20)
 plain_server_names = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,15}", fullmatch=True)

@@ -12,8 +12,8 @@ import anyio
 import mcp_types as types
 from mcp import Client, StdioServerParameters
 
-from mcpconnect.gateway import open_gateway
-from mcpconnect.runtime import Runtime
+from mcpconnect._gateway import open_gateway
+from mcpconnect._runtime import Runtime
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
-from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.auth._headless import follow_authorization
 from tests.core.gateway.test_gateway_resource import claims
 
 pytestmark = pytest.mark.node
@@ -75,9 +75,9 @@ class Running:
 async def running(oidc: Any) -> AsyncIterator[Running]:
     """The protected upstream and the gateway (as ``serve --transport http`` runs them) in this
     process, each on a port the OS chose; the upstream ``up`` is configured per_user."""
-    from mcpconnect.gateway import open_gateway
-    from mcpconnect.gateway.http import HttpSettings, build_app, serve_app
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._gateway import open_gateway
+    from mcpconnect._gateway.http import HttpSettings, build_app, serve_app
+    from mcpconnect._runtime import Runtime
 
     upstream_server = MCPServer("per-user-upstream")
 
@@ -120,7 +120,7 @@ async def running(oidc: Any) -> AsyncIterator[Running]:
 
 
 def user_key(oidc: Any, sub: str) -> str:
-    from mcpconnect.gateway.resource import User
+    from mcpconnect._gateway.resource import User
 
     return User(oidc.issuer, sub).key
 
@@ -223,7 +223,7 @@ SERVER = '[servers.a]\nurl = "https://a.example.test/mcp"\nauth = "provider:gh"\
 def test_serve_refuses_a_per_user_server_without_users(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
 ) -> None:
-    from mcpconnect.cli import main
+    from mcpconnect._cli import main
 
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "mcpconnect.toml"

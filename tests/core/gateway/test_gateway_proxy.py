@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from mcpconnect.testing.transport_contract import free_port, http_server
+from mcpconnect.testing._transport_contract import free_port, http_server
 
 PROTECTED = Path(__file__).resolve().parents[3] / "examples" / "protected" / "protected_server.py"
 

@@ -26,7 +26,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from mcpconnect.testing.transport_contract import free_port
+from mcpconnect.testing._transport_contract import free_port
 from tests.core.gateway.conftest import UPSTREAM
 
 INITIALIZE = {
@@ -51,10 +51,10 @@ class Running:
 async def running_gateway(oidc: Any, **gateway: Any) -> AsyncIterator[Running]:
     """The gateway in this process (``serve --transport http``'s parts), on a port the OS chose,
     as a protected resource of ``oidc``; ``seen`` collects the user each upstream call ran as."""
-    from mcpconnect.gateway import open_gateway
-    from mcpconnect.gateway.http import HttpSettings, build_app, serve_app
-    from mcpconnect.gateway.server import current_user
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._gateway import open_gateway
+    from mcpconnect._gateway.http import HttpSettings, build_app, serve_app
+    from mcpconnect._gateway.server import current_user
+    from mcpconnect._runtime import Runtime
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -243,7 +243,7 @@ async def test_tokens_that_are_not_for_this_gateway_are_refused(oidc_server):
 
 
 async def test_the_jwks_is_cached_and_refetched_for_an_unknown_key_at_most_every_30_s(oidc_server):
-    from mcpconnect.gateway.resource import TokenVerifier
+    from mcpconnect._gateway.resource import TokenVerifier
 
     verifier = TokenVerifier(oidc_server.issuer, "http://127.0.0.1:1/mcp")
     oidc_server.reset()
@@ -265,7 +265,7 @@ async def test_the_jwks_is_cached_and_refetched_for_an_unknown_key_at_most_every
 
 
 async def test_an_unreachable_authorization_server_is_a_503_not_a_bad_token(oidc_server):
-    from mcpconnect.gateway.resource import TokenVerifier
+    from mcpconnect._gateway.resource import TokenVerifier
 
     async with running_gateway(oidc_server) as gw:
         guard = gw.app
@@ -443,8 +443,8 @@ def test_serve_over_http_is_a_protected_resource(tmp_path, oidc_server):
 
 
 def test_an_authorization_server_allows_a_non_loopback_address(tmp_path):
-    from mcpconnect.config import GatewayConfig
-    from mcpconnect.gateway.http import HttpSettings
+    from mcpconnect._config import GatewayConfig
+    from mcpconnect._gateway.http import HttpSettings
 
     config = GatewayConfig(public_url="https://mcp.example.test", authorization_server="https://auth.example.test")
     assert "https://auth.example.test" in repr(config)  # an issuer URL, shown as it is (not a secret)

@@ -186,7 +186,7 @@ def test_allow_patterns_that_match_nothing_are_reported(gw, mcpconnect_isolated)
     import subprocess
     import sys
 
-    from mcpconnect.testing.transport_contract import free_port
+    from mcpconnect.testing._transport_contract import free_port
 
     config = mcpconnect_isolated / "mcpconnect.toml"
     config.write_text(

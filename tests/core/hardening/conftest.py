@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mcpconnect.cli import main
+from mcpconnect._cli import main
 
 # The real authorization server (oidc-provider) for the login tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "oidc"))

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpconnect.auth.headless import deliver_callback, follow_authorization
-from mcpconnect.auth.loopback import LoopbackListener
+from mcpconnect.auth._headless import deliver_callback, follow_authorization
+from mcpconnect.auth._loopback import LoopbackListener
 from mcpconnect.errors import AuthError
 
 

@@ -15,7 +15,7 @@ import tomli_w
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mcpconnect.config import load_config
+from mcpconnect._config import load_config
 from mcpconnect.errors import ConfigError
 
 from .conftest import run

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config.model import StorageConfig
-from mcpconnect.plugins import PluginHost
-from mcpconnect.storage.factory import open_store
-from mcpconnect.storage.local import data_dir
+from mcpconnect._config.model import StorageConfig
+from mcpconnect._plugins import PluginHost
+from mcpconnect.storage._factory import open_store
+from mcpconnect.storage._local import data_dir
 from mcpconnect.tokens import Token
 
 from .conftest import run

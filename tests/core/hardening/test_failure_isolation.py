@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 import mcpconnect
-from mcpconnect.config import load_config
-from mcpconnect.plugins import PluginHost
-from mcpconnect.runtime import Runtime
-from mcpconnect.storage.memory import MemoryBackend
+from mcpconnect._config import load_config
+from mcpconnect._plugins import PluginHost
+from mcpconnect._runtime import Runtime
+from mcpconnect.storage._memory import MemoryBackend
 
 FAULTY = str(Path(__file__).resolve().parents[1] / "hub" / "faulty_server.py")
 
@@ -70,7 +70,7 @@ async def test_a_plugin_bug_fails_one_server_and_the_others_connect(runtime: Run
 
 
 async def test_check_reports_every_provider_and_server(runtime: Runtime) -> None:
-    from mcpconnect.cli.check_cmd import check_providers
+    from mcpconnect._cli.check_cmd import check_providers
 
     providers = await check_providers(runtime, ["gh"])
     assert providers[0]["name"] == "gh" and not providers[0]["ok"]

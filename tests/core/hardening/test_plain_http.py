@@ -120,8 +120,8 @@ def test_oauth_server_over_plain_http_is_refused(
 
 
 def _manager(providers: dict[str, Any]) -> Any:
+    from mcpconnect._runtime import Runtime
     from mcpconnect.auth import token_manager
-    from mcpconnect.runtime import Runtime
 
     return token_manager(Runtime.build({"storage": {"backend": "memory"}, "providers": providers}))
 
@@ -179,11 +179,11 @@ def test_the_check_table_shows_the_key_to_set(
 async def test_each_request_is_checked_not_only_the_configured_url(plain_http: Recorder) -> None:
     """A server configured on loopback whose client is sent elsewhere (a redirect followed, an
     endpoint the server names) must not carry the credential to plain http on another host."""
-    from mcpconnect.config.model import ServerConfig
+    from mcpconnect._config.model import ServerConfig
+    from mcpconnect._serverauth import BearerAuth, require_secure_url
     from mcpconnect.errors import AuthError
-    from mcpconnect.serverauth import BearerAuth, require_secure_url
     from mcpconnect.transport import TransportContext
-    from mcpconnect.transport.http import httpx_client, sdk_http_client
+    from mcpconnect.transport._http import httpx_client, sdk_http_client
 
     server = ServerConfig(url="http://127.0.0.1:9/mcp", auth="token", token=SECRET)
     for auth in (BearerAuth(SECRET), None):  # the bridged client and the plain one

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpconnect.redact import is_secret_name, redact_text, redact_value, safe_url, secret_values
+from mcpconnect._redact import is_secret_name, redact_text, redact_value, safe_url, secret_values
 
 secret = st.text(
     alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Zs"], blacklist_characters="/?#&;\"'=@"),
@@ -97,19 +97,19 @@ def test_safe_url_never_shows_user_info_or_query(scheme: str, host: str, port: s
 
 
 def test_one_url_redactor_serves_errors_transports_and_auth() -> None:
-    import mcpconnect.auth.provider
+    import mcpconnect._servers.errors
+    import mcpconnect.auth._provider
     import mcpconnect.errors
-    import mcpconnect.servers.errors
-    import mcpconnect.transport.http
+    import mcpconnect.transport._http
 
-    for module in (mcpconnect.errors, mcpconnect.servers.errors, mcpconnect.transport.http):
+    for module in (mcpconnect.errors, mcpconnect._servers.errors, mcpconnect.transport._http):
         assert module.safe_url is safe_url
-    assert not hasattr(mcpconnect.auth.provider, "_safe_url")
+    assert not hasattr(mcpconnect.auth._provider, "_safe_url")
 
 
 @given(st.lists(st.text(max_size=20), max_size=8))
 def test_a_list_keeps_its_length_and_a_secret_flag_hides_what_follows(items: list[str]) -> None:
-    from mcpconnect.redact import redact_nested
+    from mcpconnect._redact import redact_nested
 
     shown = redact_nested("args", items)
     assert len(shown) == len(items)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config import load_config
+from mcpconnect._config import load_config
 
 from .conftest import run
 
@@ -107,13 +107,13 @@ def test_a_store_password_in_options_is_hidden(mcpconnect_isolated: Path, capsys
 
 
 def test_repr_and_str_of_every_public_object(project: Path) -> None:
+    from mcpconnect._runtime import Runtime
+    from mcpconnect._serverauth import BearerAuth
     from mcpconnect.auth import TokenResponse, token_manager
-    from mcpconnect.auth.flows import AuthorizationAttempt
-    from mcpconnect.runtime import Runtime
-    from mcpconnect.serverauth import BearerAuth
+    from mcpconnect.auth._flows import AuthorizationAttempt
     from mcpconnect.storage import Record, TokenStore
-    from mcpconnect.storage.memory import MemoryBackend
-    from mcpconnect.storage.store import DamagedRecord, StoredToken
+    from mcpconnect.storage._memory import MemoryBackend
+    from mcpconnect.storage._store import DamagedRecord, StoredToken
     from mcpconnect.tokens import Token
     from mcpconnect.transport import ServerLog, TransportContext
 
@@ -206,9 +206,9 @@ def test_an_existing_world_readable_log_is_tightened(mcpconnect_isolated: Path) 
 
 
 def test_tokens_list_json_shows_no_token(mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from mcpconnect.config.model import StorageConfig
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.storage.factory import open_store
+    from mcpconnect._config.model import StorageConfig
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect.storage._factory import open_store
     from mcpconnect.tokens import Token
 
     path = mcpconnect_isolated / "mcpconnect.toml"
@@ -234,7 +234,7 @@ def test_debug_lines_of_libraries_lose_url_secrets(capsys: pytest.CaptureFixture
     parameters never reach the stderr log, even when nothing registered them."""
     import logging
 
-    from mcpconnect.logs import configure_logging
+    from mcpconnect._logs import configure_logging
 
     configure_logging(logging.DEBUG)
     try:

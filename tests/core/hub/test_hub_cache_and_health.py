@@ -8,14 +8,14 @@ import time
 import anyio
 
 import mcpconnect
-from mcpconnect.servers.cache import DiscoveryCache, cache_key
+from mcpconnect._servers.cache import DiscoveryCache, cache_key
 
 
 async def test_discovery_is_cached_keyed_by_config_and_refreshable(hub_env, helpers):
     config = {"servers": {"s": helpers.stdio()}}
     async with mcpconnect.connect(config) as hub:
         assert hub.servers["s"].tools == 7
-    from mcpconnect.config import ServerConfig
+    from mcpconnect._config import ServerConfig
 
     server = ServerConfig.model_validate(helpers.stdio())
     cache = DiscoveryCache()
@@ -56,7 +56,7 @@ def test_cache_entries_expire(hub_env, tmp_path):
 
 
 async def test_tools_list_changed_invalidates_and_relists(hub_env, helpers):
-    from mcpconnect.config import ServerConfig
+    from mcpconnect._config import ServerConfig
 
     config = {"servers": {"s": helpers.stdio()}}
     key = cache_key("s", ServerConfig.model_validate(helpers.stdio()))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.cli import main
+from mcpconnect._cli import main
 
 FAULTY = str(Path(__file__).with_name("faulty_server.py"))
 
@@ -117,7 +117,7 @@ def test_call_of_a_tool_the_server_does_not_have_is_a_usage_error(project, capsy
 def test_commands_that_open_no_connection_do_not_import_the_sdk(project):
     script = (
         "import sys\n"
-        "from mcpconnect.cli import main\n"
+        "from mcpconnect._cli import main\n"
         "try:\n    main(['logs', 'broken'])\nexcept SystemExit:\n    pass\n"
         "print('mcp' in sys.modules, 'httpx' in sys.modules)\n"
     )

@@ -6,8 +6,8 @@ import anyio
 import pytest
 
 import mcpconnect
+from mcpconnect._servers import ServerState
 from mcpconnect.errors import TransportError
-from mcpconnect.servers import ServerState
 
 
 async def test_failures_are_isolated_and_explained(hub_env, helpers):
@@ -49,7 +49,7 @@ async def test_crash_mid_call_fails_clearly_and_the_next_call_works(hub_env, hel
         def on_server_restarted(self, server, attempt):
             events.append((server, attempt))
 
-    from mcpconnect.plugins import PluginHost
+    from mcpconnect._plugins import PluginHost
 
     host = PluginHost.from_env()
     host.pm.register(Observer())
@@ -140,7 +140,7 @@ async def test_errors_in_the_block_reach_the_caller_unwrapped_and_hooks_fire(hub
         def on_server_failed(self, server, error):
             seen.append(("failed", server, type(error).__name__))
 
-    from mcpconnect.plugins import PluginHost
+    from mcpconnect._plugins import PluginHost
 
     host = PluginHost.from_env()
     host.pm.register(Observer())

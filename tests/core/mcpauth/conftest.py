@@ -261,8 +261,8 @@ async def hostile(hostile_pair: tuple[Hostile, Hostile]) -> Hostile:
 
 @pytest.fixture
 def make_runtime():
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect._runtime import Runtime
 
     def make(servers: dict) -> Runtime:
         return Runtime.build({"storage": {"backend": "memory"}, "servers": servers}, host=PluginHost(load=[]))

@@ -7,7 +7,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mcpconnect.auth.mcp import mcp_server_auth
+from mcpconnect.auth._mcp import mcp_server_auth
 
 
 def entry(url: str, **options: object) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mcpconnect.auth.mcp import MAX_AUTHORIZATIONS, mcp_server_auth
+from mcpconnect.auth._mcp import MAX_AUTHORIZATIONS, mcp_server_auth
 from mcpconnect.errors import AuthError
 
 

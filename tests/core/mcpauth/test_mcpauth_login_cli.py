@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from mcpconnect.cli import cli
+from mcpconnect._cli import cli
 
 
 def test_device_flow_is_for_providers_only(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcpconnect.auth.mcp import MCPAuthorizer
+from mcpconnect.auth._mcp import MCPAuthorizer
 from mcpconnect.errors import ConfigError
 
 

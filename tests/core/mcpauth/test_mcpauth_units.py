@@ -10,14 +10,14 @@ import json
 import jwt
 import pytest
 
-from mcpconnect.auth.mcp import DPoPKey, Registration, canonical_resource, parse_challenge
-from mcpconnect.auth.mcp.discovery import (
+from mcpconnect.auth._mcp import DPoPKey, Registration, canonical_resource, parse_challenge
+from mcpconnect.auth._mcp.discovery import (
     AuthServerMetadata,
     auth_server_metadata_urls,
     resource_allowed,
     resource_metadata_urls,
 )
-from mcpconnect.auth.mcp.provider import choose_auth_method
+from mcpconnect.auth._mcp.provider import choose_auth_method
 
 
 def test_challenge_parameters_are_parsed_quoted_or_not():

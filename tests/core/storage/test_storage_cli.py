@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from mcpconnect.cli import main
-from mcpconnect.config.model import StorageConfig
+from mcpconnect._cli import main
+from mcpconnect._config.model import StorageConfig
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import StoreError
-from mcpconnect.plugins import PluginHost
 from mcpconnect.storage import TokenStore
-from mcpconnect.storage.crypto import StoreCipher, generate_key, key_id, read_key_file, rotate_key
-from mcpconnect.storage.factory import encryption_options, open_backend, open_store
-from mcpconnect.storage.local import data_dir
+from mcpconnect.storage._crypto import StoreCipher, generate_key, key_id, read_key_file, rotate_key
+from mcpconnect.storage._factory import encryption_options, open_backend, open_store
+from mcpconnect.storage._local import data_dir
 from mcpconnect.tokens import Token
 
 SECRET = "access-token-must-not-leak-1234"
@@ -268,7 +268,7 @@ def test_rekey_killed_at_random_moments_never_loses_a_token(sqlite_storage: dict
     argv = [
         sys.executable,
         "-c",
-        "from mcpconnect.cli import main; main()",
+        "from mcpconnect._cli import main; main()",
         *settings(sqlite_storage),
         "tokens",
         "rekey",

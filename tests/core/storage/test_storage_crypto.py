@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config.model import StorageConfig
+from mcpconnect._config.model import StorageConfig
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import ConfigError, StoreError
-from mcpconnect.plugins import PluginHost
 from mcpconnect.storage import TokenStore
-from mcpconnect.storage.crypto import (
+from mcpconnect.storage._crypto import (
     DEFAULT_KEY_ENV,
     EncryptionOptions,
     StoreCipher,
@@ -24,9 +24,9 @@ from mcpconnect.storage.crypto import (
     resolve_key,
     write_new_key_file,
 )
-from mcpconnect.storage.factory import backend_options, open_store
-from mcpconnect.storage.local import data_dir
-from mcpconnect.storage.memory import MemoryBackend
+from mcpconnect.storage._factory import backend_options, open_store
+from mcpconnect.storage._local import data_dir
+from mcpconnect.storage._memory import MemoryBackend
 from mcpconnect.testing import StorageBackendContract
 from mcpconnect.tokens import Token
 

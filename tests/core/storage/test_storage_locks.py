@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from mcpconnect.storage import FileLeaseLock, FileLeaseLocking
-from mcpconnect.storage.memory import MemoryBackend
+from mcpconnect.storage._memory import MemoryBackend
 
 HOLDER = textwrap.dedent(
     """
     import asyncio, sys
-    from mcpconnect.storage.local import FileLeaseLock
+    from mcpconnect.storage._local import FileLeaseLock
 
     async def main():
         async with FileLeaseLock(sys.argv[1]).hold("refresh:x", lease=float(sys.argv[2]), wait=5) as held:

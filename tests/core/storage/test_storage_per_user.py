@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpconnect.config import StorageConfig
+from mcpconnect._config import StorageConfig
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import StoreError
-from mcpconnect.plugins import PluginHost
-from mcpconnect.storage.factory import open_store
-from mcpconnect.storage.store import TokenStore
+from mcpconnect.storage._factory import open_store
+from mcpconnect.storage._store import TokenStore
 from mcpconnect.tokens import Token
 
 from ...plugins.store_shared.storeservices import postgres_storage  # noqa: F401 - a fixture
@@ -89,7 +89,7 @@ async def test_one_users_refresh_never_holds_up_another(store):
 
 
 def test_a_user_is_required():
-    from mcpconnect.storage.store import user_principal
+    from mcpconnect.storage._store import user_principal
 
     with pytest.raises(ValueError, match="would be shared"):
         user_principal("")
@@ -120,7 +120,7 @@ def test_no_user_ever_reads_another_users_token(users, provider, account):
 async def test_a_record_under_another_users_key_is_never_handed_out(store):
     """A record copied under Bob's key (a bug, a restore gone wrong) whose own names disagree with
     the key is damaged, not Bob's token."""
-    from mcpconnect.storage.store import USER_TOKENS, user_token_key
+    from mcpconnect.storage._store import USER_TOKENS, user_token_key
 
     await store.put_for_user(ALICE, token("alice-secret", account="alice-account"))
     record = await store.backend.get(USER_TOKENS, user_token_key(ALICE, "github", "alice-account"))

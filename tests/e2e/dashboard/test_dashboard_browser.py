@@ -24,7 +24,7 @@ def stored_secrets(config: Path) -> list[str]:
     import asyncio
     import concurrent.futures
 
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._runtime import Runtime
 
     async def read() -> list[str]:
         runtime = Runtime.build(config)
@@ -140,7 +140,7 @@ def test_ui_logs_in_to_a_server_with_mcp_authorization(browser, mcpconnect_isola
     examples/protected) is listed among the logins; logging in from the page stores its token."""
     import sys
 
-    from mcpconnect.testing.transport_contract import free_port, http_server
+    from mcpconnect.testing._transport_contract import free_port, http_server
 
     example = Path(__file__).resolve().parents[3] / "examples" / "protected" / "protected_server.py"
     auth_port, mcp_port = free_port(), free_port()

@@ -29,8 +29,8 @@ def protected():
 @pytest.fixture
 def make_runtime():
     """A Runtime over the memory store that sees only the streamable HTTP transport."""
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect._runtime import Runtime
 
     def make(servers: dict, **extra: object) -> Runtime:
         config = {"storage": {"backend": "memory"}, "servers": servers, **extra}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mcpconnect.cli import cli
+from mcpconnect._cli import cli
 
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "protected" / "run_protected_demo.py"
 

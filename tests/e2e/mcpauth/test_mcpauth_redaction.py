@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import mcpconnect
-from mcpconnect.auth.mcp import MCPAuthorizer
+from mcpconnect.auth._mcp import MCPAuthorizer
 
 
 async def test_login_and_calls_log_no_secret(protected, make_runtime, caplog):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import mcpconnect
-from mcpconnect.auth.mcp import MCPAuthorizer
+from mcpconnect.auth._mcp import MCPAuthorizer
 
 
 def server_entry(url: str, **options: object) -> dict:

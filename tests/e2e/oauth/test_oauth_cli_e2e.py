@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
-from mcpconnect.auth.headless import deliver_callback, follow_authorization
+from mcpconnect.auth._headless import deliver_callback, follow_authorization
 
 pytestmark = pytest.mark.node
 
-MCPCONNECT = [sys.executable, "-c", "from mcpconnect.cli import main; main()"]
+MCPCONNECT = [sys.executable, "-c", "from mcpconnect._cli import main; main()"]
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ async def run(env: dict, *args: str, outputs: Outputs) -> tuple[int, str, str]:
 
 async def stored_secrets(env: dict) -> list[str]:
     """Every secret now in the store, read in-process with the same configuration."""
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._runtime import Runtime
 
     runtime = Runtime.build(Path(env["MCPCONNECT_CONFIG"]))
     try:
@@ -188,7 +188,7 @@ async def test_cli_errors_are_one_clear_line(cli_env, oidc_server):
 
 async def test_cli_login_opens_the_system_browser(cli_env, oidc_server):
     """The default path: Python's webbrowser opens $BROWSER, here a headless one that approves."""
-    follow = "from mcpconnect.auth.headless import follow_authorization as f; import asyncio, sys; "
+    follow = "from mcpconnect.auth._headless import follow_authorization as f; import asyncio, sys; "
     follow += "asyncio.run(f(sys.argv[1]))"
     env = dict(cli_env, BROWSER=f"{sys.executable} -c '{follow}' %s")
     outputs = Outputs()

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
-from mcpconnect.auth import NeedsLoginError, TokenManager, flows
-from mcpconnect.auth.headless import deliver_callback, follow_authorization
-from mcpconnect.serverauth import OAuthBearerAuth
+from mcpconnect._serverauth import OAuthBearerAuth
+from mcpconnect.auth import NeedsLoginError, TokenManager
+from mcpconnect.auth import _flows as flows
+from mcpconnect.auth._headless import deliver_callback, follow_authorization
 
 pytestmark = pytest.mark.node
 

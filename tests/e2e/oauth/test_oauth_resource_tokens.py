@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.auth._headless import follow_authorization
 
 pytestmark = pytest.mark.node
 
-MCPCONNECT = [sys.executable, "-c", "from mcpconnect.cli import main; main()"]
+MCPCONNECT = [sys.executable, "-c", "from mcpconnect._cli import main; main()"]
 RESOURCE = "https://api.example.test/"
 
 
@@ -87,7 +87,7 @@ async def test_cli_login_with_resource_bound_jwt_access_tokens(resource_env, oid
     assert [(r["provider"], r["account"], r["state"]) for r in rows] == [("local", "alice", "valid")]
 
     # The scenario is the real one: a JWT for the resource, which userinfo refuses.
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._runtime import Runtime
 
     runtime = Runtime.build(Path(resource_env["MCPCONNECT_CONFIG"]))
     try:

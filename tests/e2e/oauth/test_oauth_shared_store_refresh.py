@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
+from mcpconnect._plugins import PluginHost
+from mcpconnect._runtime import Runtime
 from mcpconnect.auth import TokenManager
-from mcpconnect.auth.headless import follow_authorization
-from mcpconnect.plugins import PluginHost
-from mcpconnect.runtime import Runtime
+from mcpconnect.auth._headless import follow_authorization
 
 pytestmark = pytest.mark.node
 
@@ -31,8 +31,8 @@ PROCESSES = 8
 WORKER = """
 import asyncio, json, sys
 from mcpconnect.auth import TokenManager
-from mcpconnect.plugins import PluginHost
-from mcpconnect.runtime import Runtime
+from mcpconnect._plugins import PluginHost
+from mcpconnect._runtime import Runtime
 
 async def main():
     runtime = Runtime.build(json.loads(sys.argv[1]), host=PluginHost())

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mcpconnect.testing.transport_contract import free_port
+from mcpconnect.testing._transport_contract import free_port
 
 UPSTREAM = str(Path(__file__).parents[2] / "core" / "gateway" / "upstream_server.py")
 MCPCONNECT = str(Path(sys.executable).with_name("mcpconnect"))

@@ -162,11 +162,11 @@ async def test_a_token_expiring_under_load_is_refreshed_once_across_the_replicas
 
     from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect._runtime import Runtime
     from mcpconnect.auth import TokenManager
-    from mcpconnect.auth.headless import follow_authorization
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.runtime import Runtime
-    from mcpconnect.testing.transport_contract import free_port, http_server
+    from mcpconnect.auth._headless import follow_authorization
+    from mcpconnect.testing._transport_contract import free_port, http_server
 
     storage = {"backend": "redis", "url": "redis://127.0.0.1:6379/0", "prefix": redis_prefix}
     provider = {"type": "oidc", "issuer": oidc_server.issuer, "client_id": "confidential"}

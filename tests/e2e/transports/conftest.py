@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.testing.transport_contract import free_port, http_server
+from mcpconnect.testing._transport_contract import free_port, http_server
 
 NOTES = str(Path(__file__).resolve().parents[3] / "examples" / "servers" / "notes_server.py")
 

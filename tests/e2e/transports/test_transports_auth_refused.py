@@ -110,7 +110,7 @@ def test_check_prints_the_key_to_fix_as_written(mcpconnect_isolated, guarded, tm
         encoding="utf-8",
     )
     done = subprocess.run(
-        [sys.executable, "-c", "from mcpconnect.cli import main; main()", "--config", str(config), "check"],
+        [sys.executable, "-c", "from mcpconnect._cli import main; main()", "--config", str(config), "check"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -6,7 +6,7 @@ import pytest
 
 import mcpconnect
 from mcpconnect.errors import TransportError
-from mcpconnect.testing.transport_contract import free_port, http_server
+from mcpconnect.testing._transport_contract import free_port, http_server
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ class _Restarted:
 async def test_a_dropped_sse_stream_reconnects(mcpconnect_isolated, notes_argv):
     import anyio
 
-    from mcpconnect.servers import ServerState
+    from mcpconnect._servers import ServerState
 
     port = free_port()
     config = {"servers": {"s": {"url": f"http://127.0.0.1:{port}/sse", "transport": "sse", "timeout": 10}}}

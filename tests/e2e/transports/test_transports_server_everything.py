@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import mcpconnect
-from mcpconnect.testing.transport_contract import free_port, http_server
+from mcpconnect.testing._transport_contract import free_port, http_server
 
 pytestmark = pytest.mark.node
 

@@ -19,7 +19,7 @@ import pytest
 import replicas
 from provider_replica import OAuthReplica
 
-from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.auth._headless import follow_authorization
 
 PROVIDERS = {
     "github": (replicas.GitHubReplica, {}, "The Octocat (583231)"),
@@ -75,7 +75,7 @@ async def test_cli_login(name: str, servers: dict[str, OAuthReplica], tmp_path: 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from mcpconnect.cli import main; main()",
+        "from mcpconnect._cli import main; main()",
         "login",
         name,
         "--no-browser",
@@ -128,7 +128,7 @@ def test_plugins_list_shows_each_provider_from_its_distribution(tmp_path: Path) 
     if not installed:
         pytest.skip("no provider plugin is installed")
     done = subprocess.run(
-        [sys.executable, "-c", "from mcpconnect.cli import main; main()", "plugins", "list", "--json"],
+        [sys.executable, "-c", "from mcpconnect._cli import main; main()", "plugins", "list", "--json"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -157,7 +157,7 @@ async def test_cli_device_login(name: str, servers: dict[str, OAuthReplica], tmp
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from mcpconnect.cli import main; main()",
+        "from mcpconnect._cli import main; main()",
         "login",
         name,
         "--device",
@@ -189,7 +189,7 @@ async def _paste_login_cli(replica: OAuthReplica, tmp_path: Path, tamper: Any) -
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from mcpconnect.cli import main; main()",
+        "from mcpconnect._cli import main; main()",
         "login",
         "slack",
         "--paste",

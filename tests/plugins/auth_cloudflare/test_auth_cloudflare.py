@@ -51,5 +51,5 @@ class TestCloudflareContract(ProviderContract):
         assert token.account == self.account and token.account_name is None
 
 
-#: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
+#: The core's provider contract (mcpconnect.testing._provider_contract), configured like the suite above.
 TestCloudflareEngineContract = engine_contract(TestCloudflareContract)

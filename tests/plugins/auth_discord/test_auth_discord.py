@@ -10,7 +10,7 @@ from provider_suite import NAME, ProviderContract, engine_contract
 from replicas import DiscordReplica
 
 from mcpconnect.auth import TokenManager
-from mcpconnect.auth.headless import deliver_callback, follow_authorization
+from mcpconnect.auth._headless import deliver_callback, follow_authorization
 from mcpconnect.errors import AuthError
 
 
@@ -86,5 +86,5 @@ class TestDiscordContract(ProviderContract):
         assert token.account == self.account
 
 
-#: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
+#: The core's provider contract (mcpconnect.testing._provider_contract), configured like the suite above.
 TestDiscordEngineContract = engine_contract(TestDiscordContract)

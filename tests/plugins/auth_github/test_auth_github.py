@@ -10,8 +10,8 @@ from provider_suite import NAME, ProviderContract, engine_contract, no_wait
 from pydantic import SecretStr
 from replicas import GitHubReplica
 
+from mcpconnect._config.model import ProviderConfig
 from mcpconnect.auth import NeedsLoginError, OAuthError, TokenManager
-from mcpconnect.config.model import ProviderConfig
 from mcpconnect.errors import AuthError
 
 
@@ -38,7 +38,7 @@ class TestGitHubContract(ProviderContract):
     async def test_oauth_app_token_without_refresh_stays_usable(
         self, manager: TokenManager, replica: GitHubReplica
     ) -> None:
-        from mcpconnect.auth.errors import NotRefreshableError
+        from mcpconnect.auth._errors import NotRefreshableError
 
         replica.expiring = False  # an OAuth App: the token never expires, no refresh token
         token = await self.login(manager)
@@ -155,5 +155,5 @@ async def test_plain_http_to_another_host_is_refused() -> None:
             await provider.endpoints(http)
 
 
-#: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
+#: The core's provider contract (mcpconnect.testing._provider_contract), configured like the suite above.
 TestGitHubEngineContract = engine_contract(TestGitHubContract)

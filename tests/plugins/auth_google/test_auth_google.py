@@ -10,7 +10,7 @@ from provider_suite import NAME, ProviderContract, engine_contract
 from replicas import GoogleReplica
 
 from mcpconnect.auth import TokenManager
-from mcpconnect.auth.headless import deliver_callback, follow_authorization
+from mcpconnect.auth._headless import deliver_callback, follow_authorization
 from mcpconnect.errors import AuthError
 
 
@@ -66,5 +66,5 @@ class TestGoogleContract(ProviderContract):
         assert await manager.store.list(NAME) == []
 
 
-#: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
+#: The core's provider contract (mcpconnect.testing._provider_contract), configured like the suite above.
 TestGoogleEngineContract = engine_contract(TestGoogleContract)

@@ -46,15 +46,15 @@ class TestLinearContract(ProviderContract):
         assert token.expires_at is not None and token.refresh_token is not None
 
 
-#: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
+#: The core's provider contract (mcpconnect.testing._provider_contract), configured like the suite above.
 TestLinearEngineContract = engine_contract(TestLinearContract)
 
 
 async def test_graphql_errors_with_a_bad_token_are_clear(replica: LinearReplica) -> None:
     import httpx
 
+    from mcpconnect._config.model import ProviderConfig
     from mcpconnect.auth import OAuthError, TokenResponse
-    from mcpconnect.config.model import ProviderConfig
 
     provider = mcpconnect_auth_linear.LinearProvider(
         "lin", ProviderConfig(type="linear", client_id=replica.client_id, base_url=replica.url)

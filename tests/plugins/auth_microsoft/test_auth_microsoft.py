@@ -11,8 +11,8 @@ import pytest
 from provider_suite import NAME, ProviderContract, engine_contract
 from replicas import MicrosoftReplica
 
+from mcpconnect._config.model import ProviderConfig
 from mcpconnect.auth import NeedsLoginError, OAuthError, TokenManager
-from mcpconnect.config.model import ProviderConfig
 from mcpconnect.errors import AuthError, ConfigError
 
 
@@ -155,5 +155,5 @@ async def test_default_endpoints() -> None:
     assert endpoints.revoke is None and endpoints.issuer is None
 
 
-#: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
+#: The core's provider contract (mcpconnect.testing._provider_contract), configured like the suite above.
 TestMicrosoftEngineContract = engine_contract(TestMicrosoftContract)

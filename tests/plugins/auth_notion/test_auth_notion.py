@@ -78,7 +78,7 @@ class TestNotionContract(ProviderContract):
     async def test_legacy_token_refresh_says_it_cannot_and_keeps_it(
         self, manager: TokenManager, replica: NotionReplica
     ) -> None:
-        from mcpconnect.auth.errors import NotRefreshableError
+        from mcpconnect.auth._errors import NotRefreshableError
 
         replica.legacy = True
         token = await self.login(manager)
@@ -88,5 +88,5 @@ class TestNotionContract(ProviderContract):
         assert (await manager.get_token(NAME)).access_token == token.access_token
 
 
-#: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
+#: The core's provider contract (mcpconnect.testing._provider_contract), configured like the suite above.
 TestNotionEngineContract = engine_contract(TestNotionContract)

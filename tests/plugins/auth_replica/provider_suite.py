@@ -3,7 +3,7 @@
 A provider's test module subclasses :class:`ProviderContract`, names its plugin module and its
 replica, and says what the provider offers (refresh, rotation, revocation, device flow). The
 tests drive the engine's real code: :class:`~mcpconnect.auth.TokenManager` logins through the
-loopback listener, followed headlessly with :func:`mcpconnect.auth.headless.follow_authorization`.
+loopback listener, followed headlessly with :func:`mcpconnect.auth._headless.follow_authorization`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any, ClassVar
 import pytest
 from provider_replica import OAuthReplica
 
+from mcpconnect._plugins import PluginHost
+from mcpconnect._runtime import Runtime
 from mcpconnect.auth import NeedsLoginError, TokenManager
-from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.auth._headless import follow_authorization
 from mcpconnect.errors import AuthError
-from mcpconnect.plugins import PluginHost
-from mcpconnect.runtime import Runtime
-from mcpconnect.testing.provider_contract import ProviderContract as EngineContract
+from mcpconnect.testing._provider_contract import ProviderContract as EngineContract
 
 __all__ = ["ProviderContract", "engine_contract", "landing_url", "no_wait", "paste_login"]
 
@@ -187,7 +187,7 @@ class ProviderContract:
 
 
 def engine_contract(suite: type[ProviderContract]) -> type[EngineContract]:
-    """The core's :class:`mcpconnect.testing.provider_contract.ProviderContract`, configured as
+    """The core's :class:`mcpconnect.testing._provider_contract.ProviderContract`, configured as
     ``suite`` is (same plugin, replica settings and capabilities)."""
 
     class Engine(EngineContract):

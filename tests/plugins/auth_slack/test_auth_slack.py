@@ -58,7 +58,7 @@ class TestSlackContract(ProviderContract):
         assert f"mcpconnect login {NAME} --paste" in str(info.value)
 
     async def test_real_slack_refuses_the_loopback_redirect(self, runtime: Any, replica: SlackReplica) -> None:
-        from mcpconnect.auth.headless import follow_authorization
+        from mcpconnect.auth._headless import follow_authorization
 
         runtime.config.providers[NAME].options["loopback_redirect"] = True
         manager = TokenManager(runtime, retries=1)
@@ -162,13 +162,13 @@ class TestSlackContract(ProviderContract):
         assert (await manager.stored(NAME)).token.needs_login
 
 
-#: The core's provider contract (mcpconnect.testing.provider_contract), configured like the suite above.
+#: The core's provider contract (mcpconnect.testing._provider_contract), configured like the suite above.
 TestSlackEngineContract = engine_contract(TestSlackContract)
 
 
 def test_the_token_type_option_is_no_secret() -> None:
     # options.token = "user" was masked by config show and warned about as an inline secret.
-    from mcpconnect.redact import is_secret_name, redact_mapping
+    from mcpconnect._redact import is_secret_name, redact_mapping
 
     assert not is_secret_name("token_type")
     assert redact_mapping({"token_type": "bot", "bot_scopes": ["chat:write"]}) == {

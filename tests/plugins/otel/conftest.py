@@ -94,7 +94,7 @@ def host():
     """A plugin host with the stdio transport and mcpconnect-otel registered."""
     import mcpconnect_otel
 
-    from mcpconnect.plugins import PluginHost
+    from mcpconnect._plugins import PluginHost
 
     host = PluginHost(load=["stdio"])
     host.register_plugin(mcpconnect_otel, kind="plugin", name="otel")

@@ -53,7 +53,7 @@ def test_opentelemetry_instrument_exports_a_call_with_its_trace(tmp_path):
             instrument,
             sys.executable,
             "-c",
-            "from mcpconnect.cli import main; main()",
+            "from mcpconnect._cli import main; main()",
             "call",
             "t",
             "traced",
@@ -102,7 +102,7 @@ def test_a_call_through_serve_is_one_trace_from_the_gateway_to_the_upstream(tmp_
     import httpx
     from mcp import Client
 
-    from mcpconnect.testing.transport_contract import free_port
+    from mcpconnect.testing._transport_contract import free_port
 
     instrument = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
     if instrument is None:
@@ -123,7 +123,7 @@ def test_a_call_through_serve_is_one_trace_from_the_gateway_to_the_upstream(tmp_
         OTEL_LOGS_EXPORTER="none",
     )
     port = free_port()
-    argv = [instrument, sys.executable, "-c", "from mcpconnect.cli import main; main()"]
+    argv = [instrument, sys.executable, "-c", "from mcpconnect._cli import main; main()"]
     serve = subprocess.Popen(
         [*argv, "serve", "--transport", "http", "--port", str(port)],
         env=env,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from mcp import Client
 
-from mcpconnect.gateway import open_gateway
-from mcpconnect.runtime import Runtime
+from mcpconnect._gateway import open_gateway
+from mcpconnect._runtime import Runtime
 
 TRACED = str(Path(__file__).resolve().parents[2] / "fixtures" / "traced_server.py")
 

@@ -94,9 +94,9 @@ def value(samples: dict, name: str, **labels: str) -> float:
 async def test_metrics_count_calls_and_refreshes_and_show_stored_logins(oidc_server, mcpconnect_isolated):
     from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
+    from mcpconnect._runtime import Runtime
     from mcpconnect.auth import TokenManager
-    from mcpconnect.auth.headless import follow_authorization
-    from mcpconnect.runtime import Runtime
+    from mcpconnect.auth._headless import follow_authorization
 
     provider = (
         f'type = "oidc"\nissuer = "{oidc_server.issuer}"\nclient_id = "confidential"\n'

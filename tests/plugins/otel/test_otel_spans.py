@@ -150,7 +150,7 @@ async def test_without_an_sdk_the_plugin_adds_nothing_to_requests(host):
 
 
 def test_the_installed_plugin_is_found_as_an_observer():
-    from mcpconnect.plugins import PluginHost
+    from mcpconnect._plugins import PluginHost
 
     rows = {r.name: r for r in PluginHost(load=["mcpconnect-otel"]).load_observers()}
     assert rows["otel"].status == "ok", rows["otel"].error

@@ -10,14 +10,14 @@ import pytest
 from mcpconnect_oidc_server import CONFIDENTIAL_SECRET
 
 from mcpconnect.auth import NeedsLoginError, TokenManager, TransientAuthError
-from mcpconnect.auth.headless import follow_authorization
+from mcpconnect.auth._headless import follow_authorization
 
 pytestmark = pytest.mark.node
 
 
 @pytest.fixture
 def runtime(oidc_server, host):
-    from mcpconnect.runtime import Runtime
+    from mcpconnect._runtime import Runtime
 
     provider = {
         "type": "oidc",

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from mcpconnect_store_file import FORMAT, FileBackend
 
-from mcpconnect.config.model import StorageConfig
+from mcpconnect._config.model import StorageConfig
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import StoreError
-from mcpconnect.plugins import PluginHost
-from mcpconnect.storage.factory import open_store
-from mcpconnect.storage.local import data_dir
+from mcpconnect.storage._factory import open_store
+from mcpconnect.storage._local import data_dir
 from mcpconnect.testing import StorageBackendContract
 from mcpconnect.tokens import Token
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from mcpconnect_store_keyring import KeyringBackend
 
-from mcpconnect.config.model import StorageConfig
+from mcpconnect._config.model import StorageConfig
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import StoreError
-from mcpconnect.plugins import PluginHost
-from mcpconnect.storage.factory import open_store
+from mcpconnect.storage._factory import open_store
 from mcpconnect.testing import StorageBackendContract
 from mcpconnect.tokens import Token
 
@@ -80,8 +80,8 @@ def file_keyring() -> Any:
 
 
 async def test_the_storage_key_can_live_in_the_keyring_and_be_rotated(file_keyring: Any, tmp_path: Any) -> None:
-    from mcpconnect.storage.crypto import EncryptionOptions, key_id, parse_key, resolve_key, rotate_key
-    from mcpconnect.storage.factory import open_backend
+    from mcpconnect.storage._crypto import EncryptionOptions, key_id, parse_key, resolve_key, rotate_key
+    from mcpconnect.storage._factory import open_backend
 
     storage = {
         "backend": "sqlite",
@@ -143,7 +143,7 @@ def no_keychain() -> Any:
 def test_config_validate_and_check_report_a_missing_keychain(
     no_keychain: None, mcpconnect_isolated: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mcpconnect.cli import main
+    from mcpconnect._cli import main
 
     (mcpconnect_isolated / "mcpconnect.toml").write_text(
         '[storage]\nbackend = "keyring"\n\n[servers.x]\nurl = "https://x.example/mcp"\n'

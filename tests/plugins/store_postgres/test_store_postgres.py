@@ -13,10 +13,10 @@ from mcpconnect_store_postgres import SCHEMA_VERSION, PostgresBackend
 from psycopg import sql
 from pydantic import SecretStr
 
-from mcpconnect.config.model import StorageConfig
+from mcpconnect._config.model import StorageConfig
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import StoreError
-from mcpconnect.plugins import PluginHost
-from mcpconnect.storage.factory import open_store
+from mcpconnect.storage._factory import open_store
 from mcpconnect.testing import StorageBackendContract
 from mcpconnect.tokens import Token
 

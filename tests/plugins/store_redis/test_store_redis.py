@@ -10,10 +10,10 @@ import pytest
 from mcpconnect_store_redis import RedisBackend
 from pydantic import SecretStr
 
-from mcpconnect.config.model import StorageConfig
+from mcpconnect._config.model import StorageConfig
+from mcpconnect._plugins import PluginHost
 from mcpconnect.errors import StoreError
-from mcpconnect.plugins import PluginHost
-from mcpconnect.storage.factory import open_store
+from mcpconnect.storage._factory import open_store
 from mcpconnect.testing import StorageBackendContract
 from mcpconnect.tokens import Token
 

@@ -12,9 +12,9 @@ import json
 async def main() -> None:
     from pydantic import SecretStr
 
-    from mcpconnect.config.model import StorageConfig
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.storage.factory import open_store
+    from mcpconnect._config.model import StorageConfig
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect.storage._factory import open_store
     from mcpconnect.tokens import Token
 
     parser = argparse.ArgumentParser()

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from mcpconnect.storage import TokenStore
-from mcpconnect.storage.store import DamagedRecordError, token_key
+from mcpconnect.storage._store import DamagedRecordError, token_key
 from mcpconnect.tokens import Token
 
 GOOD = [("github", "1"), ("acme", "2"), ("github", "3")]

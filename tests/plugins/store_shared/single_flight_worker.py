@@ -21,9 +21,9 @@ async def main() -> None:
     import httpx
     from pydantic import SecretStr
 
-    from mcpconnect.config.model import StorageConfig
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.storage.factory import open_store
+    from mcpconnect._config.model import StorageConfig
+    from mcpconnect._plugins import PluginHost
+    from mcpconnect.storage._factory import open_store
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--storage", required=True)

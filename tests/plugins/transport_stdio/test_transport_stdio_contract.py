@@ -3,8 +3,8 @@ from pathlib import Path
 import mcpconnect_transport_stdio
 import pytest
 
-from mcpconnect.config import ServerConfig
-from mcpconnect.testing.transport_contract import TransportContract, python_server
+from mcpconnect._config import ServerConfig
+from mcpconnect.testing._transport_contract import TransportContract, python_server
 
 NOTES = Path(__file__).resolve().parents[3] / "examples" / "servers" / "notes_server.py"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config import ServerConfig
+from mcpconnect._config import ServerConfig
 from mcpconnect.testing import TransportContract, free_port, http_server
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcpconnect.storage.base import ANY_VERSION, LockLease, Record, StorageBackend
+from mcpconnect.storage._base import ANY_VERSION, LockLease, Record, StorageBackend
 
 if TYPE_CHECKING:
-    from mcpconnect.fsutil import atomic_write
-    from mcpconnect.storage.local import (
+    from mcpconnect._fsutil import atomic_write
+    from mcpconnect.storage._local import (
         PRIVATE_FILE,
         FileLeaseLock,
         FileLeaseLocking,
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
         keep_aside,
         tighten_file_mode,
     )
-    from mcpconnect.storage.remote import redact_url, scrub_password
-    from mcpconnect.storage.store import TokenStore
+    from mcpconnect.storage._remote import redact_url, scrub_password
+    from mcpconnect.storage._store import TokenStore
 
 __all__ = [
     "ANY_VERSION",
@@ -51,10 +51,10 @@ __all__ = [
 # stay cheap (TokenStore pulls in pydantic through the token model; a server store needs none of
 # the local-file helpers, nor they asyncio).
 _LAZY = {
-    "TokenStore": "mcpconnect.storage.store",
-    "atomic_write": "mcpconnect.fsutil",
-    "redact_url": "mcpconnect.storage.remote",
-    "scrub_password": "mcpconnect.storage.remote",
+    "TokenStore": "mcpconnect.storage._store",
+    "atomic_write": "mcpconnect._fsutil",
+    "redact_url": "mcpconnect.storage._remote",
+    "scrub_password": "mcpconnect.storage._remote",
     **dict.fromkeys(
         [
             "PRIVATE_FILE",
@@ -66,7 +66,7 @@ _LAZY = {
             "keep_aside",
             "tighten_file_mode",
         ],
-        "mcpconnect.storage.local",
+        "mcpconnect.storage._local",
     ),
 }
 

@@ -1,7 +1,7 @@
 """What the core hands a transport plugin, and what every transport shares.
 
 A transport factory is called as ``factory(name, server, context)`` with the server's configured
-name, its :class:`~mcpconnect.config.ServerConfig` and a :class:`TransportContext`. It returns an
+name, its :class:`~mcpconnect.ServerConfig` and a :class:`TransportContext`. It returns an
 async context manager that yields the ``(read_stream, write_stream)`` pair of the MCP SDK's
 ``Transport`` protocol. Leaving the context closes the connection (and stops a local process).
 """
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mcpconnect.fsutil import make_private_dirs
+from mcpconnect._fsutil import make_private_dirs
 
 if TYPE_CHECKING:
     import httpx
 
-    from mcpconnect.transport.http import SSE_READ_TIMEOUT, httpx_client, sdk_http_client
+    from mcpconnect.transport._http import SSE_READ_TIMEOUT, httpx_client, sdk_http_client
 
 __all__ = ["SSE_READ_TIMEOUT", "ServerLog", "TransportContext", "httpx_client", "sdk_http_client", "server_log_path"]
 
@@ -33,7 +33,7 @@ _HTTP = {"SSE_READ_TIMEOUT", "httpx_client", "sdk_http_client"}
 
 def __getattr__(name: str) -> Any:
     if name in _HTTP:
-        from mcpconnect.transport import http
+        from mcpconnect.transport import _http as http
 
         return getattr(http, name)
     raise AttributeError(f"module 'mcpconnect.transport' has no attribute {name!r}")
@@ -72,8 +72,8 @@ class ServerLog:
         """Record one line of stderr (a trailing newline is stripped), with every known secret
         (registered tokens, secret ``env`` and ``headers`` values) and anything that looks like
         one (a URL's password, ``API_KEY=...``) redacted: servers echo their environment."""
-        from mcpconnect.logs import scrub
-        from mcpconnect.redact import redact_text
+        from mcpconnect._logs import scrub
+        from mcpconnect._redact import redact_text
 
         line = redact_text(scrub(line.rstrip("\r\n")))
         with self._lock:
@@ -108,7 +108,7 @@ class ServerLog:
                 fh.write(data)
             self._size += len(data)
             if self._size > LOG_BYTES:
-                from mcpconnect.fsutil import atomic_write
+                from mcpconnect._fsutil import atomic_write
 
                 kept = self.path.read_bytes()[-LOG_BYTES // 2 :]
                 kept = kept[kept.find(b"\n") + 1 :]

@@ -2,7 +2,7 @@
 
 The MCP SDK's client speaks the protocol (a GET event stream announcing the POST endpoint); every
 HTTP request goes out through an httpx client carrying the server's headers and its
-``httpx.Auth``, see :mod:`mcpconnect.transport.http`. When the event stream drops, the
+``httpx.Auth``, see :mod:`mcpconnect.transport._http`. When the event stream drops, the
 connection ends and mcpconnect's hub reconnects (this transport has no resumption).
 """
 

@@ -3,7 +3,7 @@
 The MCP SDK's client speaks the protocol (``Mcp-Session-Id``, SSE response streams resumed with
 ``Last-Event-ID`` after the server's ``retry:`` delay, the 2026-07-28 stateless requests); every
 HTTP request goes out through an httpx client carrying the server's headers and its
-``httpx.Auth`` (OAuth or API token), see :mod:`mcpconnect.transport.http`.
+``httpx.Auth`` (OAuth or API token), see :mod:`mcpconnect.transport._http`.
 """
 
 from __future__ import annotations

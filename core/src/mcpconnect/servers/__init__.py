@@ -1,5 +1,0 @@
-"""Server lifecycle: one owner task per connection, state, health checks, reconnects, the cache."""
-
-from mcpconnect.servers.connection import ConnectOptions, ServerConnection, ServerState, ServerStatus
-
-__all__ = ["ConnectOptions", "ServerConnection", "ServerState", "ServerStatus"]
