@@ -29,7 +29,7 @@ def add_store(site: FakeSite, dist: str, name: str, module: str) -> None:
 def test_discovers_an_installed_plugin_with_its_distribution(site: FakeSite) -> None:
     add_store(site, "acme-store", "acme", "acme_store_plugin")
     host = PluginHost()
-    found = {(i.kind, i.name): i for i in host.discover()}
+    found = {(i.kind, i.name): i for i in host.installed()}
     assert found[("store", "acme")].distribution == "acme-store"
     assert found[("store", "acme")].version == "1.2.3"
     assert ("store", "memory") in found  # the core's built-in, registered like any plugin
@@ -92,7 +92,7 @@ def test_the_same_entry_point_seen_twice_is_not_a_conflict(
     again = FakeSite(tmp_path / "site2", monkeypatch)
     again.dist("acme-store", "1.2.3", {"mcpconnect.store": {"acme": "acme_store_plugin"}})
     host = PluginHost()
-    assert [i.name for i in host.discover("store")].count("acme") == 1
+    assert [i.name for i in host.installed("store")].count("acme") == 1
     assert host.load("store", "acme").name == "acme"
 
 
@@ -420,7 +420,7 @@ def test_trace_switch_prints_each_hook_call(site: FakeSite) -> None:
 
 def test_empty_host_sees_no_installed_plugin(site: FakeSite, mcpconnect_host: PluginHost) -> None:
     add_store(site, "acme-store", "acme", "acme_store_plugin")
-    assert mcpconnect_host.discover() == []
+    assert mcpconnect_host.installed() == []
     with pytest.raises(PluginNotFoundError):
         mcpconnect_host.load("store", "acme")
     from mcpconnect.storage import _memory as memory

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from mcpconnect._registry import GROUPS, Kind, PluginInfo
+from mcpconnect._kinds import GROUPS, Kind, PluginInfo
 
 if TYPE_CHECKING:
     from stevedore.extension import Extension

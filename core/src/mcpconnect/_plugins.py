@@ -38,8 +38,8 @@ import pluggy
 
 from mcpconnect import _entrypoints as entrypoints
 from mcpconnect import hookspecs
+from mcpconnect._kinds import GROUPS, KIND_LABELS, REGISTER_HOOKS, Kind, PluginInfo, RegisteredFactory
 from mcpconnect._logs import scrub
-from mcpconnect._registry import GROUPS, KIND_LABELS, REGISTER_HOOKS, Kind, PluginInfo, Registration
 from mcpconnect.errors import (
     MCPConnectError,
     PluginConflictError,
@@ -143,10 +143,10 @@ class PluginHost:
         self._disable = frozenset(n.lower() for n in disable)
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self._registrations: dict[Kind, dict[str, Registration]] = {k: {} for k in GROUPS}
+        self._registrations: dict[Kind, dict[str, RegisteredFactory]] = {k: {} for k in GROUPS}
         self._loaded: dict[tuple[Kind, str], PluginInfo | None] = {}
         self._failed: dict[tuple[Kind, str], PluginLoadError] = {}
-        self._discovered: list[PluginInfo] | None = None
+        self._installed: list[PluginInfo] | None = None
         self._observers_loaded = False
         self._tracing = bool(trace)
         if trace:
@@ -177,7 +177,7 @@ class PluginHost:
 
     # -- discovery (metadata only, nothing imported) --------------------------------------------
 
-    def discover(self, kind: Kind | None = None) -> list[PluginInfo]:
+    def installed(self, kind: Kind | None = None) -> list[PluginInfo]:
         """Every installed plugin (of ``kind``), from package metadata, deduplicated.
 
         Entries that differ only by the path they were found on (editable installs, stray
@@ -185,22 +185,22 @@ class PluginHost:
         """
         if not self.autoload:
             return []
-        if self._discovered is None:
-            self._discovered = entrypoints.installed()
-        return [i for i in self._discovered if kind is None or i.kind == kind]
+        if self._installed is None:
+            self._installed = entrypoints.installed()
+        return [i for i in self._installed if kind is None or i.kind == kind]
 
     def names(self, kind: Kind) -> list[str]:
         """The names users may write for ``kind``: installed ones allowed by the switches, plus
         those registered by hand."""
-        found = {i.name for i in self.discover(kind) if self.is_enabled(i)}
+        found = {i.name for i in self.installed(kind) if self.is_enabled(i)}
         return sorted(found | set(self._registrations[kind]))
 
     def _conflicts(self, kind: Kind, name: str) -> list[PluginInfo]:
-        return [i for i in self.discover(kind) if i.name == name]
+        return [i for i in self.installed(kind) if i.name == name]
 
     # -- loading --------------------------------------------------------------------------------
 
-    def register_plugin(self, plugin: object, *, kind: Kind, name: str | None = None) -> list[Registration]:
+    def register_plugin(self, plugin: object, *, kind: Kind, name: str | None = None) -> list[RegisteredFactory]:
         """Register a hookimpl module or object by hand and collect what it registers.
 
         This is how tests and embedding applications add a plugin that is not installed.
@@ -209,14 +209,14 @@ class PluginHost:
         info = PluginInfo(kind, label, str(getattr(plugin, "__name__", repr(plugin))))
         return self._register(plugin, info)
 
-    def _register(self, plugin: object, info: PluginInfo) -> list[Registration]:
+    def _register(self, plugin: object, info: PluginInfo) -> list[RegisteredFactory]:
         """Register ``plugin`` with pluggy and collect what its registration hook registers.
 
         On any failure the plugin and what it registered are removed again, so that it alone is
         blamed and the plugins loaded after it are unaffected.
         """
         added = not self.pm.is_registered(plugin)
-        collected: list[Registration] = []
+        collected: list[RegisteredFactory] = []
         new_names: list[str] = []
         try:
             if added:
@@ -272,7 +272,7 @@ class PluginHost:
         plugin: object,
         info: PluginInfo,
         hook_name: str,
-        collected: list[Registration],
+        collected: list[RegisteredFactory],
         new_names: list[str],
     ) -> None:
         def register(
@@ -293,7 +293,7 @@ class PluginHost:
                     f"{info.describe()}; uninstall one of them or disable it with "
                     f"{ENV_DISABLE}=<distribution>"
                 )
-            reg = Registration(info.kind, name, factory, description, requires, info)
+            reg = RegisteredFactory(info.kind, name, factory, description, requires, info)
             self._registrations[info.kind][name] = reg
             new_names.append(name)
             collected.append(reg)
@@ -302,7 +302,7 @@ class PluginHost:
         caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
         caller(register=register)
 
-    def load(self, kind: Kind, name: str) -> Registration:
+    def load(self, kind: Kind, name: str) -> RegisteredFactory:
         """The registration named ``name`` of ``kind``, loading its plugin if need be.
 
         Only that plugin's entry module is imported. Raises :class:`PluginNotFoundError`,
@@ -335,7 +335,7 @@ class PluginHost:
             raise error
         return reg
 
-    def _drop(self, plugin: object, registrations: Sequence[Registration]) -> None:
+    def _drop(self, plugin: object, registrations: Sequence[RegisteredFactory]) -> None:
         for reg in registrations:
             if self._registrations[reg.kind].get(reg.name) is reg:
                 del self._registrations[reg.kind][reg.name]
@@ -373,7 +373,7 @@ class PluginHost:
     def _with_distribution(self, info: PluginInfo) -> PluginInfo:
         if info.distribution is not None:
             return info
-        for found in self.discover(info.kind):
+        for found in self.installed(info.kind):
             if (found.name, found.value) == (info.name, info.value):
                 return found
         return info
@@ -425,7 +425,7 @@ class PluginHost:
             distribution=info.distribution,
         )
 
-    def _wrong_name(self, info: PluginInfo, module: object, registered: Sequence[Registration]) -> PluginLoadError:
+    def _wrong_name(self, info: PluginInfo, module: object, registered: Sequence[RegisteredFactory]) -> PluginLoadError:
         label = KIND_LABELS[info.kind]
         hook_name = REGISTER_HOOKS[info.kind]
         if registered:
@@ -567,7 +567,7 @@ class PluginHost:
     def _signature_error(
         self,
         info: PluginInfo,
-        reg: Registration,
+        reg: RegisteredFactory,
         signature: inspect.Signature,
         exc: TypeError,
         given: Mapping[str, Any],
@@ -661,7 +661,7 @@ class PluginHost:
         """Load every installed plugin and report each one's state (``plugins list``), including
         entry points declared in a group mcpconnect does not read."""
         self._observers_loaded = True
-        rows = [self._status_after_load(info) for info in self.discover()]
+        rows = [self._status_after_load(info) for info in self.installed()]
         listed = {(r.kind, r.name) for r in rows}
         for kind, regs in self._registrations.items():
             for reg_name in regs:
@@ -694,7 +694,7 @@ class PluginHost:
             )
         return rows
 
-    def registration(self, kind: Kind, name: str) -> Registration | None:
+    def registration(self, kind: Kind, name: str) -> RegisteredFactory | None:
         """An already-loaded registration, or ``None`` (never imports anything)."""
         return self._registrations[kind].get(name)
 

@@ -3,7 +3,7 @@
 from mcp.shared.message import SessionMessage
 from mcp_types.jsonrpc import JSONRPCError, JSONRPCResponse
 
-from mcpconnect._servers.connection import _default_result_type
+from mcpconnect._servers.streams import _default_result_type
 
 
 def test_a_result_without_result_type_becomes_complete():

@@ -10,7 +10,7 @@ import json
 import jwt
 import pytest
 
-from mcpconnect.auth._mcp import DPoPKey, Registration, canonical_resource, parse_challenge
+from mcpconnect.auth._mcp import ClientRegistration, DPoPKey, canonical_resource, parse_challenge
 from mcpconnect.auth._mcp.discovery import (
     AuthServerMetadata,
     auth_server_metadata_urls,
@@ -125,7 +125,7 @@ def test_dpop_nonces_are_kept_per_origin_and_the_key_round_trips():
 
 
 def test_registration_repr_hides_the_secret_and_round_trips():
-    reg = Registration("https://as.example", "cid", "s3cret-value-0123456789", "client_secret_basic")
+    reg = ClientRegistration("https://as.example", "cid", "s3cret-value-0123456789", "client_secret_basic")
     assert "s3cret" not in repr(reg)
-    assert Registration.from_record(reg.to_record()) == reg
-    assert Registration.from_record({"issuer": "x"}) is None
+    assert ClientRegistration.from_record(reg.to_record()) == reg
+    assert ClientRegistration.from_record({"issuer": "x"}) is None

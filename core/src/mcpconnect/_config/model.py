@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from mcpconnect._config.variables import expand_vars, has_vars
+from mcpconnect._config.variables import expand_vars
 from mcpconnect.errors import ConfigError
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "ServerConfig",
     "StorageConfig",
     "expand_vars",
-    "has_vars",
     "table_name",
 ]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mcpconnect.errors import ConfigError
 
-__all__ = ["Reference", "expand_vars", "has_vars", "references", "unset_vars"]
+__all__ = ["Reference", "expand_vars", "references", "unset_vars"]
 
 _NAME = re.compile(r"(?:env:)?([A-Za-z_][A-Za-z0-9_]*)")
 #: Deeper nesting of defaults than this is refused (a configuration never needs it, and it bounds
@@ -71,11 +71,6 @@ def references(value: str) -> Iterator[Reference]:
             continue
         yield ref
         i = ref.end
-
-
-def has_vars(value: str) -> bool:
-    """Whether ``value`` holds a ``${VAR}`` reference."""
-    return next(references(value), None) is not None
 
 
 def _expand(value: str, env: Mapping[str, str], where: str, depth: int) -> str:

@@ -14,16 +14,16 @@ import math
 import random
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from mcpconnect._config.model import table_name
 from mcpconnect._redact import safe_url
-from mcpconnect._servers.errors import describe
+from mcpconnect._servers.errors import auth_advice, describe, leaf_errors
+from mcpconnect._servers.listing import ToolListing
+from mcpconnect._servers.status import ConnectOptions, ServerState, ServerStatus
+from mcpconnect._servers.streams import first_of, watch_eof
 from mcpconnect.errors import MCPConnectError, TransportError, TransportTimeoutError
 from mcpconnect.transport import ServerLog, TransportContext
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from mcpconnect._config import ServerConfig
     from mcpconnect._operations import Operation
     from mcpconnect._runtime import Runtime
-    from mcpconnect._servers.cache import DiscoveryCache
 
 __all__ = ["ConnectOptions", "ServerConnection", "ServerState", "ServerStatus"]
 
@@ -42,70 +41,6 @@ T = TypeVar("T")
 
 #: The transports ``transport = "auto"`` tries, in order.
 AUTO_ORDER = ("streamable-http", "sse")
-
-
-class ServerState(StrEnum):
-    """Where a server's connection stands."""
-
-    STARTING = "starting"
-    READY = "ready"
-    RESTARTING = "restarting"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-
-@dataclass
-class ConnectOptions:
-    """How the hub connects: shared by every server."""
-
-    health_interval: float | None = 30.0
-    reconnect: bool = True
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    use_cache: bool = True
-    cache: DiscoveryCache | None = None
-    sampling_callback: Any = None
-    elicitation_callback: Any = None
-    logging_callback: Any = None
-    list_roots_callback: Any = None
-    message_handler: Any = None
-    client_info: Any = None
-    mode: str = "auto"
-    on_state: Any = None  # called with each ServerStatus as it changes (live progress)
-    on_notification: Any = None  # awaited with (server name, notification) for each server notification
-
-
-@dataclass
-class ServerStatus:
-    """A snapshot of one server, as ``hub.servers[name]`` and ``mcpconnect check`` show it."""
-
-    name: str
-    transport: str
-    state: ServerState
-    protocol_version: str | None = None
-    server_name: str | None = None
-    server_version: str | None = None
-    tools: int | None = None
-    latency_ms: float | None = None
-    error: str | None = None
-    restarts: int = 0
-    stderr_tail: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.state is ServerState.READY
-
-    def summary(self) -> dict[str, Any]:
-        """What ``mcpconnect check --json`` and the dashboard show of it."""
-        return {
-            "name": self.name,
-            "transport": self.transport,
-            "ok": self.ok,
-            "protocol_version": self.protocol_version,
-            "tools": self.tools,
-            "latency_ms": self.latency_ms,
-            "error": self.error,
-        }
 
 
 class _ConnectFailed(Exception):
@@ -138,11 +73,7 @@ class ServerConnection:
         self.restarts = 0
         self.log = ServerLog(name)
         self.client: Client | None = None
-        self._tools: list[Any] | None = None
-        # notifications/tools/list_changed: the list is refetched in the background (the last one
-        # known is shown meanwhile); tools() refetches at once while it is stale.
-        self._tools_stale = False
-        self._refetch = anyio.Event()
+        self.listing = ToolListing(name, server, options)
         self._changed = anyio.Event()  # set on every state change, then replaced
         self._lost = anyio.Event()
         self._lost_reason = ""
@@ -151,9 +82,6 @@ class ServerConnection:
         self._first_done = anyio.Event()
         self._context: TransportContext | None = None
         self._operation: Operation | None = None  # the connect attempt observers are told about
-        from mcpconnect._servers.cache import cache_key
-
-        self._cache_key = cache_key(name, server)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -166,7 +94,7 @@ class ServerConnection:
             protocol_version=self.protocol_version,
             server_name=self.server_name,
             server_version=self.server_version,
-            tools=len(self._tools) if self._tools is not None else None,
+            tools=len(self.listing.tools) if self.listing.tools is not None else None,
             latency_ms=self.latency_ms,
             error=self.error,
             restarts=self.restarts,
@@ -231,7 +159,7 @@ class ServerConnection:
             delay = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
             delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
             with anyio.move_on_after(delay):
-                await _first_of(self._stop.wait, self._retry.wait)
+                await first_of(self._stop.wait, self._retry.wait)
             self._retry = anyio.Event()
         if self.state is not ServerState.FAILED:
             self._set(ServerState.STOPPED, self.error if self.state is ServerState.RESTARTING else None)
@@ -371,7 +299,7 @@ class ServerConnection:
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.server.timeout) as scope:
                 client = Client(
-                    _watch_eof(streams, self._on_lost),
+                    watch_eof(streams, self._on_lost),
                     mode=self.server.protocol or self.options.mode,
                     read_timeout_seconds=self.server.timeout,
                     sampling_callback=self.options.sampling_callback,
@@ -383,7 +311,8 @@ class ServerConnection:
                     cache=None,
                 )
                 async with client:
-                    await self._discover(client)
+                    self._identify(client)
+                    await self.listing.first(client)
                     scope.deadline = math.inf
                     self.latency_ms = round((time.perf_counter() - started) * 1000, 1)
                     self.transport = transport
@@ -401,8 +330,8 @@ class ServerConnection:
                     async with anyio.create_task_group() as tg:
                         if self.options.health_interval:
                             tg.start_soon(self._health_loop, client)
-                        tg.start_soon(self._refetch_loop, client)
-                        await _first_of(self._stop.wait, self._lost.wait)
+                        tg.start_soon(self.listing.refetch_loop, client)
+                        await first_of(self._stop.wait, self._lost.wait)
                         tg.cancel_scope.cancel()
                     self.client = None
         except Exception as exc:
@@ -411,10 +340,12 @@ class ServerConnection:
                 return
             refused = self._refused_status()
             if refused is not None:
-                if isinstance(exc, MCPConnectError) or any(isinstance(e, MCPConnectError) for e in _leaves(exc)):
+                if isinstance(exc, MCPConnectError) or any(isinstance(e, MCPConnectError) for e in leaf_errors(exc)):
                     # The auth layer said what is wrong (not logged in, MCP authorization failed).
                     raise _ConnectFailed(transport, self._message(describe(exc)), auth=True) from None
-                raise _ConnectFailed(transport, self._message(self._auth_advice(refused)), auth=True) from None
+                raise _ConnectFailed(
+                    transport, self._message(auth_advice(self.name, self.server, refused)), auth=True
+                ) from None
             raise _ConnectFailed(transport, self._message(self._lost_reason or describe(exc))) from None
         if not ready:
             if self._lost_reason:
@@ -433,111 +364,25 @@ class ServerConnection:
                     return status
         return None
 
-    def _auth_advice(self, status: int) -> str:
-        """An authentication error for HTTP ``status``, naming the key to fix."""
-        server, key = self.server, table_name("servers", self.name)
-        if status == 401:
-            what = "authentication failed: the server refused the request (HTTP 401)"
-        else:
-            what = "authentication failed: the server refused access (HTTP 403: the credentials lack permission)"
-        header = next(
-            (h for h in server.headers if h.lower() in ("authorization", "x-api-key", "api-key", "cookie")), None
-        )
-        if server.auth == "token":
-            if server.token_env:
-                fix = f"check the token in ${server.token_env} (token_env of {key})"
-            elif server.token_file:
-                fix = f"check the token in {server.token_file} (token_file of {key})"
-            else:
-                fix = f"check token in {key}"
-            if status == 403:
-                fix += "; it must be allowed to use this server"
-        elif server.auth_provider:
-            provider = server.auth_provider
-            fix = f"the token of provider '{provider}' was refused; run 'mcpconnect login {provider}'"
-            if status == 403:
-                fix += " with the scopes this server needs (scopes in [providers." + provider + "])"
-        elif server.auth == "mcp":
-            fix = f"run 'mcpconnect login {self.name}'"
-        elif header is not None:
-            fix = f"check headers.{header} in {key}"
-        else:
-            fix = (
-                f'the server needs credentials: set auth = "token" and token_env = "VAR" in {key}, or '
-                'auth = "mcp" if it supports MCP authorization'
-            )
-        return f"{what}; {fix}"
-
     def _on_lost(self, reason: str) -> None:
         if not self._lost.is_set():
             self._lost_reason = reason
             self._lost.set()
 
-    async def _discover(self, client: Client) -> None:
+    def _identify(self, client: Client) -> None:
         self.protocol_version = client.protocol_version
         info = client.server_info
         self.server_name = info.name if info else None
         self.server_version = info.version if info else None
-        cache = self.options.cache
-        if cache is not None and self.options.use_cache:
-            entry = cache.get(self._cache_key)
-            if entry is not None and entry.get("protocol_version") == self.protocol_version:
-                from mcp_types import Tool
-
-                self._tools = [Tool.model_validate(t) for t in entry.get("tools", [])]
-                return
-        await self._fetch_tools(client)
-
-    async def _fetch_tools(self, client: Client) -> list[Any]:
-        self._tools_stale = False  # a list_changed arriving from now on asks for another fetch
-        tools: list[Any] = []
-        if client.server_capabilities.tools is not None:
-            cursor: str | None = None
-            for _ in range(100):  # a paginator that never ends must not hang us
-                page = await client.list_tools(cursor=cursor, cache_mode="bypass")
-                tools.extend(page.tools)
-                cursor = page.next_cursor
-                if not cursor:
-                    break
-        self._tools = tools
-        if self.options.cache is not None:
-            self.options.cache.put(
-                self._cache_key,
-                {
-                    "server": self.name,
-                    "protocol_version": self.protocol_version,
-                    "server_info": {"name": self.server_name, "version": self.server_version},
-                    "capabilities": client.server_capabilities.model_dump(mode="json", by_alias=True),
-                    "tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools],
-                },
-            )
-        return tools
 
     async def _handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
         if method == "notifications/tools/list_changed":
-            self._tools_stale = True
-            self._refetch.set()  # not fetched here: this handler runs in the session's reader
-            if self.options.cache is not None:
-                self.options.cache.invalidate(self._cache_key)
+            self.listing.changed()
         if self.options.message_handler is not None:
             await self.options.message_handler(message)
         if self.options.on_notification is not None and method is not None:
             await self.options.on_notification(self.name, message)
-
-    async def _refetch_loop(self, client: Client) -> None:
-        """Fetch the tool list again after each ``notifications/tools/list_changed``."""
-        while True:
-            await self._refetch.wait()
-            self._refetch = anyio.Event()
-            if not self._tools_stale:
-                continue  # someone fetched it meanwhile
-            try:
-                with anyio.fail_after(self.server.timeout):
-                    await self._fetch_tools(client)
-            except Exception as exc:
-                # tools() fetches again on the next use; the health check judges the connection.
-                log.debug("server %s: refetching the tool list failed: %s", self.name, describe(exc))
 
     async def _health_loop(self, client: Client) -> None:
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -621,86 +466,9 @@ class ServerConnection:
                 await self._changed.wait()
 
     async def tools(self, *, refresh: bool = False) -> list[Any]:
-        if self._tools is None or refresh or self._tools_stale:
-            return await self.request("tools/list", self._fetch_tools)
-        return list(self._tools)
-
-
-@contextlib.asynccontextmanager
-async def _watch_eof(transport: Any, on_lost: Callable[[str], None]) -> AsyncIterator[tuple[Any, Any]]:
-    """The transport's streams, its read stream watched: when it ends, the connection is lost.
-
-    Transports that cannot tell (the SDK's SSE client) still get their owner to reconnect.
-    """
-    async with transport as (read_stream, write_stream):
-        yield _EofWatch(read_stream, on_lost), write_stream
-
-
-def _default_result_type(item: Any) -> None:
-    """SEP-2322: a result without ``resultType`` is a complete one.
-
-    mcp 2.3.0 rejects such a result on 2026-07-28 sessions instead of defaulting it (the
-    conformance scenario ``sep-2322-client-request-state`` sends one); on earlier sessions the SDK
-    drops the field again, as it belongs to a later revision.
-    """
-    from mcp_types.jsonrpc import JSONRPCResponse
-
-    message = getattr(item, "message", None)
-    if isinstance(message, JSONRPCResponse) and isinstance(message.result, dict):
-        message.result.setdefault("resultType", "complete")
-
-
-class _EofWatch:
-    """A read stream that reports its end (the SDK's ``ReadStream`` protocol)."""
-
-    def __init__(self, stream: Any, on_lost: Callable[[str], None]) -> None:
-        self._stream = stream
-        self._on_lost = on_lost
-
-    @property
-    def last_context(self) -> Any:
-        return getattr(self._stream, "last_context", None)
-
-    async def receive(self) -> Any:
-        try:
-            item = await self._stream.receive()
-        except anyio.EndOfStream:
-            self._on_lost("the server closed the connection")
-            raise
-        _default_result_type(item)
-        return item
-
-    def __aiter__(self) -> _EofWatch:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def __aenter__(self) -> _EofWatch:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    from mcpconnect._servers.errors import leaf_errors
-
-    return leaf_errors(exc)
-
-
-async def _first_of(*waits: Callable[[], Awaitable[Any]]) -> None:
-    async with anyio.create_task_group() as tg:
-
-        async def one(wait: Callable[[], Awaitable[Any]]) -> None:
-            await wait()
-            tg.cancel_scope.cancel()
-
-        for wait in waits:
-            tg.start_soon(one, wait)
+        """The server's tools: the list kept, or fetched now when there is none, it is stale or
+        ``refresh`` asks."""
+        listing = self.listing
+        if listing.tools is None or refresh or listing.stale:
+            return await self.request("tools/list", listing.fetch)
+        return list(listing.tools)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mcpconnect._config.model import table_name
 from mcpconnect._redact import safe_url
 
-__all__ = ["describe", "leaf_errors"]
+if TYPE_CHECKING:
+    from mcpconnect._config import ServerConfig
+
+__all__ = ["auth_advice", "describe", "leaf_errors"]
 
 
 def leaf_errors(exc: BaseException) -> list[BaseException]:
@@ -73,3 +79,37 @@ def describe(exc: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror:
         return err.strerror
     return f"{name}: {text}" if text else name
+
+
+def auth_advice(name: str, server: ServerConfig, status: int) -> str:
+    """The error for server ``name`` refusing our credentials with HTTP ``status``, naming the key to fix."""
+    key = table_name("servers", name)
+    if status == 401:
+        what = "authentication failed: the server refused the request (HTTP 401)"
+    else:
+        what = "authentication failed: the server refused access (HTTP 403: the credentials lack permission)"
+    header = next((h for h in server.headers if h.lower() in ("authorization", "x-api-key", "api-key", "cookie")), None)
+    if server.auth == "token":
+        if server.token_env:
+            fix = f"check the token in ${server.token_env} (token_env of {key})"
+        elif server.token_file:
+            fix = f"check the token in {server.token_file} (token_file of {key})"
+        else:
+            fix = f"check token in {key}"
+        if status == 403:
+            fix += "; it must be allowed to use this server"
+    elif server.auth_provider:
+        provider = server.auth_provider
+        fix = f"the token of provider '{provider}' was refused; run 'mcpconnect login {provider}'"
+        if status == 403:
+            fix += " with the scopes this server needs (scopes in [providers." + provider + "])"
+    elif server.auth == "mcp":
+        fix = f"run 'mcpconnect login {name}'"
+    elif header is not None:
+        fix = f"check headers.{header} in {key}"
+    else:
+        fix = (
+            f'the server needs credentials: set auth = "token" and token_env = "VAR" in {key}, or '
+            'auth = "mcp" if it supports MCP authorization'
+        )
+    return f"{what}; {fix}"

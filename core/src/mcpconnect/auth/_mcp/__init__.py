@@ -13,17 +13,17 @@ from mcpconnect.auth._mcp.discovery import (
     parse_challenge,
 )
 from mcpconnect.auth._mcp.dpop import DPoPKey
-from mcpconnect.auth._mcp.provider import MCPProvider, Registration
+from mcpconnect.auth._mcp.provider import ClientRegistration, MCPProvider
 
 __all__ = [
     "MAX_AUTHORIZATIONS",
     "AuthServerMetadata",
     "Challenge",
+    "ClientRegistration",
     "DPoPKey",
     "MCPAuth",
     "MCPAuthorizer",
     "MCPProvider",
-    "Registration",
     "ResourceMetadata",
     "canonical_resource",
     "mcp_server_auth",

@@ -45,7 +45,7 @@ from mcpconnect.auth._mcp.discovery import (
     Discovery,
     canonical_resource,
     default_endpoints,
-    discover,
+    discover_authorization,
     fetch_auth_server_metadata,
     parse_challenge,
     resource_allowed,
@@ -54,8 +54,8 @@ from mcpconnect.auth._mcp.discovery import (
 from mcpconnect.auth._mcp.dpop import DPoPKey
 from mcpconnect.auth._mcp.provider import (
     JWT_BEARER,
+    ClientRegistration,
     MCPProvider,
-    Registration,
     choose_auth_method,
     register_dynamically,
 )
@@ -299,7 +299,7 @@ class MCPAuthorizer:
             if newer is not None:
                 return newer  # another request logged in or refreshed while this one waited
             async with self._http() as http:
-                found = await self._discover(http, challenge)
+                found = await self._discover_authorization(http, challenge)
             if rejected is not None and rejected.issuer == found.auth_server.issuer and rejected.refreshable:
                 self._make_provider(found.auth_server, await self._registration(found), found.resource, rejected.scopes)
                 try:
@@ -317,7 +317,7 @@ class MCPAuthorizer:
         scopes held and the scopes asked for."""
         async with self._lock:
             async with self._http() as http:
-                found = await self._discover(http, challenge)
+                found = await self._discover_authorization(http, challenge)
             held = tuple(current.scopes) if current is not None else ()
             wanted = tuple(dict.fromkeys((*held, *self._scopes(found, challenge))))
             newer = await self._newer_than(current)
@@ -330,7 +330,7 @@ class MCPAuthorizer:
         async with self._lock:
             async with self._http() as http:
                 challenge = await self._probe(http)
-                found = await self._discover(http, challenge)
+                found = await self._discover_authorization(http, challenge)
             return await self._login(found, tuple(scopes) if scopes else self._scopes(found, challenge))
 
     async def logout(self, account: str | None = None) -> LogoutResult:
@@ -364,8 +364,8 @@ class MCPAuthorizer:
         await response.aclose()
         return parse_challenge(response.headers.get("www-authenticate"))
 
-    async def _discover(self, http: httpx.AsyncClient, challenge: Challenge) -> Discovery:
-        return await discover(
+    async def _discover_authorization(self, http: httpx.AsyncClient, challenge: Challenge) -> Discovery:
+        return await discover_authorization(
             http,
             self.url,
             challenge,
@@ -396,20 +396,20 @@ class MCPAuthorizer:
 
     # -- registration --------------------------------------------------------------------------------
 
-    async def _stored_registration(self, issuer: str) -> Registration | None:
+    async def _stored_registration(self, issuer: str) -> ClientRegistration | None:
         record = await self.manager.store.get_registration(issuer)
-        return Registration.from_record(record) if record else None
+        return ClientRegistration.from_record(record) if record else None
 
-    async def _registration(self, found: Discovery, scopes: tuple[str, ...] = ()) -> Registration:
+    async def _registration(self, found: Discovery, scopes: tuple[str, ...] = ()) -> ClientRegistration:
         """This client at the discovered authorization server: pre-registered from the
         configuration, else a Client ID Metadata Document, else stored, else RFC 7591."""
         metadata = found.auth_server
         s = self.settings
         if s.client_id:
             method = choose_auth_method(metadata, has_secret=bool(s.client_secret), has_key=bool(s.private_key_pem))
-            return Registration(metadata.issuer, s.client_id, s.client_secret, method, how="preregistered")
+            return ClientRegistration(metadata.issuer, s.client_id, s.client_secret, method, how="preregistered")
         if s.client_metadata_url and metadata.client_id_metadata_document_supported:
-            return Registration(metadata.issuer, s.client_metadata_url, None, "none", how="cimd")
+            return ClientRegistration(metadata.issuer, s.client_metadata_url, None, "none", how="cimd")
         stored = await self._stored_registration(metadata.issuer)
         if stored is not None and (s.grant != "authorization_code" or stored.redirect_uri):
             return stored
@@ -463,7 +463,7 @@ class MCPAuthorizer:
         return self.dpop
 
     def _make_provider(
-        self, metadata: Any, registration: Registration, resource: str, scopes: tuple[str, ...]
+        self, metadata: Any, registration: ClientRegistration, resource: str, scopes: tuple[str, ...]
     ) -> MCPProvider:
         provider = MCPProvider(
             self.name,

@@ -36,7 +36,7 @@ __all__ = [
     "Challenge",
     "ResourceMetadata",
     "canonical_resource",
-    "discover",
+    "discover_authorization",
     "fetch_auth_server_metadata",
     "parse_challenge",
     "same_origin",
@@ -293,7 +293,7 @@ def default_endpoints(server_url: str) -> AuthServerMetadata:
     )
 
 
-async def discover(
+async def discover_authorization(
     http: httpx.AsyncClient,
     server_url: str,
     challenge: Challenge,

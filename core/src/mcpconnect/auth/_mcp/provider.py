@@ -31,7 +31,7 @@ from mcpconnect.errors import AuthError
 if TYPE_CHECKING:
     from mcpconnect.auth._mcp.dpop import DPoPKey
 
-__all__ = ["JWT_BEARER", "MCPProvider", "Registration", "choose_auth_method"]
+__all__ = ["JWT_BEARER", "ClientRegistration", "MCPProvider", "choose_auth_method"]
 
 log = logging.getLogger("mcpconnect.auth")
 
@@ -41,7 +41,7 @@ _METHODS: dict[str, str] = {"client_secret_basic": "basic", "client_secret_post"
 
 
 @dataclass(frozen=True)
-class Registration:
+class ClientRegistration:
     """This client at one authorization server: how it was registered and how it authenticates."""
 
     issuer: str
@@ -55,7 +55,7 @@ class Registration:
 
     def __repr__(self) -> str:
         return (
-            f"Registration(issuer={self.issuer!r}, client_id={self.client_id!r}, how={self.how!r}, "
+            f"ClientRegistration(issuer={self.issuer!r}, client_id={self.client_id!r}, how={self.how!r}, "
             f"auth_method={self.auth_method!r}, client_secret={'***' if self.client_secret else None})"
         )
 
@@ -72,7 +72,7 @@ class Registration:
         return record
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Registration | None:
+    def from_record(cls, record: Mapping[str, Any]) -> ClientRegistration | None:
         try:
             registration = cls(
                 issuer=str(record["issuer"]),
@@ -113,7 +113,7 @@ class MCPProvider(OAuthProvider):
         self,
         name: str,
         metadata: AuthServerMetadata,
-        registration: Registration,
+        registration: ClientRegistration,
         *,
         resource: str,
         scopes: tuple[str, ...] = (),
@@ -286,7 +286,7 @@ async def register_dynamically(
     grant_types: tuple[str, ...],
     auth_method: str,
     scopes: tuple[str, ...] = (),
-) -> Registration:
+) -> ClientRegistration:
     """RFC 7591 dynamic client registration as a native application."""
     assert metadata.registration_endpoint is not None
     body: dict[str, Any] = {
@@ -342,7 +342,7 @@ async def register_dynamically(
         method = auth_method if (secret or auth_method == "none") else "none"
     if method in ("client_secret_basic", "client_secret_post") and not secret:
         method = "none"
-    return Registration(
+    return ClientRegistration(
         issuer=metadata.issuer,
         client_id=data["client_id"],
         client_secret=secret or None,

@@ -1,4 +1,6 @@
-"""What plugins register: named factories for auth providers, token stores and transports."""
+"""The kinds of plugin (their entry-point groups, registration hooks and labels), an installed
+plugin as its metadata names it (:class:`PluginInfo`), and a factory a plugin registered
+(:class:`RegisteredFactory`)."""
 
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ class PluginInfo:
 
 
 @dataclass(frozen=True)
-class Registration:
+class RegisteredFactory:
     """One named factory registered by a plugin."""
 
     kind: Kind
