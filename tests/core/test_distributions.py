@@ -131,3 +131,42 @@ def test_the_walls_cover_every_module() -> None:
     assert documented | {"mcpconnect.hookspecs"} == public
     assert "mcpconnect.storage._local" in private and "mcpconnect._fsutil" in private
     assert _contract_modules("plugins-public-api", "forbidden_modules") == private
+
+
+def _private_imports(source: Path) -> list[str]:
+    """The mcpconnect modules a file imports whose path has a private (``_name``) part."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source.read_text(), str(source))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "mcpconnect" and any(p.startswith("_") and not p.startswith("__") for p in parts[1:]):
+                found.append(name)
+    return found
+
+
+def test_third_party_fixture_plugins_use_only_the_public_api() -> None:
+    # The store, provider, transport and observer written from the docs as a third party would:
+    # what they import is what an author may rely on. Their tests included.
+    fixtures = ROOT / "tests" / "fixtures"
+    sources = [p for d in fixtures.iterdir() if d.is_dir() for p in d.rglob("*.py") if "build" not in p.parts]
+    assert {p.relative_to(fixtures).parts[0] for p in sources} >= {
+        "example-provider",
+        "mcpconnect-observer-journal",
+        "mcpconnect-store-notebook",
+        "mcpconnect-transport-tcp",
+    }
+    offenders = {str(p.relative_to(ROOT)): _private_imports(p) for p in sources if _private_imports(p)}
+    assert offenders == {}
+
+
+def test_the_private_import_finder_sees_private_paths(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import mcpconnect.auth\nfrom mcpconnect.storage import _local\nfrom mcpconnect._hub import Hub\n")
+    assert _private_imports(probe) == ["mcpconnect.storage._local", "mcpconnect._hub", "mcpconnect._hub.Hub"]
