@@ -109,6 +109,22 @@ def test_config_show_redacts_and_names_sources(
     assert code == 0 and "inline-secret-value-xyz" not in table and "servers.local.timeout" in table
 
 
+def test_config_show_quotes_keys_that_are_not_bare(
+    capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server named "my.notes" is `servers."my.notes"`: the key shown is one --set accepts.
+    write(project / "mcpconnect.toml", '[storage]\nbackend = "memory"\n[servers."my.notes"]\ncommand = "srv"\n')
+    code, out, _ = run(capsys, "config", "show", "--json")
+    assert code == 0
+    sources = json.loads(out)["sources"]
+    assert 'servers."my.notes".command' in sources and "servers.my.notes.command" not in sources
+    code, out, _ = run(capsys, "--set", 'servers."my.notes".timeout=7', "config", "show", "--json")
+    assert code == 0 and json.loads(out)["sources"]['servers."my.notes".timeout'] == "--set"
+    monkeypatch.setenv("COLUMNS", "200")
+    code, table, _ = run(capsys, "config", "show")
+    assert code == 0 and 'servers."my.notes".command' in table
+
+
 def test_set_flag_is_the_top_layer(
     capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

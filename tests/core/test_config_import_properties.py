@@ -199,3 +199,44 @@ def test_a_secret_written_as_a_value_never_reaches_the_toml(key: str, value: str
     assert value not in text and not any(value in w for w in warnings)
     Config.model_validate(tomllib.loads(text))
     assert "# TODO: server 's': export " in text
+
+
+FLAGS = st.sampled_from(["--token", "--api-key", "-password", "--access-token", "--db-password"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    flag=FLAGS,
+    key=SECRET_KEYS,
+    value=SECRET_VALUES,
+    where=st.sampled_from(["flag", "flag=", "url-in-args", "url", "env-reference"]),
+)
+@example(flag="--token", key="GITHUB_TOKEN", value="s3cr3tAAAAAAAAAAAA", where="env-reference")
+def test_a_secret_in_args_or_url_never_reaches_the_toml(flag: str, key: str, value: str, where: str) -> None:
+    # Literal passwords in URLs, values after secret-named flags, and set variables that hold a
+    # secret: the TOML gets a ${VAR} reference (mcpconnect expands it when it starts the server).
+    env: dict[str, str] = {}
+    if where == "flag":
+        entry: dict[str, Any] = {"command": "srv", "args": ["--verbose", flag, value, "serve"]}
+    elif where == "flag=":
+        entry = {"command": "srv", "args": [f"{flag}={value}"]}
+    elif where == "url-in-args":
+        entry = {"command": "npx", "args": ["mcp-remote", f"postgresql://app:{value}@db.example:5432/x"]}
+    elif where == "url":
+        entry = {"url": f"https://me:{value}@mcp.example/mcp"}
+    else:
+        name = key.replace("-", "_")
+        env = {name: value}
+        entry = {"command": "srv", "args": [flag, f"${{env:{name}}}"]}
+    warnings: list[str] = []
+    text = to_toml(convert({"mcpServers": {"s": entry}}, source="c.json", warnings=warnings, environ=env))
+    assert value not in text and not any(value in w for w in warnings)
+    server = Config.model_validate(tomllib.loads(text)).servers["s"]
+    assert "${" in (server.url or " ".join(server.args))
+    if where != "env-reference":
+        assert "# TODO: server 's': export " in text
+    # ...and the arguments that are not secret stay as they were
+    if where == "flag":
+        assert server.args[0] == "--verbose" and server.args[1] == flag and server.args[3] == "serve"
+    if where == "url-in-args":
+        assert server.args[1].startswith("postgresql://app:${") and server.args[1].endswith("@db.example:5432/x")

@@ -15,12 +15,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
+    "is_secret_flag",
     "is_secret_name",
     "redact_header",
     "redact_mapping",
     "redact_nested",
     "redact_text",
     "redact_value",
+    "replace_url_password",
     "safe_url",
     "secret_values",
 ]
@@ -133,11 +135,16 @@ def redact_nested(key: str, value: Any) -> Any:
     if isinstance(value, list | tuple):
         shown = [redact_nested(key, v) for v in value]
         after = [None, *shown][: len(shown)]
-        return [MASK if _secret_flag(prev) and item != "" else item for prev, item in zip(after, shown, strict=True)]
+        return [MASK if is_secret_flag(prev) and item != "" else item for prev, item in zip(after, shown, strict=True)]
     return redact_value(key, value)
 
 
-def _secret_flag(arg: object) -> bool:
+def replace_url_password(text: str, replacement: str) -> str:
+    """``text`` with the password of each URL in it (``scheme://user:PASSWORD@host``) replaced."""
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + replacement, text)
+
+
+def is_secret_flag(arg: object) -> bool:
     """``--token``, ``--api-key``, ``-password``: a flag whose value follows it."""
     return isinstance(arg, str) and arg.startswith("-") and "=" not in arg and is_secret_name(arg.lstrip("-"))
 

@@ -63,13 +63,15 @@ def config() -> None:
 @handle_errors
 def show(app: App, as_json: bool) -> None:
     """The effective configuration, secrets redacted, and where each value came from."""
+    from mcpconnect._config.model import dotted_key
+
     loaded = app.loaded
     rows = [(p, _jsonable(_redact_value(p, v))) for p, v in _flatten(loaded.config)]
     if as_json:
         print_json(
             {
                 "config": _nest(rows),
-                "sources": {".".join(p): loaded.source_of(*p) for p, _ in rows},
+                "sources": {dotted_key(*p): loaded.source_of(*p) for p, _ in rows},
                 "files": [str(f) for f in loaded.files],
             }
         )
@@ -82,7 +84,7 @@ def show(app: App, as_json: bool) -> None:
     table.add_column("source", style="dim", overflow="fold")
     for path, value in rows:
         shown = value if isinstance(value, str) else repr(value) if value is not None else "-"
-        table.add_row(plain(".".join(path)), plain(shown), plain(loaded.source_of(*path)))
+        table.add_row(plain(dotted_key(*path)), plain(shown), plain(loaded.source_of(*path)))
     console().print(table)
 
 

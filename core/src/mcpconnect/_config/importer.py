@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcpconnect._config.model import ServerConfig
-from mcpconnect._config.variables import unset_vars
+from mcpconnect._config.variables import references, unset_vars
 from mcpconnect.errors import ConfigError
 
 __all__ = ["convert", "import_file", "to_toml"]
@@ -215,30 +215,34 @@ def convert(
     names: dict[str, str] = {}  # TOML key -> the source's name
     for name, entry in servers.items():
         where = f"{key}.{json.dumps(name) if _needs_quotes(name) else name}"
-        try:
-            server = _convert_server(job, entry, str(name), where)
-        except _Skip as skip:
-            job.warnings.append(f"{source}: {where}: not imported: {skip}")
-            continue
+        # The TOML key first: TODO lines, warnings and variable names then name the server as
+        # mcpconnect's commands will (the warning below says which source name it was).
         toml_key = _safe_name(str(name))
+        renamed = ""
         if toml_key in names:
             first = toml_key
             n = 2
             while f"{first}-{n}" in names:
                 n += 1
             toml_key = f"{first}-{n}"
-            job.warnings.append(
+            renamed = (
                 f"{source}: servers {names[first]!r} and {name!r} both map to [servers.{first}]; the second was "
                 f"written as [servers.{toml_key}] (rename it in the TOML if you like)"
             )
         elif toml_key != str(name):
-            # Its TODOs and warnings name it as the source does; say which table it became.
-            job.warnings.append(
+            renamed = (
                 f"{source}: {where}: server {str(name)!r} is written as [servers.{toml_key}] (imported "
                 f"names are written as bare TOML keys: letters, digits, - and _); name it {toml_key!r} in "
                 f"mcpconnect's commands, e.g. "
                 f"mcpconnect check {toml_key}"
             )
+        try:
+            server = _convert_server(job, entry, toml_key, where)
+        except _Skip as skip:
+            job.warnings.append(f"{source}: {where}: not imported: {skip}")
+            continue
+        if renamed:
+            job.warnings.append(renamed)
         names[toml_key] = str(name)
         out[toml_key] = server
     if not out:
@@ -275,6 +279,41 @@ def _looks_secret(name: str) -> bool:
         w.endswith(("token", "apikey")) for w in words
     )
     return bool(words) and (joined or any(w in _SECRET_WORDS for w in words) or words[-1] in _SECRET_LAST)
+
+
+def _url_password(job: _Import, name: str, where: str, text: str) -> str:
+    """``text`` with a URL password written out replaced by a ``${VAR}`` reference to export."""
+    if job.keep_secrets:
+        return text
+    from mcpconnect._redact import replace_url_password
+
+    marker = "\x00password\x00"
+    marked = replace_url_password(text, marker)
+    if marker not in marked:
+        return text
+    if all(part.startswith("${") for part in re.findall(r"//[^/@]*:(.*?)@", text)):
+        return text  # already references
+    return marked.replace(marker, job.secret(name, where, _var_name(name, "password")))
+
+
+def _literal_args(job: _Import, name: str, where: str, args: list[str]) -> list[str]:
+    """A command's arguments with secrets written out turned into ``${VAR}`` references: URL
+    passwords, the value after a secret-named flag (``--token VALUE``) and ``--token=VALUE``."""
+    if job.keep_secrets:
+        return args
+    from mcpconnect._redact import is_secret_flag
+
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        at = f"{where}.args[{i}]"
+        arg = _url_password(job, name, at, arg)
+        flag, eq, value = arg.partition("=")
+        if eq and flag.startswith("-") and is_secret_flag(flag) and value and "${" not in value:
+            arg = f"{flag}={job.secret(name, at, _var_name(name, flag.lstrip('-')))}"
+        elif i and is_secret_flag(args[i - 1]) and arg and "${" not in arg and not arg.startswith("-"):
+            arg = job.secret(name, at, _var_name(name, args[i - 1].lstrip("-")))
+        out.append(arg)
+    return out
 
 
 def _var_name(server: str, what: str) -> str:
@@ -365,7 +404,9 @@ def _reference(job: _Import, value: str, server: str, where: str, *, expand: boo
             f"{job.source}: {where}: ${{{missing[0]}}} is not set now; it was kept as a reference: export "
             f"{missing[0]} before using server '{server}'"
         )
-    if expand and not unset_vars(value, job.env):
+    secret_refs = not job.keep_secrets and any(_looks_secret(ref.name) for ref in references(value))
+    if expand and not secret_refs and not unset_vars(value, job.env):
+        # A reference to a secret stays one (mcpconnect expands it when it starts the server).
         try:
             return expand_vars(value, job.env, where=where)
         except ConfigError as exc:
@@ -394,17 +435,24 @@ def _convert_server(job: _Import, entry: Any, name: str, where: str) -> dict[str
             args = []
         if not isinstance(args, list):
             raise _Skip("args must be a list of strings")
-        out["args"] = [
-            _reference(job, _string(a, f"args[{i}]"), name, f"{where}.args[{i}]", expand=True)
-            for i, a in enumerate(args)
-        ]
+        out["args"] = _literal_args(
+            job,
+            name,
+            where,
+            [
+                _reference(job, _string(a, f"args[{i}]"), name, f"{where}.args[{i}]", expand=True)
+                for i, a in enumerate(args)
+            ],
+        )
         cwd = _cwd(job, entry, name, where)
         if cwd is not None:
             out["cwd"] = cwd
         if any("\x00" in part for part in [out["command"], *out["args"], cwd or ""]):
             raise _Skip("command, args or cwd holds a NUL character, which no process can be started with")
     elif url not in (None, ""):
-        out["url"] = _reference(job, _string(url, "url"), name, f"{where}.url", expand=True)
+        out["url"] = _url_password(
+            job, name, f"{where}.url", _reference(job, _string(url, "url"), name, f"{where}.url", expand=True)
+        )
         if kind:
             if _TYPES[kind] == "stdio":
                 raise _Skip("type 'stdio' needs a command, not a url")

@@ -25,6 +25,7 @@ __all__ = [
     "ProviderConfig",
     "ServerConfig",
     "StorageConfig",
+    "dotted_key",
     "expand_vars",
     "table_name",
 ]
@@ -401,10 +402,9 @@ class Config(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 
-def table_name(*parts: str) -> str:
-    """The TOML table header of a key path, as a user types it into mcpconnect.toml: parts that
-    are not bare keys are quoted (``table_name("servers", "10.0.0.2")`` is
-    ``[servers."10.0.0.2"]``), so that an error's advice can be pasted as it is."""
+def dotted_key(*parts: str) -> str:
+    """A key path as a user types it in TOML or after ``--set``: parts that are not bare keys are
+    quoted (``dotted_key("servers", "my.notes", "url")`` is ``servers."my.notes".url``)."""
 
     def quoted(part: str) -> str:
         if re.fullmatch(r"[A-Za-z0-9_-]+", part):
@@ -414,4 +414,11 @@ def table_name(*parts: str) -> str:
         )
         return f'"{escaped}"'
 
-    return "[" + ".".join(map(quoted, parts)) + "]"
+    return ".".join(map(quoted, parts))
+
+
+def table_name(*parts: str) -> str:
+    """The TOML table header of a key path, as a user types it into mcpconnect.toml
+    (``table_name("servers", "10.0.0.2")`` is ``[servers."10.0.0.2"]``), so that an error's advice
+    can be pasted as it is."""
+    return "[" + dotted_key(*parts) + "]"
