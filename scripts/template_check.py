@@ -318,12 +318,28 @@ def keep_kind(source: str, kind: str) -> str:
                 continue
             line = line[: tag.start()] + "\n"
         out.append(line)
-    text = "".join(out)
-    # Without an import under TYPE_CHECKING (an observer's may keep one), drop the empty block.
-    text = re.sub(r"if TYPE_CHECKING:\n\n", "", text)
-    if "TYPE_CHECKING:" not in text:
-        text = text.replace("from typing import TYPE_CHECKING\n\n", "")
-    return re.sub(r"\n{4,}", "\n\n\n", text)
+    # The docstring's paragraph about the template itself.
+    text = re.sub(r'\n\nTemplate: (?:(?!""").+\n)+', "\n", "".join(out))
+
+    # A parenthesized import left with one name or none: one line, or nothing.
+    def collapse(match: re.Match[str]) -> str:
+        names = [n.strip().rstrip(",") for n in match.group(3).splitlines() if n.strip()]
+        return f"{match.group(1)}from {match.group(2)} import {', '.join(names)}\n" if names else ""
+
+    text = re.sub(r"(?m)^( *)from ([\w.]+) import \(\n((?: +\w+,\n)*) *\)\n", collapse, text)
+    # The TYPE_CHECKING block: no blank line first or last, removed when nothing is left in it.
+    match = re.search(r"(?m)^if TYPE_CHECKING:\n((?:(?: {4}.*)?\n)*)", text)
+    if match:
+        lines = match.group(1).splitlines()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        block = f"if TYPE_CHECKING:\n{chr(10).join(lines)}\n\n" if lines else ""
+        text = text[: match.start()] + block + text[match.end() :]
+        if not lines:
+            text = text.replace("from typing import TYPE_CHECKING\n\n", "")
+    return re.sub(r"\n{4,}", "\n\n\n", text).rstrip("\n") + "\n"
 
 
 def main(argv: list[str]) -> int:

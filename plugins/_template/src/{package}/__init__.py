@@ -70,7 +70,7 @@ def register_token_stores(register: RegisterTokenStore) -> None:
 # >>> transport
 def transport_factory(name: str, server: ServerConfig, context: TransportContext) -> Transport:
     """The MCP SDK's ``Transport`` for one connection attempt to the server ``name``."""
-    raise NotImplementedError(f"server '{name}': write the transport (docs/writing-transports.md)")
+    raise NotImplementedError(f"server {name!r}: write the transport (docs/writing-transports.md)")
 
 
 @hookimpl
