@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "plugins" / "_template"
@@ -65,7 +66,7 @@ print(json.dumps(out))
 """
 
 
-def _template() -> dict:
+def _template() -> dict[str, Any]:
     return tomllib.loads((TEMPLATE / "pyproject.toml").read_text())
 
 
@@ -77,7 +78,7 @@ def readme_sections(text: str) -> list[str]:
 def _groups() -> dict[str, str]:
     from mcpconnect.registry import GROUPS
 
-    return dict(GROUPS)
+    return {str(kind): group for kind, group in GROUPS.items()}
 
 
 def _hookspecs() -> dict[str, ast.FunctionDef]:
@@ -87,7 +88,7 @@ def _hookspecs() -> dict[str, ast.FunctionDef]:
     return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
-def _annotations(func: ast.FunctionDef) -> dict[str, str | None]:
+def _annotations(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str | None]:
     args = [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
     found = {a.arg: ast.unparse(a.annotation) if a.annotation else None for a in args}
     found["return"] = ast.unparse(func.returns) if func.returns else None
@@ -124,15 +125,16 @@ def hookimpl_problems(dist: str, package: Path) -> list[str]:
                 out.append(f"{dist}: {where}: {node.name} is not an mcpconnect hook (see mcpconnect.hookspecs)")
                 continue
             wanted = _annotations(spec)
-            for arg, annotation in _annotations(node).items():  # type: ignore[arg-type]
+            for arg, annotation in _annotations(node).items():
                 if arg in wanted and annotation != wanted[arg]:
                     out.append(
                         f"{dist}: {where}: {node.name}'s {arg!r} is annotated {annotation or 'nothing'}; "
                         f"type it as the hookspec does: {wanted[arg]}"
                     )
         for node in ast.walk(tree):
-            imports_hookimpl = isinstance(node, ast.ImportFrom) and any(a.name == "hookimpl" for a in node.names)
-            if imports_hookimpl and node.module != "mcpconnect":  # type: ignore[union-attr]
+            if not isinstance(node, ast.ImportFrom) or node.module == "mcpconnect":
+                continue
+            if any(a.name == "hookimpl" for a in node.names):
                 out.append(f"{dist}: {where}: import hookimpl from mcpconnect, not {node.module}")
     return out
 

@@ -177,3 +177,26 @@ def test_an_intact_copy_passes(broken: dict[str, list[str]]) -> None:
 def test_the_check_reports_a_plugin_that_strays(case: str, broken: dict[str, list[str]]) -> None:
     expected = BREAKAGES[case][1]
     assert any(expected in problem for problem in broken[case]), broken[case]
+
+
+def test_the_installed_check_refuses_a_wheel_that_holds_tests(tmp_path: Path) -> None:
+    import zipfile
+
+    installed_check = _script("installed_check")
+    wheel = tmp_path / "mcpconnect_store_x-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name in (
+            "mcpconnect_store_x/__init__.py",
+            "mcpconnect_store_x/testing.py",
+            "mcpconnect/testing/contracts.py",
+        ):
+            archive.writestr(name, "")
+    assert installed_check.test_files(wheel) == []
+    with zipfile.ZipFile(wheel, "a") as archive:
+        for name in ("tests/conftest.py", "mcpconnect_store_x/test_store.py", "mcpconnect_store_x/tests/data.json"):
+            archive.writestr(name, "")
+    assert installed_check.test_files(wheel) == [
+        "tests/conftest.py",
+        "mcpconnect_store_x/test_store.py",
+        "mcpconnect_store_x/tests/data.json",
+    ]

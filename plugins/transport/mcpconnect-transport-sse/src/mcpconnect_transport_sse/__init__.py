@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from mcpconnect import hookimpl
 
 if TYPE_CHECKING:
-    from mcpconnect.config import ServerConfig
     from mcpconnect.hookspecs import RegisterTransport
     from mcpconnect.transport import TransportContext
 
@@ -56,7 +55,7 @@ def register_transports(register: RegisterTransport) -> None:
 
 
 @asynccontextmanager
-async def sse_transport(name: str, server: ServerConfig, context: TransportContext) -> AsyncIterator[Any]:
+async def sse_transport(name: str, server: Any, context: TransportContext) -> AsyncIterator[Any]:
     """Connect to ``server.url`` (the event stream) and yield the ``(read_stream, write_stream)`` pair."""
     import httpx2
     from mcp.client.sse import sse_client

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from mcpconnect import hookimpl
 
 if TYPE_CHECKING:
-    from mcpconnect.config import ServerConfig
     from mcpconnect.hookspecs import RegisterTransport
     from mcpconnect.transport import TransportContext
 
@@ -31,7 +30,7 @@ def register_transports(register: RegisterTransport) -> None:
 
 
 @asynccontextmanager
-async def streamable_http_transport(name: str, server: ServerConfig, context: TransportContext) -> AsyncIterator[Any]:
+async def streamable_http_transport(name: str, server: Any, context: TransportContext) -> AsyncIterator[Any]:
     """Connect to ``server.url`` and yield the ``(read_stream, write_stream)`` pair."""
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
