@@ -41,25 +41,31 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import distributions  # noqa: E402  (a sibling script)
 
-#: The folder under plugins/ of each kind, and the kind mcpconnect loads it as (registry.Kind).
+#: The folder under plugins/ of each kind, and the kind mcpconnect loads it as.
 FOLDER_KINDS = {"auth": "auth", "store": "store", "transport": "transport", "observer": "plugin"}
 PLACEHOLDERS = ("{dist}", "{package}", "{group}", "{kind}", "{name}", "{description}")
 SAME_AS_TEMPLATE = ("version", "readme", "requires-python", "license", "authors", "classifiers")
 
-# Run with the plugins' src folders first on sys.path: load each package as the core loads a plugin
-# and report what it registered (the registration hook of its kind; check_pending for every hook).
+# Run with the plugins' src folders first on sys.path: register each package with a plugin manager
+# of mcpconnect's hookspecs (pluggy validates every hook implementation's arguments), check_pending
+# (a misspelled hook), then call its kind's registration hook and report the names it registered.
 REGISTERED = r"""
 import importlib, json, sys
 sys.path[:0] = json.loads(sys.argv[1])
-from mcpconnect.plugins import PluginHost
+import pluggy
+from mcpconnect import hookspecs
 out = {}
-for package, kind, name in json.loads(sys.argv[2]):
+for package, hook in json.loads(sys.argv[2]):
     try:
         module = importlib.import_module(package)
-        host = PluginHost(autoload=False)
-        registered = host.register_plugin(module, kind=kind, name=name)
-        host.pm.check_pending()
-        out[package] = {"registered": sorted(r.name for r in registered), "file": module.__file__}
+        pm = pluggy.PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        pm.register(module)
+        pm.check_pending()
+        names = []
+        if hook:
+            getattr(pm.hook, hook)(register=lambda name, factory, **options: names.append(name))
+        out[package] = {"registered": sorted(names), "file": module.__file__}
     except Exception as exc:
         out[package] = {"error": f"{type(exc).__name__}: {exc}"}
 print(json.dumps(out))
@@ -75,10 +81,15 @@ def readme_sections(text: str) -> list[str]:
     return [line[3:].strip() for line in text.splitlines() if line.startswith("## ")]
 
 
-def _groups() -> dict[str, str]:
-    from mcpconnect.registry import GROUPS
+def _core_kinds() -> tuple[dict[str, str], dict[str, str]]:
+    """The core's entry-point group and registration hook of each kind (``plugin``: an observer)."""
+    from mcpconnect.registry import GROUPS, REGISTER_HOOKS
 
-    return {str(kind): group for kind, group in GROUPS.items()}
+    return {str(k): v for k, v in GROUPS.items()}, {str(k): v for k, v in REGISTER_HOOKS.items()}
+
+
+def _groups() -> dict[str, str]:
+    return _core_kinds()[0]
 
 
 def _hookspecs() -> dict[str, ast.FunctionDef]:
@@ -245,7 +256,7 @@ def check(folders: list[Path]) -> dict[Path, list[str]]:
                 "-c",
                 REGISTERED,
                 json.dumps([str(f / "src") for f in loads]),
-                json.dumps(list(loads.values())),
+                json.dumps([(package, _core_kinds()[1].get(kind)) for package, kind, _ in loads.values()]),
             ],
             capture_output=True,
             text=True,
@@ -257,7 +268,8 @@ def check(folders: list[Path]) -> dict[Path, list[str]]:
             dist, got = folder.name, loaded[package]
             declared = sorted(distributions.read(folder).entry_points.get(groups[kind], {}))
             if "error" in got:
-                report[folder].append(f"{dist}: loading {package} as mcpconnect does failed: {got['error']}")
+                failure = f"registering {package} with mcpconnect's hookspecs failed: {got['error']}"
+                report[folder].append(f"{dist}: {failure}")
             elif not Path(got["file"]).resolve().is_relative_to(folder.resolve()):
                 report[folder].append(f"{dist}: {package} was imported from {got['file']}, not from this folder")
             elif kind != "plugin" and got["registered"] != declared:

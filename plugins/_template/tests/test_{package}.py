@@ -4,17 +4,13 @@ its kind from mcpconnect.testing (StorageBackendContract, ProviderContract, Tran
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mcpconnect.plugins import PluginHost
 
 PACKAGE = "{package}"
 NAME = "{name}"
 KIND = "{kind}"
 
 
-def test_it_registers_its_entry_point_name(mcpconnect_host: PluginHost) -> None:
+def test_it_registers_its_entry_point_name(mcpconnect_host) -> None:
     module = importlib.import_module(PACKAGE)
-    registered = mcpconnect_host.register_plugin(module, kind=KIND, name=NAME)  # type: ignore[arg-type]
+    registered = mcpconnect_host.register_plugin(module, kind=KIND, name=NAME)
     assert [r.name for r in registered] == ([] if KIND == "plugin" else [NAME])

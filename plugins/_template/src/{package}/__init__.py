@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     import httpx  # kind: auth
     from mcp.client import Transport  # kind: transport
 
-    from mcpconnect import Operation  # kind: observer
-    from mcpconnect.config import ServerConfig  # kind: transport
+    from mcpconnect import (
+        Operation,  # kind: observer
+        ServerConfig,  # kind: transport
+    )
     from mcpconnect.hookspecs import (
         RegisterAuthProvider,  # kind: auth
         RegisterTokenStore,  # kind: store

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mcpconnect import hookimpl
 
 if TYPE_CHECKING:
-    from mcpconnect.config import ServerConfig
+    from mcpconnect import ServerConfig
     from mcpconnect.hookspecs import RegisterTransport
     from mcpconnect.transport import TransportContext
 
