@@ -2,7 +2,8 @@
 
     python scripts/installed_check.py [--workdir DIR] [--keep] [--benchmarks]
 
-1. builds a wheel of every distribution of this repository (scripts/distributions.py --list);
+1. builds a wheel of every distribution of this repository (scripts/distributions.py --list), and
+   checks that none holds tests (each plugin's tests/ stays in its source tree);
 2. creates a fresh virtual environment and installs those wheels into it, with their
    dependencies from the package index and nothing else: no pytest, no editable install;
 3. there: ``pip check``; ``pytest`` is not importable; every module of every distribution imports
@@ -117,7 +118,27 @@ def build_wheels(folders: list[Path], out: Path) -> list[Path]:
     wheels = sorted(out.glob("*.whl"))
     if len(wheels) != len(folders):
         raise StepFailed(f"built {len(wheels)} wheels for {len(folders)} distributions")
+    for wheel in wheels:
+        tests = test_files(wheel)
+        if tests:
+            raise StepFailed(f"{wheel.name} holds tests ({', '.join(tests[:3])}): a wheel holds src/PACKAGE only")
     return wheels
+
+
+def test_files(wheel: Path) -> list[str]:
+    """The files of a wheel that belong to a test suite: ``tests/`` folders, ``conftest.py``,
+    ``test_*.py``. (``mcpconnect/testing`` is the pytest plugin users install, not a test suite.)"""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    return [
+        name
+        for name in names
+        if "tests" in name.split("/")[:-1]
+        or name.rsplit("/", 1)[-1] == "conftest.py"
+        or (name.rsplit("/", 1)[-1].startswith("test_") and name.endswith(".py"))
+    ]
 
 
 def user_env(base: dict[str, str], venv_dir: Path, home: Path) -> dict[str, str]:

@@ -19,11 +19,14 @@ and any explicit endpoint URL.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from mcpconnect import hookimpl
+
+if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
 from mcpconnect.auth import Endpoints, Identity, OAuthProvider, TokenResponse
 from mcpconnect.errors import AuthError
 
@@ -80,5 +83,5 @@ class CloudflareProvider(OAuthProvider):
 
 
 @hookimpl
-def register_auth_providers(register: Any) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("cloudflare", CloudflareProvider, description="Cloudflare API (OAuth clients)")

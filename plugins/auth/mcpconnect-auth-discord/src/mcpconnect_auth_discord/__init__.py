@@ -20,11 +20,14 @@ explicit endpoint URL.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from mcpconnect import hookimpl
+
+if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
 from mcpconnect.auth import Endpoints, Identity, OAuthProvider
 from mcpconnect.errors import AuthError
 
@@ -59,5 +62,5 @@ class DiscordProvider(OAuthProvider):
 
 
 @hookimpl
-def register_auth_providers(register: Any) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("discord", DiscordProvider, description="Discord applications")

@@ -41,6 +41,7 @@ from mcpconnect.auth import (
 from mcpconnect.errors import AuthError, register_secret
 
 if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
     from mcpconnect.tokens import Token
 
 __all__ = ["GitHubProvider", "register_auth_providers"]
@@ -227,5 +228,5 @@ class GitHubProvider(OAuthProvider):
 
 
 @hookimpl
-def register_auth_providers(register: Any) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("github", GitHubProvider, description="GitHub and GitHub Enterprise Server")

@@ -29,6 +29,7 @@ from mcpconnect.auth import Endpoints, Identity, OAuthError, OAuthProvider, Tran
 from mcpconnect.errors import AuthError
 
 if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
     from mcpconnect.tokens import Token
 
 __all__ = ["GoogleProvider", "register_auth_providers"]
@@ -98,5 +99,5 @@ class GoogleProvider(OAuthProvider):
 
 
 @hookimpl
-def register_auth_providers(register: Any) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("google", GoogleProvider, description="Google accounts (OpenID Connect)")

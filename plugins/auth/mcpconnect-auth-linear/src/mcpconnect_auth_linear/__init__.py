@@ -35,6 +35,7 @@ from mcpconnect.auth import (
 from mcpconnect.errors import AuthError
 
 if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
     from mcpconnect.tokens import Token
 
 __all__ = ["LinearProvider", "register_auth_providers"]
@@ -108,5 +109,5 @@ class LinearProvider(OAuthProvider):
 
 
 @hookimpl
-def register_auth_providers(register: Any) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("linear", LinearProvider, description="Linear OAuth applications")

@@ -49,6 +49,7 @@ from mcpconnect.auth import (
 from mcpconnect.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
     from mcpconnect.tokens import Token
 
 __all__ = ["MicrosoftProvider", "register_auth_providers"]
@@ -234,5 +235,5 @@ def _aadsts_code(data: Mapping[str, Any]) -> int | None:
 
 
 @hookimpl
-def register_auth_providers(register: Any) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("microsoft", MicrosoftProvider, description="Microsoft Entra ID and Microsoft accounts")

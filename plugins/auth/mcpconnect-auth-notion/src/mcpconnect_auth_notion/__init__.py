@@ -38,6 +38,7 @@ from mcpconnect.auth import (
 from mcpconnect.errors import AuthError, ConfigError, scrub
 
 if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
     from mcpconnect.tokens import Token
 
 __all__ = ["NotionProvider", "register_auth_providers"]
@@ -175,5 +176,5 @@ class NotionProvider(OAuthProvider):
 
 
 @hookimpl
-def register_auth_providers(register: Any) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("notion", NotionProvider, description="Notion public integrations")

@@ -42,6 +42,7 @@ from mcpconnect.auth import (
 from mcpconnect.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterAuthProvider
     from mcpconnect.tokens import Token
 
 __all__ = ["SlackProvider", "register_auth_providers"]
@@ -216,5 +217,5 @@ class SlackProvider(OAuthProvider):
 
 
 @hookimpl
-def register_auth_providers(register: Any) -> None:
+def register_auth_providers(register: RegisterAuthProvider) -> None:
     register("slack", SlackProvider, description="Slack apps (bot and user tokens)")

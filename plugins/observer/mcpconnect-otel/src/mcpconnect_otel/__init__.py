@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 from mcpconnect import hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     from mcpconnect import Operation
+    from mcpconnect.errors import TransportError
+    from mcpconnect.hookspecs import MetricsRenderer
     from mcpconnect.tokens import Token
     from mcpconnect_otel._telemetry import Telemetry
 
@@ -85,7 +87,7 @@ def on_server_connected(server: str, transport: str, protocol_version: str | Non
 
 
 @hookimpl
-def on_server_failed(server: str, error: BaseException) -> None:
+def on_server_failed(server: str, error: TransportError) -> None:
     telemetry().server_failed(server)
 
 
@@ -95,12 +97,12 @@ def on_server_restarted(server: str, attempt: int) -> None:
 
 
 @hookimpl
-def on_token_obtained(provider: str, account: str, token: Any) -> None:
+def on_token_obtained(provider: str, account: str, token: Token) -> None:
     telemetry().token_valid(provider, account, token)
 
 
 @hookimpl
-def on_token_refreshed(provider: str, account: str, token: Any) -> None:
+def on_token_refreshed(provider: str, account: str, token: Token) -> None:
     telemetry().token_valid(provider, account, token)
 
 
@@ -115,7 +117,7 @@ def on_token_revoked(provider: str, account: str, remote: bool) -> None:
 
 
 @hookimpl
-def gateway_metrics(tokens: Sequence[Token]) -> Callable[[str], tuple[bytes, str]] | None:
+def gateway_metrics(tokens: Sequence[Token]) -> MetricsRenderer | None:
     """``/metrics`` of ``serve --transport http``, with the ``prometheus`` extra installed."""
     from mcpconnect_otel._prometheus import renderer
 

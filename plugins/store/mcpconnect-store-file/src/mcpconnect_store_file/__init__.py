@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import mcpconnect
+from mcpconnect import hookimpl
 from mcpconnect.errors import StoreError, VersionConflict
 from mcpconnect.storage import (
     ANY_VERSION,
@@ -171,6 +171,6 @@ class FileBackend(FileLeaseLocking, StorageBackend):
         return {key: self._record(entry) for key, entry in records.get(namespace, {}).items()}
 
 
-@mcpconnect.hookimpl
+@hookimpl
 def register_token_stores(register: RegisterTokenStore) -> None:
     register("file", FileBackend, description="A JSON file (0600) in the data folder")

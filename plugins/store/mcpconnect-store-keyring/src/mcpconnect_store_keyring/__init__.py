@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import mcpconnect
+from mcpconnect import hookimpl
 from mcpconnect.errors import StoreError, VersionConflict
 from mcpconnect.storage import ANY_VERSION, FileLeaseLocking, Record, StorageBackend, data_dir, held_flock
 
@@ -174,6 +174,6 @@ class KeyringBackend(FileLeaseLocking, StorageBackend):
         return await asyncio.to_thread(self._call, op)
 
 
-@mcpconnect.hookimpl
+@hookimpl
 def register_token_stores(register: RegisterTokenStore) -> None:
     register("keyring", KeyringBackend, description="The operating system's keychain")

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-import mcpconnect
+from mcpconnect import hookimpl
 from mcpconnect.errors import StoreError, VersionConflict
 from mcpconnect.storage import ANY_VERSION, LockLease, Record, StorageBackend, redact_url, scrub_password
 
@@ -207,6 +207,6 @@ class RedisBackend(StorageBackend):
             await client.aclose()
 
 
-@mcpconnect.hookimpl
+@hookimpl
 def register_token_stores(register: RegisterTokenStore) -> None:
     register("redis", RedisBackend, description="Redis, shared by processes and hosts")

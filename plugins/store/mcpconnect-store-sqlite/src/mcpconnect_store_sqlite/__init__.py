@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import mcpconnect
+from mcpconnect import hookimpl
 from mcpconnect.errors import StoreError, VersionConflict
 from mcpconnect.storage import (
     ANY_VERSION,
@@ -235,6 +235,6 @@ def _record(data: Any, version: Any) -> Record:
     return Record(data, version)
 
 
-@mcpconnect.hookimpl
+@hookimpl
 def register_token_stores(register: RegisterTokenStore) -> None:
     register("sqlite", SqliteBackend, description="SQLite database in the data folder (the default)")

@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mcpconnect
+from mcpconnect import hookimpl
+
+if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterTransport
+    from mcpconnect.transport import TransportContext
 
 log = logging.getLogger("mcpconnect.transport.sse")
 
@@ -40,8 +44,8 @@ def _quiet_closing_noise() -> None:
         sdk.addFilter(ClosingNoise())
 
 
-@mcpconnect.hookimpl
-def register_transports(register: Any) -> None:
+@hookimpl
+def register_transports(register: RegisterTransport) -> None:
     register(
         "sse",
         sse_transport,
@@ -51,7 +55,7 @@ def register_transports(register: Any) -> None:
 
 
 @asynccontextmanager
-async def sse_transport(name: str, server: Any, context: Any) -> AsyncIterator[Any]:
+async def sse_transport(name: str, server: Any, context: TransportContext) -> AsyncIterator[Any]:
     """Connect to ``server.url`` (the event stream) and yield the ``(read_stream, write_stream)`` pair."""
     import httpx2
     from mcp.client.sse import sse_client

@@ -9,13 +9,18 @@ safe set such as ``PATH`` and ``HOME``, plus ``env``), and under ``options``:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mcpconnect
+from mcpconnect import hookimpl
+
+if TYPE_CHECKING:
+    from mcpconnect import ServerConfig
+    from mcpconnect.hookspecs import RegisterTransport
+    from mcpconnect.transport import TransportContext
 
 
-@mcpconnect.hookimpl
-def register_transports(register: Any) -> None:
+@hookimpl
+def register_transports(register: RegisterTransport) -> None:
     register(
         "stdio",
         stdio_transport,
@@ -24,7 +29,7 @@ def register_transports(register: Any) -> None:
     )
 
 
-def stdio_transport(name: str, server: Any, context: Any) -> Any:
+def stdio_transport(name: str, server: ServerConfig, context: TransportContext) -> Any:
     """Start ``server.command`` and yield its ``(read_stream, write_stream)`` pair."""
     from mcpconnect_transport_stdio._process import open_stdio
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mcpconnect
+from mcpconnect import hookimpl
+
+if TYPE_CHECKING:
+    from mcpconnect.hookspecs import RegisterTransport
+    from mcpconnect.transport import TransportContext
 
 
-@mcpconnect.hookimpl
-def register_transports(register: Any) -> None:
+@hookimpl
+def register_transports(register: RegisterTransport) -> None:
     register(
         "streamable-http",
         streamable_http_transport,
@@ -26,7 +30,7 @@ def register_transports(register: Any) -> None:
 
 
 @asynccontextmanager
-async def streamable_http_transport(name: str, server: Any, context: Any) -> AsyncIterator[Any]:
+async def streamable_http_transport(name: str, server: Any, context: TransportContext) -> AsyncIterator[Any]:
     """Connect to ``server.url`` and yield the ``(read_stream, write_stream)`` pair."""
     import httpx2
     from mcp.client.streamable_http import streamable_http_client

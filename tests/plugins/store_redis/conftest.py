@@ -1,1 +1,0 @@
-from ..store_shared.storeservices import redis_storage  # noqa: F401 - a fixture
