@@ -11,7 +11,7 @@ What a plugin folder ``plugins/FOLDER_KIND/DIST`` must hold, as the template doe
   build system are the template's; a description; no placeholder left;
 - dependencies: ``mcpconnect`` first, as the template spells it, then exactly the distributions
   the package imports (``scripts/distributions.py``);
-- entry points: one group, the core's group for the folder's kind (``mcpconnect.registry.GROUPS``),
+- entry points: one group, the core's group for the folder's kind (``mcpconnect._kinds.GROUPS``),
   each pointing at the package; the names are exactly what the package registers when the core
   loads it (run in a subprocess, against the folder's own ``src``);
 - hook implementations: in the package's ``__init__.py`` only, decorated ``@hookimpl`` (``from
@@ -83,7 +83,7 @@ def readme_sections(text: str) -> list[str]:
 
 def _core_kinds() -> tuple[dict[str, str], dict[str, str]]:
     """The core's entry-point group and registration hook of each kind (``plugin``: an observer)."""
-    from mcpconnect.registry import GROUPS, REGISTER_HOOKS
+    from mcpconnect._kinds import GROUPS, REGISTER_HOOKS
 
     return {str(k): v for k, v in GROUPS.items()}, {str(k): v for k, v in REGISTER_HOOKS.items()}
 
