@@ -279,6 +279,26 @@ def test_a_refused_store_option_names_where_it_was_set(
     assert "busy_timeout = 'x'" in text and "sqlite" in text
 
 
+@pytest.mark.parametrize("auth", ["mcp", "token"])
+def test_a_call_that_cannot_open_the_store_or_expand_its_config_is_exit_2(
+    auth: str, mcpconnect_isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The server never connects because of the configuration (a refused store option; a ${VAR}
+    # not set): `call` says so and exits 2, as `check` does, not 1 as for a server that is down.
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    if auth == "mcp":
+        config.write_text(
+            '[storage]\nbackend = "sqlite"\nbusy_timeout = "x"\n[servers.remote]\nurl = "http://127.0.0.1:9/mcp"\n'
+            'auth = "mcp"\ntransport = "streamable-http"\n'
+        )
+    else:
+        monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+        config.write_text('[servers.remote]\ncommand = "${NOT_SET_ANYWHERE}"\n')
+    code, out, err = run(capsys, "--config", str(config), "call", "remote", "tool")
+    assert code == 2 and "Traceback" not in err + out
+    assert ("busy_timeout" in err) if auth == "mcp" else ("NOT_SET_ANYWHERE" in err), err
+
+
 @pytest.mark.parametrize("value", ["inf", "nan", "-1", "1e12"])
 def test_refresh_margin_must_be_a_finite_duration(
     value: str, mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]

@@ -109,6 +109,17 @@ def test_migrate_copies_and_verifies_then_the_cli_uses_the_new_store(
     assert SECRET not in out
 
 
+def test_migrate_of_an_empty_store_says_there_was_nothing_to_copy(
+    capsys: pytest.CaptureFixture[str], sqlite_storage: dict[str, Any], tmp_path: Path
+) -> None:
+    seed(sqlite_storage, [], {})
+    target = tmp_path / "dst" / "tokens.json"
+    code, out, err = run(capsys, *settings(sqlite_storage), "tokens", "migrate", "--to", "file", "-o", f"path={target}")
+    assert code == 0, err
+    assert "Nothing to copy" in out and "Copied" not in out and "mcpconnect login" in out
+    assert not target.exists()  # nothing claimed that was not written
+
+
 @pytest.mark.redis
 def test_migrate_to_redis_json_report(
     capsys: pytest.CaptureFixture[str], sqlite_storage: dict[str, Any], redis_storage: dict[str, Any]

@@ -15,13 +15,12 @@ async def _call(app: App, name: str, tool: str, arguments: dict[str, Any]) -> An
     """The tool's result, or the message of a usage error (a tool the server does not have)."""
     from mcpconnect._hub import SEPARATOR, connect
     from mcpconnect._runtime import Runtime
-    from mcpconnect.errors import TransportError
 
     runtime = Runtime(app.loaded, app.host)
     async with connect(runtime, servers=[name], health_interval=None, reconnect=False) as hub:
-        status = hub.servers[name]
-        if not status.ok:
-            raise TransportError(status.error or f"server '{name}' is not connected")
+        if not hub.servers[name].ok:
+            # Raises what kept it from connecting: a ConfigError (exit 2) or a TransportError.
+            await hub.connection(name).ready_client()
         names = [t.name for t in await hub.list_tools(name)]
         if tool not in names and tool.startswith(f"{name}{SEPARATOR}") and tool[len(name) + 2 :] in names:
             tool = tool[len(name) + 2 :]  # the namespaced name, as `tools` prints it

@@ -122,6 +122,13 @@ def migrate(app: App, to_backend: str, options: tuple[str, ...], overwrite: bool
     if as_json:
         print_json(summary)
         return
+    if not counts["tokens"] and not counts["registrations"]:
+        click.echo(
+            f"Nothing to copy: {summary['from']} holds no token and no client registration, so "
+            f"{summary['to']} was left as it was. Log in first (mcpconnect login NAME), or check that "
+            "[storage] names the store your tokens are in (mcpconnect config show)."
+        )
+        return
     click.echo(
         f"Copied {counts['tokens']} token(s) and {counts['registrations']} client registration(s) "
         f"from {summary['from']} to {summary['to']}, and verified the copy.\n"

@@ -24,7 +24,7 @@ from mcpconnect._servers.errors import auth_advice, describe, leaf_errors
 from mcpconnect._servers.listing import ToolListing
 from mcpconnect._servers.status import ConnectOptions, ServerState, ServerStatus
 from mcpconnect._servers.streams import first_of, watch_eof
-from mcpconnect.errors import MCPConnectError, TransportError, TransportTimeoutError
+from mcpconnect.errors import ConfigError, MCPConnectError, TransportError, TransportTimeoutError
 from mcpconnect.transport import ServerLog, TransportContext
 
 if TYPE_CHECKING:
@@ -44,10 +44,14 @@ AUTO_ORDER = ("streamable-http", "sse")
 
 
 class _ConnectFailed(Exception):
-    def __init__(self, transport: str, message: str, *, auth: bool = False, timeout: bool = False) -> None:
+    def __init__(
+        self, transport: str, message: str, *, auth: bool = False, timeout: bool = False, config: bool = False
+    ) -> None:
         super().__init__(message)
         self.transport = transport
         self.message = message
+        #: The configuration is at fault (a ${VAR} not set, a store option refused): exit 2.
+        self.config = config
         #: The server did not answer the handshake in time.
         self.timeout = timeout
         #: The server refused the credentials (HTTP 401/403): another transport cannot help.
@@ -82,6 +86,7 @@ class ServerConnection:
         self._first_done = anyio.Event()
         self._context: TransportContext | None = None
         self._operation: Operation | None = None  # the connect attempt observers are told about
+        self._config_error: ConfigError | None = None  # the last attempt failed on the configuration
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -136,6 +141,7 @@ class ServerConnection:
                 self.runtime.host.server_failed(self.name, error)
             except _ConnectFailed as exc:
                 error = (TransportTimeoutError if exc.timeout else TransportError)(exc.message)
+                self._config_error = ConfigError(exc.message) if exc.config else None
                 self.runtime.host.finish_operation(self._operation, error)
                 self._set(ServerState.FAILED, exc.message)
                 self.runtime.host.server_failed(self.name, error)
@@ -213,11 +219,11 @@ class ServerConnection:
         try:
             effective = self._effective()
         except MCPConnectError as exc:
-            raise _ConnectFailed(self.transport, self._named(str(exc))) from None
+            raise _ConnectFailed(self.transport, self._named(str(exc)), config=isinstance(exc, ConfigError)) from None
         try:
             auth, secret_env = await self.credentials()
         except MCPConnectError as exc:
-            raise _ConnectFailed(self.transport, str(exc)) from None
+            raise _ConnectFailed(self.transport, str(exc), config=isinstance(exc, ConfigError)) from None
         failures: list[_ConnectFailed] = []
         for transport in self._candidates():
             try:
@@ -321,6 +327,7 @@ class ServerConnection:
                     self.runtime.host.finish_operation(
                         self._operation, transport=transport, protocol_version=self.protocol_version
                     )
+                    self._config_error = None
                     self._set(ServerState.READY)
                     self._first_done.set()
                     self.runtime.host.server_connected(self.name, transport, self.protocol_version)
@@ -412,6 +419,8 @@ class ServerConnection:
                 if self.client is not None and self.state is ServerState.READY:
                     return self.client
                 if self.state in (ServerState.FAILED, ServerState.STOPPED) and self._first_done.is_set():
+                    if self._config_error is not None and self.state is ServerState.FAILED:
+                        raise self._config_error  # what to fix is in the configuration (exit 2)
                     raise TransportError(self.error or f"server '{self.name}' is not connected")
                 await self._changed.wait()
         raise TransportError(
