@@ -263,7 +263,7 @@ class _RedisMonitor:
 
 async def _store_latency(folder: Path, stores: Stores, upstream: int, calls: int) -> dict[str, float]:
     """Median ms of one call through one replica on each store, one call at a time, the stores
-    in alternating rounds."""
+    (and the upstream called directly, for scale) in alternating rounds."""
     from benchmarks.calls import measure
 
     servers = _servers_toml(upstream)
@@ -277,6 +277,9 @@ async def _store_latency(folder: Path, stores: Stores, upstream: int, calls: int
                 kind: await stack.enter_async_context(_client(f"http://127.0.0.1:{group.front}/mcp"))
                 for kind, group in groups.items()
             }
+            peers["direct"] = await stack.enter_async_context(
+                _client(f"http://127.0.0.1:{upstream}/mcp", {"authorization": f"Bearer {stores.token}"})
+            )
             samples = await measure(peers, 10, max(1, calls // 10))
     return {kind: round(sample.median * 1000, 3) for kind, sample in samples.items()}
 
@@ -366,7 +369,7 @@ async def _run(folder: Path, quick: bool) -> dict[str, Any]:
     haproxy = cluster.find_haproxy()
     if haproxy is None:
         raise RuntimeError("HAProxy is not installed (apt-get install haproxy)")
-    clients, calls, rounds = (4, 10, 1) if quick else (8, 25, 5)
+    clients, calls, rounds = (4, 10, 1) if quick else (8, 25, 7)
     token = "bench-" + secrets.token_urlsafe(24)
     stores = Stores(folder, token)
     out: dict[str, Any] = {
@@ -412,6 +415,7 @@ async def _run(folder: Path, quick: bool) -> dict[str, Any]:
             running.close()
             n = 30 if quick else 200
             latency = await _store_latency(folder, stores, upstream, n)
+            out["direct_call_ms"] = latency["direct"]
             for kind in stores.config:
                 out["store_cost"][kind] = {
                     "round_trips_per_call": await _round_trips(folder, stores, upstream, kind, n),
@@ -422,9 +426,12 @@ async def _run(folder: Path, quick: bool) -> dict[str, Any]:
             out["footprint"] = await _footprint(folder, stores, upstream, counts)
     finally:
         stores.clean()
-    base = out["throughput"]["1 replica, SQLite, no HAProxy"]["calls_per_s"]
+    # Each row against the single SQLite replica of the same round (the machine's load changes
+    # between rounds, not within one), the median over the rounds.
+    base = out["throughput"]["1 replica, SQLite, no HAProxy"]["rounds"]
     out["ratios_vs_single_sqlite"] = {
-        label: round(row["calls_per_s"] / base, 2) for label, row in out["throughput"].items()
+        label: round(statistics.median(r / b for r, b in zip(row["rounds"], base, strict=True)), 2)
+        for label, row in out["throughput"].items()
     }
     out["footprint"]["kib_per_upstream_connection"] = _per_unit_kib(out["footprint"]["upstreams"])
     out["footprint"]["kib_per_client_session"] = _per_unit_kib(out["footprint"]["sessions"])
@@ -444,6 +451,9 @@ def run(quick: bool) -> dict[str, Any]:
 def render(section: dict[str, Any]) -> list[str]:
     """The section's Markdown for docs/benchmarks.md."""
     cores = section["cores"]
+    costs = section["store_cost"].values()
+    share = 100 * max(c["store_read_ms"] for c in costs) / min(c["call_ms"] for c in costs)
+    client_max = max(max(row["rounds"]) for row in section["throughput"].values())
     lines = [
         f"Calls per second with {section['clients']} concurrent clients (each "
         f"{section['calls_per_client']} calls per round; median of the rounds), every row calling "
@@ -459,27 +469,30 @@ def render(section: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} | {row['calls_per_s']} | {ratio} | {', '.join(map(str, row['rounds']))} |")
     lines += [
         "",
-        f"This machine has **{cores} cores**, shared by the clients, HAProxy, the upstream, the "
-        "replicas and the store. "
-        + (
-            f"With {cores} cores, 3 replicas cannot scale linearly: "
-            if cores is not None and cores < 4
-            else "Read the rows as: "
-        )
-        + "every process of a call (client, balancer, replica, upstream) runs on the same cores, "
-        "so more replicas add processes that share the same CPU instead of adding CPU. What the "
-        "rows show is the cost of the pieces, not the scaling: the gap between the SQLite and "
-        "Redis single replicas is the store's share; between `1 replica, Redis, no HAProxy` and "
-        "`1 replica behind HAProxy` it is the balancer's hop; 2 and 3 replicas on the same cores "
-        "show whether spreading the sessions costs anything (it should stay level, not grow). On "
-        "machines of their own, each replica adds its own cores: the gateway holds no state a "
-        "call needs besides the store (see [Sizing](sizing.md)).",
+        f"This machine has **{cores} cores**, and the clients, HAProxy, the upstream, the store "
+        "and the replicas all run on them. A replica is one Python process, which computes on one "
+        "core at a time: a second replica can use a second core, a third one on "
+        f"{cores} cores has none of its own. So 3 replicas on {cores} cores cannot scale "
+        "linearly: read `1 -> 2 replicas` as what a second core gives a gateway whose every call is "
+        "CPU work, and `2 -> 3` as what a replica without a core of its own gives (nothing, and it "
+        "competes with the rest). The other rows show the cost of the pieces: SQLite against Redis "
+        f"on one replica is the store's share of a call (the table below: about {share:.1f}% of a "
+        "call's time), with and "
+        "without HAProxy on one replica the balancer's hop. Other work shared the machine during "
+        "the run: the rounds move together, which is why every ratio is taken within a round "
+        "(the median of each round's ratio). The clients run in the benchmark's one process, which "
+        f"made up to {client_max} calls/s to the upstream directly: they are not what limits the "
+        "replica rows. On machines of their own, each replica brings its "
+        "own cores: a call needs nothing from a replica but what the store holds (see "
+        "[Sizing](sizing.md)).",
         "",
         "The store's cost per tool call through one replica (one client, calls one at a time):",
         "",
         "| store | round trips per call | call ms (median) | one token read ms, in process |",
         "|---|---|---|---|",
     ]
+    if "direct_call_ms" in section:
+        lines.append(f"| (the upstream called directly, for scale) | - | {section['direct_call_ms']} | - |")
     for kind, cost in section["store_cost"].items():
         lines.append(
             f"| {kind} | {cost.get('round_trips_per_call', '-')} | {cost['call_ms']} | {cost['store_read_ms']} |"
@@ -504,7 +517,9 @@ def render(section: dict[str, Any]) -> list[str]:
         for n, row in fp["upstreams"].items():
             lines.append(f"| {n} upstream connection{'s' if int(n) != 1 else ''} | {row['rss_mib']} | {row['fds']} |")
         for n, row in fp["sessions"].items():
-            lines.append(f"| 1 upstream, {n} client sessions | {row['rss_mib']} | {row['fds']} |")
+            lines.append(
+                f"| 1 upstream, {n} client session{'s' if int(n) != 1 else ''} | {row['rss_mib']} | {row['fds']} |"
+            )
         lines += [
             "",
             f"About {fp.get('kib_per_upstream_connection')} KiB per upstream connection and "
