@@ -236,7 +236,7 @@ class _RedisMonitor:
         self._thread = threading.Thread(target=self._listen, daemon=True)
 
     def _listen(self) -> None:
-        with self._client.monitor() as monitor:
+        with self._client.monitor() as monitor:  # type: ignore[no-untyped-call]
             self._ready.set()
             for entry in monitor.listen():
                 command = entry.get("command", "")
@@ -474,8 +474,9 @@ def render(section: dict[str, Any]) -> list[str]:
         "core at a time: a second replica can use a second core, a third one on "
         f"{cores} cores has none of its own. So 3 replicas on {cores} cores cannot scale "
         "linearly: read `1 -> 2 replicas` as what a second core gives a gateway whose every call is "
-        "CPU work, and `2 -> 3` as what a replica without a core of its own gives (nothing, and it "
-        "competes with the rest). The other rows show the cost of the pieces: SQLite against Redis "
+        "CPU work, and `2 -> 3` as what a replica without a core of its own gives (little or "
+        "nothing: it competes with the rest for the same cores). The other rows show the cost of "
+        "the pieces: SQLite against Redis "
         f"on one replica is the store's share of a call (the table below: about {share:.1f}% of a "
         "call's time), with and "
         "without HAProxy on one replica the balancer's hop. Other work shared the machine during "

@@ -203,7 +203,7 @@ def splice_markdown(existing: str, result: dict[str, Any]) -> str:
         what, target = TARGETS.get(name, (name, None))
         met = "-" if target is None else ("yes" if value <= target else "**no**")
         row = f"| {what} | {value} | {'-' if target is None else f'≤ {target}'} | {met} |"
-        out = re.sub(rf"^\| {re.escape(what)} \|.*$", lambda _m, row=row: row, out, flags=re.M)
+        out = re.sub(rf"^\| {re.escape(what)} \|.*$", row.replace("\\", "\\\\"), out, flags=re.M)
     return out
 
 

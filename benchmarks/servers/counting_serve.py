@@ -26,7 +26,7 @@ _sqlite_connect = sqlite3.connect
 
 
 def _traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-    conn = _sqlite_connect(*args, **kwargs)
+    conn: sqlite3.Connection = _sqlite_connect(*args, **kwargs)
     conn.set_trace_callback(_count)
     return conn
 

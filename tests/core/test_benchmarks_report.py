@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/ is not installed
 
-from benchmarks.__main__ import OPT_IN  # noqa: E402
-from benchmarks.report import carry_over, render_markdown, splice_markdown  # noqa: E402
+from benchmarks.__main__ import OPT_IN
+from benchmarks.report import carry_over, render_markdown, splice_markdown
 
 MACHINE = {"cpu": "test", "cores": 2, "memory_gib": 1, "os": "Linux", "implementation": "CPython", "python": "3"}
 REPLICAS = {
@@ -31,7 +32,7 @@ REPLICAS = {
 }
 
 
-def result(sections: dict, ratios: dict | None = None) -> dict:
+def result(sections: dict[str, Any], ratios: dict[str, float] | None = None) -> dict[str, Any]:
     return {"started": "2026-01-01T00:00:00Z", "machine": MACHINE, "sections": sections, "ratios": ratios or {}}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config import check_config, load_config
+from mcpconnect.config import LoadedConfig, check_config, load_config
 from mcpconnect.gateway.peruser import CALLBACK_PATH, check_per_user, connect_url
 from mcpconnect.plugins import PluginHost
 
@@ -32,7 +32,7 @@ def environment(block: str) -> dict[str, str]:
     return environ
 
 
-def load(block: str, folder: Path):
+def load(block: str, folder: Path) -> LoadedConfig:
     path = folder / "mcpconnect.toml"
     path.write_text(block, encoding="utf-8")
     return load_config(path, environ=environment(block), cwd=folder, use_user_file=False)
@@ -65,4 +65,4 @@ def test_the_team_configuration_is_a_protected_gateway_on_a_shared_store(tmp_pat
         if kind == "per_user":
             assert connect_url(config, name) in TEXT
     assert config.gateway.public_url.rstrip("/") + CALLBACK_PATH in TEXT
-    assert config.gateway.resource in TEXT
+    assert config.gateway.resource is not None and config.gateway.resource in TEXT

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +93,7 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _wait(check, what: str, within: float = 60.0) -> None:
+def _wait(check: Callable[[], bool], what: str, within: float = 60.0) -> None:
     deadline = time.monotonic() + within  # only so that a hang fails
     while not check():
         if time.monotonic() > deadline:
