@@ -39,9 +39,20 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only these sections ({', '.join(sorted(OPT_IN))} only when named here); "
         "docs/benchmarks.md then keeps the other sections and gets these in place of their old text",
     )
+    parser.add_argument(
+        "sections",
+        nargs="*",
+        metavar="SECTION",
+        help="the same as --only SECTION...: e.g. `python -m benchmarks replicas`",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.md")
     parser.add_argument("--fail-on-error", action="store_true", help="exit 1 when a section fails")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"no section {', '.join(unknown)} (sections: {', '.join(SECTIONS)})")  # exits 2
+    if args.sections:
+        args.only = [*(args.only or []), *args.sections]
 
     result: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

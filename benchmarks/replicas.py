@@ -16,7 +16,8 @@
 
 The replicas and HAProxy are started by tests/e2e/replicas/cluster.py, the module the replica
 tests use. Not part of the default run (it needs HAProxy, Redis and PostgreSQL on this machine):
-``python -m benchmarks --only replicas``.
+``python -m benchmarks replicas`` (or ``--only replicas``) runs it and puts it into
+docs/benchmarks.md beside the other sections.
 """
 
 from __future__ import annotations
