@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 from typing import Any
+
+#: Sections that render themselves: section name -> module with ``render(section) -> list[str]``.
+RENDERERS = {"replicas": "benchmarks.replicas"}
 
 #: ratio name -> (what it compares, target, True when lower is better)
 TARGETS: dict[str, tuple[str, float | None]] = {
@@ -152,6 +157,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         if "error" in section:
             lines.append(f"This section failed: `{section['error']}`.")
             continue
+        if name in RENDERERS:
+            lines += importlib.import_module(RENDERERS[name]).render(section)
+            continue
         samples = section.get("samples", {})
         if samples:
             lines += ["| measured | median ms | p99 ms | runs |", "|---|---|---|---|"]
@@ -168,3 +176,45 @@ def render_markdown(result: dict[str, Any]) -> str:
         for note in section.get("notes", []) if isinstance(section.get("notes"), list) else []:
             lines.append(f"- {note}")
     return "\n".join(lines) + "\n"
+
+
+def splice_markdown(existing: str, result: dict[str, Any]) -> str:
+    """``existing`` (docs/benchmarks.md) with the sections of a partial run (``--only``) put in
+    place of their old text (or appended), and the rows of their ratios updated; everything else,
+    measured by other runs, is kept. Each spliced section says it comes from a run of its own."""
+    fresh = render_markdown(result)
+    out = existing.rstrip("\n") + "\n"
+    for name in result["sections"]:
+        found = re.search(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", fresh, flags=re.S | re.M)
+        if found is None:
+            continue
+        heading, _, body = found.group(0).partition("\n")
+        note = (
+            f"From a run of its own (`python -m benchmarks --only {name}`, {result['started']}"
+            f"{', quick mode' if result.get('quick') else ''}); compare within the section."
+        )
+        block = f"{heading}\n\n{note}\n{body.rstrip()}\n"
+        old = re.search(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", out, flags=re.S | re.M)
+        if old is None:
+            out = f"{out}\n{block}"
+        else:
+            out = out[: old.start()] + block + ("\n" if old.end() < len(out) else "") + out[old.end() :]
+    for name, value in result["ratios"].items():
+        what, target = TARGETS.get(name, (name, None))
+        met = "-" if target is None else ("yes" if value <= target else "**no**")
+        row = f"| {what} | {value} | {'-' if target is None else f'≤ {target}'} | {met} |"
+        out = re.sub(rf"^\| {re.escape(what)} \|.*$", row.replace("\\", "\\\\"), out, flags=re.M)
+    return out
+
+
+def carry_over(existing: str, fresh: str, names: set[str]) -> str:
+    """``fresh`` (a full run's page) with the sections ``names`` of ``existing`` appended when the
+    run did not measure them (the opt-in sections, measured by runs of their own)."""
+    out = fresh
+    for name in sorted(names):
+        if re.search(rf"^## {re.escape(name)}$", fresh, flags=re.M):
+            continue
+        old = re.search(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", existing, flags=re.S | re.M)
+        if old is not None:
+            out = f"{out.rstrip()}\n\n{old.group(0).rstrip()}\n"
+    return out

@@ -4,6 +4,9 @@ HAProxy routes a request of an MCP session to the replica that answered its ``in
 response's ``Mcp-Session-Id`` is stored in a stick table, and a request bearing that header is
 matched against it (docs/deploy.md). Each response says which replica served it
 (``X-Served-By``), so that tests can see the balancing.
+
+The benchmarks (``python -m benchmarks --only replicas``) start their replicas with this module too,
+so it imports no pytest until a test asks for HAProxy (:func:`haproxy_binary`).
 """
 
 from __future__ import annotations
@@ -16,12 +19,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 
 from mcpconnect.testing._transport_contract import free_port
 
@@ -32,8 +34,16 @@ MCPCONNECT = str(Path(sys.executable).with_name("mcpconnect"))
 LOCAL = f'[servers.local]\ncommand = "{sys.executable}"\nargs = ["{UPSTREAM}"]'
 
 
+def find_haproxy() -> str | None:
+    """HAProxy's binary on PATH or where Debian installs it, or None."""
+    return shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
+
+
 def haproxy_binary() -> str:
-    found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
+    """HAProxy for a test: missing, the test skips (fails when CI=true)."""
+    import pytest
+
+    found = find_haproxy()
     if found is None:
         message = "HAProxy is not installed (apt-get install haproxy)"
         if os.environ.get("CI") == "true":
@@ -83,7 +93,7 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _wait(check, what: str, within: float = 60.0) -> None:
+def _wait(check: Callable[[], bool], what: str, within: float = 60.0) -> None:
     deadline = time.monotonic() + within  # only so that a hang fails
     while not check():
         if time.monotonic() > deadline:
@@ -109,6 +119,7 @@ class Cluster:
     front: int
     ports: dict[str, int]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    command: list[str] = field(default_factory=lambda: [MCPCONNECT])
 
     @property
     def url(self) -> str:
@@ -118,7 +129,7 @@ class Cluster:
         config = self.folder / "mcpconnect.toml"
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
-            [MCPCONNECT, "--config", str(config), "serve", "--transport", "http", "--port", str(self.ports[name])],
+            [*self.command, "--config", str(config), "serve", "--transport", "http", "--port", str(self.ports[name])],
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
@@ -143,6 +154,14 @@ class Cluster:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
+    def stop(self) -> None:
+        """SIGTERM to every replica still running (and its stdio servers), waited for."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                _stop(process)
+
     def served_by(self) -> str:
         """Which replica answers a new session's initialize."""
         answer = httpx.post(
@@ -166,11 +185,20 @@ class Cluster:
 
 @contextlib.contextmanager
 def cluster(
-    folder: Path, *, sticky: bool = True, replicas: int = 3, store: str = "", servers: str = ""
+    folder: Path,
+    *,
+    sticky: bool = True,
+    replicas: int = 3,
+    store: str = "",
+    servers: str = "",
+    binary: str | None = None,
+    command: list[str] | None = None,
 ) -> Iterator[Cluster]:
     """``replicas`` serve processes behind HAProxy: a shared store given as TOML (``[storage]``,
-    and ``[providers]`` if any), and ``servers`` as TOML (default: one stdio upstream each)."""
-    binary = haproxy_binary()
+    and ``[providers]`` if any), and ``servers`` as TOML (default: one stdio upstream each).
+    ``binary`` is HAProxy's (default: :func:`haproxy_binary`); ``command`` starts a replica
+    instead of the ``mcpconnect`` script (the same arguments follow it)."""
+    binary = binary or haproxy_binary()
     front = free_port()
     ports = {f"r{i + 1}": free_port() for i in range(replicas)}
     storage = store or '[storage]\nbackend = "memory"'
@@ -184,7 +212,7 @@ allowed_hosts = ["127.0.0.1:{front}"]
 {servers or LOCAL}
 """
     )
-    group = Cluster(folder, front, ports)
+    group = Cluster(folder, front, ports, command=command or [MCPCONNECT])
     balancer: subprocess.Popen[bytes] | None = None
     try:
         for name in ports:
@@ -205,8 +233,4 @@ allowed_hosts = ["127.0.0.1:{front}"]
             _stop(balancer)
             if balancer.stderr:
                 balancer.stderr.close()
-        for process in group.processes.values():
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                _stop(process)
+        group.stop()
