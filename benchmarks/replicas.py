@@ -86,8 +86,8 @@ class Stores:
     async def seed(self, kind: str) -> None:
         from pydantic import SecretStr
 
-        from mcpconnect.plugins import PluginHost
-        from mcpconnect.runtime import Runtime
+        from mcpconnect import Runtime
+        from mcpconnect._plugins import PluginHost
         from mcpconnect.tokens import Token
 
         runtime = Runtime.build({"storage": self.config[kind], "providers": {"bench": PROVIDER}}, host=PluginHost())
@@ -317,9 +317,9 @@ async def _round_trips(folder: Path, stores: Stores, upstream: int, kind: str, c
 
 async def _store_read_ms(stores: Stores, kind: str, n: int) -> float:
     """Median ms of reading a valid token (``get_token``) from the store, in this process."""
+    from mcpconnect import Runtime
+    from mcpconnect._plugins import PluginHost
     from mcpconnect.auth import TokenManager
-    from mcpconnect.plugins import PluginHost
-    from mcpconnect.runtime import Runtime
 
     runtime = Runtime.build({"storage": stores.config[kind], "providers": {"bench": PROVIDER}}, host=PluginHost())
     try:
@@ -364,7 +364,7 @@ def _per_unit_kib(table: dict[int, dict[str, float]]) -> float | None:
 
 
 async def _run(folder: Path, quick: bool) -> dict[str, Any]:
-    from mcpconnect.testing.transport_contract import http_server
+    from mcpconnect.testing import http_server
 
     cluster = _cluster_module()
     haproxy = cluster.find_haproxy()

@@ -48,6 +48,6 @@ if os.environ.get("PSYCOPG_IMPL") == "python":
         setattr(pq_ctypes.PGconn, _name, _counted(getattr(pq_ctypes.PGconn, _name)))
 
 if __name__ == "__main__":
-    from mcpconnect.cli import main
+    from mcpconnect._cli import main
 
     sys.exit(main())

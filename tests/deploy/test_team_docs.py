@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mcpconnect.config import LoadedConfig, check_config, load_config
-from mcpconnect.gateway.peruser import CALLBACK_PATH, check_per_user, connect_url
-from mcpconnect.plugins import PluginHost
+from mcpconnect._config import LoadedConfig, check_config, load_config
+from mcpconnect._gateway.peruser import CALLBACK_PATH, check_per_user, connect_url
+from mcpconnect._plugins import PluginHost
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "team.md"
