@@ -120,10 +120,18 @@ class Cluster:
     ports: dict[str, int]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     command: list[str] = field(default_factory=lambda: [MCPCONNECT])
+    #: The replicas are an OAuth protected resource (``[gateway] authorization_server``).
+    protected: bool = False
+
+    @property
+    def base(self) -> str:
+        """The balancer's origin: the gateway's ``public_url``."""
+        return f"http://127.0.0.1:{self.front}"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.front}/mcp"
+        """The MCP endpoint behind the balancer (and the gateway's resource URI)."""
+        return f"{self.base}/mcp"
 
     def start(self, name: str) -> None:
         config = self.folder / "mcpconnect.toml"
@@ -162,8 +170,9 @@ class Cluster:
                     os.killpg(process.pid, signal.SIGTERM)
                 _stop(process)
 
-    def served_by(self) -> str:
-        """Which replica answers a new session's initialize."""
+    def served_by(self, token: str | None = None) -> str:
+        """Which replica answers a new session's initialize (as the bearer of ``token``, if given;
+        a protected cluster's 401 to a request without one names its replica as well)."""
         answer = httpx.post(
             self.url,
             json={
@@ -176,10 +185,14 @@ class Cluster:
                     "clientInfo": {"name": "probe", "version": "0"},
                 },
             },
-            headers={"accept": "application/json, text/event-stream"},
+            headers={
+                "accept": "application/json, text/event-stream",
+                **({"authorization": f"Bearer {token}"} if token else {}),
+            },
             timeout=10,
         )
-        answer.raise_for_status()
+        if not (self.protected and token is None and answer.status_code == 401):
+            answer.raise_for_status()
         return answer.headers["x-served-by"]
 
 
@@ -193,26 +206,38 @@ def cluster(
     servers: str = "",
     binary: str | None = None,
     command: list[str] | None = None,
+    authorization_server: str | None = None,
 ) -> Iterator[Cluster]:
     """``replicas`` serve processes behind HAProxy: a shared store given as TOML (``[storage]``,
     and ``[providers]`` if any), and ``servers`` as TOML (default: one stdio upstream each).
     ``binary`` is HAProxy's (default: :func:`haproxy_binary`); ``command`` starts a replica
-    instead of the ``mcpconnect`` script (the same arguments follow it)."""
+    instead of the ``mcpconnect`` script (the same arguments follow it).
+
+    With ``authorization_server`` (an issuer URL) the replicas are its protected resource: their
+    ``public_url`` is the balancer's, so the resource URI (the ``aud`` of the tokens they take) is
+    :attr:`Cluster.url`, and every token must carry the scope ``mcp:tools``."""
     binary = binary or haproxy_binary()
     front = free_port()
     ports = {f"r{i + 1}": free_port() for i in range(replicas)}
     storage = store or '[storage]\nbackend = "memory"'
+    protection = (
+        f'public_url = "http://127.0.0.1:{front}"\n'
+        f'authorization_server = "{authorization_server}"\n'
+        'required_scopes = ["mcp:tools"]\n'
+        if authorization_server
+        else ""
+    )
     (folder / "mcpconnect.toml").write_text(
         f"""{storage}
 
 [gateway]
 # The name clients reach the replicas by: the balancer's address.
 allowed_hosts = ["127.0.0.1:{front}"]
-
+{protection}
 {servers or LOCAL}
 """
     )
-    group = Cluster(folder, front, ports, command=command or [MCPCONNECT])
+    group = Cluster(folder, front, ports, command=command or [MCPCONNECT], protected=authorization_server is not None)
     balancer: subprocess.Popen[bytes] | None = None
     try:
         for name in ports:

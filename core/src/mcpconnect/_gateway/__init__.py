@@ -140,7 +140,8 @@ async def serve(
             if status.ok:
                 say(f"{status.name}: ready ({status.transport}, {status.tools} tools)")
             else:
-                say(f"{status.name}: {status.state.value}: {(status.error or '').splitlines()[0]}")
+                first = (status.error or "").splitlines()[0] if status.error else "no error given"
+                say(f"{status.name}: {status.state.value}: {first}")
         for name in per_user_servers(runtime.config, names):
             say(f"{name}: per user (each user connects their own login at /connect/{name})")
         for line in await Gateway.unmatched_allow_patterns(hub):

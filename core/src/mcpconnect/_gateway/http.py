@@ -161,12 +161,13 @@ def build_app(
         ):
             return JSONResponse({"error": "misdirected request: this Host is not served here"}, status_code=421)
         # "starting" until every server has connected or failed once; no names, for anyone to probe.
+        # (A gateway of per-user servers only has no shared one: it is started once attached.)
         statuses = gateway.statuses()
         ready = sum(1 for s in statuses if s.ok)
-        state = "ok" if statuses else "starting"
+        state = "ok" if gateway.started else "starting"
         # 503 until started, so that a readiness probe holds traffic back until then.
         body = {"status": state, "servers": len(gateway.names.servers), "ready": ready}
-        return JSONResponse(body, status_code=200 if statuses else 503)
+        return JSONResponse(body, status_code=200 if gateway.started else 503)
 
     async def metrics_route(request: Request) -> Response:
         # As /healthz: the Host rule of /mcp (the key check is _RequireKey's, as for /mcp).

@@ -186,6 +186,12 @@ class Gateway:
         """Every upstream's state (none before :meth:`attach`)."""
         return list(self._hub.servers.values()) if self._hub is not None else []
 
+    @property
+    def started(self) -> bool:
+        """Whether every shared upstream has connected or failed once (the hub is attached); true
+        with no shared upstream at all (only ``tokens = "per_user"`` ones, made per user)."""
+        return self._hub is not None
+
     def on_state(self, status: ServerStatus) -> None:
         """The hub's ``on_state``: a server that comes or goes changes every listing."""
         self._events_in.send_nowait(_Event(status.name, _KINDS, status))
