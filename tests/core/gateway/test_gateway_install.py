@@ -135,3 +135,21 @@ def test_the_diff_shows_only_the_new_entry_and_no_secret(tmp_path, client):
     added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
     removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
     assert removed == [] and any('"mcpconnect"' in line for line in added)
+
+
+def test_the_clients_page_covers_every_client_install_writes() -> None:
+    # docs/clients.md is the walk-through users follow: every client `install` knows is on it,
+    # with the file that client_file() really writes, and nothing it does not know.
+    import re
+    from pathlib import Path
+
+    from mcpconnect._gateway.install import CLIENTS, client_file
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "clients.md").read_text()
+    named = set(re.findall(r"`mcpconnect install ([a-z-]+)`", page))
+    assert named == set(CLIENTS)
+    home, cwd = Path("/home/me"), Path("/work/project")
+    for client in CLIENTS:
+        path = client_file(client, cwd=cwd, home=home, environ={})
+        shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path.relative_to(home)
+        assert shown.name in page, (client, shown)
