@@ -150,6 +150,6 @@ def test_the_clients_page_covers_every_client_install_writes() -> None:
     assert named == set(CLIENTS)
     home, cwd = Path("/home/me"), Path("/work/project")
     for client in CLIENTS:
-        path = client_file(client, cwd=cwd, home=home, environ={})
+        path = client_file(client, cwd=cwd, home=home, environ={}).path
         shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path.relative_to(home)
         assert shown.name in page, (client, shown)
