@@ -42,12 +42,15 @@ from mcpconnect.auth.errors import (
     TransientAuthError,
 )
 from mcpconnect.auth.flows import (
+    AuthorizationRequest,
     DeviceHandler,
     UrlHandler,
     authorization_code_flow,
     client_credentials_flow,
     device_flow,
+    finish_authorization,
     paste_flow,
+    start_authorization,
 )
 from mcpconnect.auth.provider import DEFAULT_ACCOUNT, Identity, OAuthProvider, TokenResponse
 from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, VersionConflict
@@ -568,11 +571,8 @@ class TokenManager:
         if method not in ("browser", "paste", "device"):
             raise AuthError(f"login for a user: {method!r} is not a user's login (browser, paste or device)")
         slot = self._slot(_user_key(user))
-        provider = None
-        if redirect_uri is not None:
-            config = self.provider(name).config.model_copy(update={"redirect_uri": redirect_uri})
-            provider = self.runtime.host.build("auth", config.type, name, config, returns=OAuthProvider)
-        with self.runtime.host.observe("login", provider=name, grant=method) as operation:
+        provider = self.redirecting_to(name, redirect_uri) if redirect_uri is not None else None
+        with self.runtime.host.observe("login", provider=name, grant=method, user=_principal(user)) as operation:
             token = await self._login(
                 slot,
                 name,
@@ -589,6 +589,61 @@ class TokenManager:
             )
             if operation is not None:
                 operation.account = token.account
+        return token
+
+    def redirecting_to(self, name: str, redirect_uri: str) -> OAuthProvider:
+        """Provider ``name`` with ``redirect_uri`` instead of its configured one (a gateway's public
+        callback); a fresh object, so the shared provider's configuration stays as it is."""
+        config = self.provider(name).config.model_copy(update={"redirect_uri": redirect_uri})
+        provider: OAuthProvider = self.runtime.host.build("auth", config.type, name, config, returns=OAuthProvider)
+        return provider
+
+    async def start_login(
+        self,
+        name: str,
+        *,
+        redirect_uri: str,
+        wait: float,
+        scopes: tuple[str, ...] | list[str] | None = None,
+        nonce: bool = False,
+    ) -> tuple[str, AuthorizationRequest]:
+        """The first half of a login whose callback may reach another process (a gateway replica):
+        the authorization URL, and the request to keep (in the store) for :meth:`finish_login`."""
+        provider = self.redirecting_to(name, redirect_uri)
+        async with self.http(provider) as http:
+            return await start_authorization(
+                provider, http, scopes=provider.scopes(scopes), redirect_uri=redirect_uri, wait=wait, nonce=nonce
+            )
+
+    async def exchange_login(
+        self, request: AuthorizationRequest, params: dict[str, str], *, again: str
+    ) -> tuple[OAuthProvider, TokenResponse]:
+        """Check a callback's query against ``request`` (taken once from the store) and exchange its
+        code; nothing is stored. ``again``: what the user does to try again."""
+        provider = self.redirecting_to(request.provider, request.redirect_uri)
+        async with self.http(provider) as http:
+            return provider, await finish_authorization(provider, http, request, params, again=again)
+
+    async def finish_login(
+        self, request: AuthorizationRequest, params: dict[str, str], *, user: str | None = None, again: str
+    ) -> Token:
+        """The second half of :meth:`start_login`: check the callback, exchange its code, and store
+        the token as ``user``'s (``None``: the shared token); returns it."""
+        slot = self._slot(None if user is None else _user_key(user))
+        name = request.provider
+        with self.runtime.host.observe(
+            "login", provider=name, grant="authorization_code", user=_principal(slot.user)
+        ) as operation:
+            provider, response = await self.exchange_login(request, params, again=again)
+            async with self.http(provider) as http:
+                identity = await self._identity(provider, http, response, None)
+            token = self._token(provider, response, identity, requested=request.scopes, issuer=request.issuer)
+            await slot.put(token, expected_version=ANY_VERSION)
+            if operation is not None:
+                operation.account = token.account
+        log.info("logged in to %s as %s", name, token.account)
+        if user is None:
+            self.runtime.host.token_obtained(name, token.account, token)
         return token
 
     async def stored_for_user(self, user: str, name: str, account: str | None = None) -> StoredToken:
@@ -723,7 +778,9 @@ class TokenManager:
     async def _refresh_locked(self, slot: _Slot, name: str, current: StoredToken) -> Token:
         breaker = self.breaker(name)
         attempts: list[int] = []
-        operation = self.runtime.host.start_operation("refresh", provider=name, account=current.token.account)
+        operation = self.runtime.host.start_operation(
+            "refresh", provider=name, account=current.token.account, user=_principal(slot.user)
+        )
         try:
             token = await self._refresh_attempts(slot, name, current, breaker, attempts)
         except BaseException as exc:
@@ -862,6 +919,13 @@ def _user_key(user: str) -> str:
     if not user:
         raise ValueError("a per-user token needs a user (issuer#sub); an empty one would be shared")
     return user
+
+
+def _principal(user: str | None) -> str | None:
+    """How observers see a gateway user: the store's name for them (a digest), never the key."""
+    from mcpconnect.storage.store import user_principal
+
+    return None if user is None else user_principal(user)
 
 
 def token_manager(runtime: Runtime) -> TokenManager:
