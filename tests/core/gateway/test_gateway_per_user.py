@@ -100,9 +100,12 @@ def upstream_app(oidc: Any) -> Recorder:
 
 
 @contextlib.asynccontextmanager
-async def running(oidc: Any, storage: dict[str, Any] | None = None) -> AsyncIterator[Running]:
+async def running(
+    oidc: Any, storage: dict[str, Any] | None = None, *, observer: Any = None, dashboard: bool = False
+) -> AsyncIterator[Running]:
     """The protected upstream and the gateway (as ``serve --transport http`` runs them) in this
-    process, each on a port the OS chose; the upstream ``up`` is configured per_user."""
+    process, each on a port the OS chose; the upstream ``up`` is configured per_user. ``observer``:
+    a plugin registered first; ``dashboard``: serve ``/ui`` too."""
     from mcpconnect.gateway import open_gateway
     from mcpconnect.gateway.http import HttpSettings, build_app, serve_app
     from mcpconnect.runtime import Runtime
@@ -112,6 +115,8 @@ async def running(oidc: Any, storage: dict[str, Any] | None = None) -> AsyncIter
     gw_sock, base = listening()
     config = per_user_config(oidc, up_base, base, storage)
     runtime = Runtime.build(config)
+    if observer is not None:
+        runtime.host.register_plugin(observer, kind="plugin", name="observer")
     settings = HttpSettings("127.0.0.1", gw_sock.getsockname()[1], runtime.config.gateway, keys=[])
     oidc.add_resource(f"{base}/mcp", "jwt")
     stop = anyio.Event()
@@ -119,7 +124,7 @@ async def running(oidc: Any, storage: dict[str, Any] | None = None) -> AsyncIter
         async with anyio.create_task_group() as tg:
             tg.start_soon(serve_app, recorder, up_sock, stop)
             async with open_gateway(runtime, ["up"]) as gw:
-                tg.start_soon(serve_app, build_app(gw, settings), gw_sock, stop)
+                tg.start_soon(serve_app, build_app(gw, settings, runtime if dashboard else None), gw_sock, stop)
                 yield Running(base, gw, runtime, recorder)
                 stop.set()
     finally:
