@@ -147,7 +147,7 @@ async def connect_upstream(gw: Running, oidc: Any, sub: str) -> str:
         return await follow_authorization(f"{url}&login_hint={sub}")
 
     manager = token_manager(gw.runtime)
-    token = await manager.login_for_user(user_key(oidc, sub), "up", on_url=as_user)
+    token = await manager.login("up", on_url=as_user, user=user_key(oidc, sub))
     assert token.account == sub
     return fingerprint(token.access_token.get_secret_value())
 
@@ -219,7 +219,7 @@ async def test_a_revoked_login_gets_the_link_again(oidc_server):
         async with session(gw, oidc_server, "alice") as client:
             assert not (await client.call_tool("up__echo", {"message": "1"})).is_error
             manager = token_manager(gw.runtime)
-            stored = await manager.stored_for_user(user_key(oidc_server, "alice"), "up")
+            stored = await manager.stored("up", user=user_key(oidc_server, "alice"))
             await gw.runtime.store().delete_for_user(user_key(oidc_server, "alice"), "up", stored.token.account)
             gw.gateway._users.close_idle(now=anyio.current_time() + gw.gateway._users.idle)
             result = await client.call_tool("up__echo", {"message": "2"})

@@ -2,7 +2,7 @@
 
 A call by user U to such a server goes over a connection of its own, made on U's first call and
 closed after it has been idle for a while, whose requests carry U's token (from
-:meth:`TokenManager.get_token_for_user`, refreshed once per user across replicas). Nothing falls
+:meth:`TokenManager.get_token` with ``user``, refreshed once per user across replicas). Nothing falls
 back to the shared token: a user who has not connected the upstream gets an error naming
 ``<public_url>/connect/SERVER``, where they connect it.
 """
@@ -14,17 +14,17 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-import httpx
 
 from mcpconnect.auth.errors import NeedsLoginError
-from mcpconnect.auth.manager import TokenManager, secret_of, token_manager
+from mcpconnect.auth.manager import TokenManager, token_manager
 from mcpconnect.errors import AuthError, ConfigError, MCPConnectError, TransportError
 from mcpconnect.logs import register_secret
+from mcpconnect.serverauth import OAuthBearerAuth, require_secure_url
 from mcpconnect.servers.connection import ConnectOptions, ServerConnection, ServerState, ServerStatus
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = [
     "IDLE_TIMEOUT",
     "NotConnected",
-    "UserAuth",
     "UserConnections",
     "check_per_user",
     "connect_url",
@@ -104,51 +103,16 @@ class NotConnected(TransportError):
     """The user has no (usable) login of a per-user server; the message carries the link."""
 
 
-class UserAuth(httpx.Auth):
-    """``Authorization`` with one user's token, always valid; a 401 answer refreshes that user's
-    token once and retries. Its repr names no user and no token."""
-
-    def __init__(self, manager: TokenManager, user: str, provider: str, account: str) -> None:
-        self.manager = manager
-        self._user = user
-        self.provider = provider
-        self.account = account
-
-    def __repr__(self) -> str:
-        return f"UserAuth(provider={self.provider!r})"
-
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        raise RuntimeError("UserAuth needs an httpx.AsyncClient")
-        yield request  # pragma: no cover - makes this a generator
-
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self.manager.get_token_for_user(self._user, self.provider, self.account)
-        request.headers["Authorization"] = f"{_scheme(token)} {secret_of(token)}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        await response.aread()
-        fresh = await self.manager.refresh_rejected_for_user(self._user, self.provider, token)
-        request.headers["Authorization"] = f"{_scheme(fresh)} {secret_of(fresh)}"
-        yield request
-
-
-def _scheme(token: Token) -> str:
-    return "Bearer" if token.token_type.lower() == "bearer" else token.token_type
-
-
 class _UserConnection(ServerConnection):
     """A connection to a per-user server that authenticates as one user only."""
 
     def __init__(
-        self, name: str, server: ServerConfig, runtime: Runtime, options: ConnectOptions, auth: UserAuth
+        self, name: str, server: ServerConfig, runtime: Runtime, options: ConnectOptions, auth: OAuthBearerAuth
     ) -> None:
         super().__init__(name, server, runtime, options)
         self._auth = auth
 
     async def credentials(self) -> tuple[Any, dict[str, str]]:
-        from mcpconnect.serverauth import require_secure_url
-
         require_secure_url(self.name, self.server)  # a user's token never goes over plain http
         return self._auth, {}
 
@@ -245,7 +209,7 @@ class UserConnections:
             async with self._lock:
                 held = self._live(key)  # another call of this user may have made it meanwhile
                 if held is None:
-                    auth = UserAuth(self.manager(), user.key, provider, token.account)
+                    auth = OAuthBearerAuth(self.manager(), provider, token.account, user=user.key)
                     connection = _UserConnection(server, config, self.runtime, self.options, auth)
                     held = _Held(connection, anyio.current_time(), anyio.Event())
                     self._held[key] = held
@@ -335,7 +299,7 @@ class UserConnections:
 
     async def _token(self, server: str, provider: str, user: User) -> Token:
         try:
-            return await self.manager().get_token_for_user(user.key, provider)
+            return await self.manager().get_token(provider, user=user.key)
         except NeedsLoginError as exc:
             raise await self.not_connected(server, provider, user, str(exc)) from None
 
@@ -355,7 +319,7 @@ class UserConnections:
         if provider is None:
             return False
         try:
-            await self.manager().stored_for_user(user.key, provider)
+            await self.manager().stored(provider, user=user.key)
         except NeedsLoginError:
             return False
         return True
