@@ -96,12 +96,22 @@ def upstream_app(oidc: Any) -> Recorder:
         """Echo the message back."""
         return message
 
+    @upstream_server.resource("mem://note")
+    def note() -> str:
+        """A note."""
+        return "a note"
+
     return Recorder(upstream_server.streamable_http_app(), oidc.issuer)
 
 
 @contextlib.asynccontextmanager
 async def running(
-    oidc: Any, storage: dict[str, Any] | None = None, *, observer: Any = None, dashboard: bool = False
+    oidc: Any,
+    storage: dict[str, Any] | None = None,
+    *,
+    observer: Any = None,
+    dashboard: bool = False,
+    keys: list[str] | None = None,
 ) -> AsyncIterator[Running]:
     """The protected upstream and the gateway (as ``serve --transport http`` runs them) in this
     process, each on a port the OS chose; the upstream ``up`` is configured per_user. ``observer``:
@@ -117,7 +127,7 @@ async def running(
     runtime = Runtime.build(config)
     if observer is not None:
         runtime.host.register_plugin(observer, kind="plugin", name="observer")
-    settings = HttpSettings("127.0.0.1", gw_sock.getsockname()[1], runtime.config.gateway, keys=[])
+    settings = HttpSettings("127.0.0.1", gw_sock.getsockname()[1], runtime.config.gateway, keys=keys or [])
     oidc.add_resource(f"{base}/mcp", "jwt")
     stop = anyio.Event()
     try:
@@ -153,10 +163,10 @@ async def connect_upstream(gw: Running, oidc: Any, sub: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def session(gw: Running, oidc: Any, sub: str) -> AsyncIterator[Any]:
+async def session(gw: Running, oidc: Any, sub: str, mode: str = "auto") -> AsyncIterator[Any]:
     token = oidc.sign(claims(oidc, gw.mcp, sub=sub))
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
-    async with http, Client(streamable_http_client(gw.mcp, http_client=http)) as client:
+    async with http, Client(streamable_http_client(gw.mcp, http_client=http), mode=mode) as client:
         yield client
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from mcpconnect import hookimpl
 from tests.core.gateway.test_gateway_per_user import (
@@ -155,3 +158,49 @@ sign_in_provider = "up"
         main(["--config", str(config), "check", "up", "--json"])
     row = json.loads(capsys.readouterr().out)["servers"][0]
     assert row["ok"] is False and "sign_in_provider" in row["error"]
+
+
+@pytest.mark.node
+async def test_a_subscription_to_a_per_user_resource_is_refused_clearly(oidc_server):
+    import warnings
+
+    from mcp.shared.exceptions import MCPError
+
+    async with running(oidc_server) as gw:
+        await connect_upstream(gw, oidc_server, "alice")
+        async with session(gw, oidc_server, "alice", mode="legacy") as client:  # the handshake's subscribe
+            uris = [r.uri for r in (await client.list_resources()).resources]
+            assert uris == ["mcpconnect://up/mem://note"]
+            assert (await client.read_resource(uris[0])).contents[0].text == "a note"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with pytest.raises(MCPError, match=r"per_user.*not available"):
+                    await client.subscribe_resource(uris[0])
+
+
+@pytest.mark.node
+async def test_a_static_key_user_connects_with_the_ticket_alone(oidc_server):
+    """A client key is a user no sign-in can prove: the link (shorter, one use, bound to the browser
+    that opens it) goes straight to the upstream's login, and the token is the key user's."""
+    import hashlib
+
+    from mcpconnect.gateway.resource import API_KEY_ISSUER, User
+
+    key = "gateway-client-key-0123456789abcdef"
+    async with running(oidc_server, keys=[key]) as gw:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"})
+        async with http, Client(streamable_http_client(gw.mcp, http_client=http)) as client:
+            text = (await client.call_tool("up__echo", {"message": "x"})).content[0].text
+            assert "for 5 minutes" in text
+            link = connect_link(text)
+            async with Browser(oidc_server.issuer, "carol") as browser:
+                page = await browser.open(link)
+                assert page.status_code == 200, page.text
+                authorizations = [u for u in browser.visited if u.startswith(oidc_server.issuer) and "client_id=" in u]
+                assert len(authorizations) == 1 and "nonce=" not in authorizations[0]  # no sign-in step
+                assert (await browser.open(link)).status_code == 400
+            result = await client.call_tool("up__echo", {"message": "now"})
+            assert not result.is_error and result.content[0].text == "now"
+        me = User(API_KEY_ISSUER, "key-" + hashlib.sha256(key.encode()).hexdigest()[:16]).key
+        stored = await gw.runtime.store().list_for_user(me)
+        assert [(s.token.provider, s.token.account) for s in stored] == [("up", "carol")]

@@ -839,6 +839,7 @@ class Gateway:
             with anyio.fail_after(NOTIFY_TIMEOUT):  # a client that stopped reading is dropped
                 await session.send_resource_updated(gateway_uri)
 
+        self._check_subscribable(server)
         try:
             await self._subscriptions.acquire(holder, server, uri, deliver)
         except TransportError as exc:
@@ -853,6 +854,17 @@ class Gateway:
         server, uri = self._resource_target(params.uri)
         await self._subscriptions.release(_connection_of(ctx), server, uri)
         return types.EmptyResult()
+
+    def _check_subscribable(self, server: str) -> None:
+        """Refuse a subscription to a per-user server's resource, clearly: the counted subscriptions
+        hold one upstream subscription per URI for every client, which would let one user's updates
+        reach another, and a user's connection is closed when idle. Until they are per user too."""
+        if self._per_user(server):
+            raise MCPError(
+                types.INVALID_REQUEST,
+                f"server '{server}' has tokens = \"per_user\": resource subscriptions through the gateway are not "
+                "available for it yet; read the resource again to see changes",
+            )
 
     def _watch(self, connection: Any) -> None:
         """When ``connection`` closes, its subscriptions go (once per connection)."""
@@ -885,6 +897,7 @@ class Gateway:
                 for gateway_uri in uris:
                     try:
                         server, uri = self._resource_target(gateway_uri)
+                        self._check_subscribable(server)
                         await self._subscriptions.acquire(holder, server, uri, publish)
                     except (MCPError, TransportError) as exc:
                         log.warning("listen stream: no upstream subscription for %s: %s", gateway_uri, exc)
