@@ -290,6 +290,7 @@ async def start_authorization(
     url = _authorization_url(provider, authorize, attempt, scopes)
     once = secrets.token_urlsafe(24) if nonce else None
     if once is not None:
+        register_secret(once)
         url = _add_query(url, {"nonce": once})
     request = AuthorizationRequest(
         provider=provider.name,

@@ -418,6 +418,7 @@ class ConnectFlows:
             )
         user = str(data["user"])
         browser = secrets.token_urlsafe(32)
+        register_secret(browser)
         try:
             if self._signs_in(user):
                 sign_in = self.config.gateway.sign_in_provider
