@@ -56,6 +56,7 @@ from mcpconnect.auth.provider import DEFAULT_ACCOUNT, Identity, OAuthProvider, T
 from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, VersionConflict
 from mcpconnect.logs import register_secret
 from mcpconnect.storage.base import ANY_VERSION
+from mcpconnect.storage.store import user_principal
 from mcpconnect.tokens import Token
 
 if TYPE_CHECKING:
@@ -838,8 +839,6 @@ def _user_key(user: str) -> str:
 
 def _principal(user: str | None) -> str | None:
     """How observers see a gateway user: the store's name for them (a digest), never the key."""
-    from mcpconnect.storage.store import user_principal
-
     return None if user is None else user_principal(user)
 
 

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from mcpconnect.auth.errors import NeedsLoginError
+from mcpconnect.auth.errors import IdTokenError, NeedsLoginError
+from mcpconnect.auth.flows import AuthorizationRequest
 from mcpconnect.auth.manager import TokenManager, token_manager
 from mcpconnect.errors import AuthError, ConfigError, MCPConnectError, TransportError
 from mcpconnect.logs import register_secret
 from mcpconnect.serverauth import OAuthBearerAuth, require_secure_url
 from mcpconnect.servers.connection import ConnectOptions, ServerConnection, ServerState, ServerStatus
+from mcpconnect.storage.store import user_principal
 
 if TYPE_CHECKING:
     from mcpconnect.config import Config, ServerConfig
@@ -255,8 +257,6 @@ class UserConnections:
     ) -> T:
         """``call(client, meta)`` on ``user``'s connection to ``server``, seen by observers as a
         request operation whose ``user`` is the store's digest of the user (never a token)."""
-        from mcpconnect.storage.store import user_principal
-
         connection = await self.connection(server, user)
         host = self.runtime.host
         operation = host.start_operation(
@@ -462,8 +462,6 @@ class ConnectFlows:
     async def finish(self, params: dict[str, str], browser: str | None) -> Page:
         """The callback (of the sign-in or of the upstream's login), on any replica: take the login
         its ``state`` names (once), check that this browser began it, and go on or store."""
-        from mcpconnect.auth.flows import AuthorizationRequest
-
         state = params.get("state", "")
         data = await self.runtime.store().take_flow(state) if state else None
         if data is None or data.get("kind") not in (_SIGN_IN, _UPSTREAM):
@@ -496,11 +494,10 @@ class ConnectFlows:
             return self._failed(server, exc)
         return Page(200, f"connected: your account now serves server '{server}'; return to your client and call again")
 
-    async def _signed_in(self, request: Any, params: dict[str, str], again: str) -> str:
+    async def _signed_in(self, request: AuthorizationRequest, params: dict[str, str], again: str) -> str:
         """The ``User.key`` the browser signed in as at the gateway's authorization server: its
         ID token's ``iss`` (which must be ``[gateway] authorization_server``) and ``sub``."""
-        from mcpconnect.auth.errors import IdTokenError
-        from mcpconnect.gateway.resource import User
+        from mcpconnect.gateway.resource import User  # PyJWT's module: only when someone signs in
 
         provider, response = await self.manager().exchange_login(request, params, again=again)
         if not response.id_token:
