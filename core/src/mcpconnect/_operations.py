@@ -49,6 +49,10 @@ class Operation:
     protocol_version: str | None = None
     #: How a login is made: ``browser``, ``device``, ``client_credentials``, ``mcp``.
     grant: str | None = None
+    #: The gateway user a per-user server's request, login or refresh is for (``tokens =
+    #: "per_user"``): the SHA-256 (hex) of their issuer and ``sub``, as the token store names them;
+    #: never a token. ``None`` for everything shared.
+    user: str | None = None
     arguments: Mapping[str, Any] | None = field(default=None, repr=False)
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
     #: Set when the operation ends: ``ok``, ``error``, or ``tool_error`` (the tool ran and

@@ -57,28 +57,34 @@ class BearerAuth(httpx.Auth):
 
 class OAuthBearerAuth(httpx.Auth):
     """``Authorization: Bearer`` with a token from the manager, always valid; a 401 answer
-    triggers one refresh and one retry before the error reaches the caller."""
+    triggers one refresh and one retry before the error reaches the caller.
 
-    def __init__(self, manager: TokenManager, provider: str, account: str) -> None:
+    ``user``: a gateway user's ``User.key`` for a per-user upstream (``tokens = "per_user"``): the
+    token is that user's only, refreshed under that user's own lock. ``None``: the shared token.
+    Its repr names no user and no token."""
+
+    def __init__(self, manager: TokenManager, provider: str, account: str, *, user: str | None = None) -> None:
         self.manager = manager
         self.provider = provider
         self.account = account
+        self._user = user
 
     def __repr__(self) -> str:
-        return f"OAuthBearerAuth(provider={self.provider!r}, account={self.account!r})"
+        whose = ", per user" if self._user is not None else f", account={self.account!r}"
+        return f"OAuthBearerAuth(provider={self.provider!r}{whose})"
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("OAuthBearerAuth needs an httpx.AsyncClient")
         yield request  # pragma: no cover - makes this a generator
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self.manager.get_token(self.provider, self.account)
+        token = await self.manager.get_token(self.provider, self.account, user=self._user)
         request.headers["Authorization"] = f"{_scheme(token)} {secret_of(token)}"
         response = yield request
         if response.status_code != 401:
             return
         await response.aread()
-        fresh = await self.manager.refresh_rejected(self.provider, token)
+        fresh = await self.manager.refresh_rejected(self.provider, token, user=self._user)
         request.headers["Authorization"] = f"{_scheme(fresh)} {secret_of(fresh)}"
         yield request
 

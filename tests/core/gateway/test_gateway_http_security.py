@@ -56,7 +56,7 @@ def test_loopback_admits_its_own_host_and_local_pages(loopback_gateway):
     assert post(loopback_gateway).status_code == 200
     assert post(loopback_gateway, {"host": f"localhost:{port}"}).status_code == 200
     assert post(loopback_gateway, {"origin": "http://localhost:6274"}).status_code == 200  # an inspector page
-    assert httpx.get(f"{loopback_gateway}/healthz").json() == {"status": "ok", "servers": 1, "ready": 1}
+    assert httpx.get(f"{loopback_gateway}/healthz").json() == {"status": "ok", "servers": 1, "ready": 1, "per_user": 0}
 
 
 def test_dns_rebinding_is_refused(loopback_gateway):
@@ -214,6 +214,6 @@ def test_healthz_is_503_until_every_server_has_connected_or_failed_once(tmp_path
         while (answer := httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)).status_code != 200:
             assert time.monotonic() < deadline, answer.text
             time.sleep(0.1)
-        assert answer.json() == {"status": "ok", "servers": 1, "ready": 0}  # failed once: started
+        assert answer.json() == {"status": "ok", "servers": 1, "ready": 0, "per_user": 0}  # failed once: started
     finally:
         stop(process)

@@ -71,14 +71,24 @@ class Running:
         self.gateway, self.runtime, self.upstream = gateway, runtime, upstream
 
 
-@contextlib.asynccontextmanager
-async def running(oidc: Any) -> AsyncIterator[Running]:
-    """The protected upstream and the gateway (as ``serve --transport http`` runs them) in this
-    process, each on a port the OS chose; the upstream ``up`` is configured per_user."""
-    from mcpconnect._gateway import open_gateway
-    from mcpconnect._gateway.http import HttpSettings, build_app, serve_app
-    from mcpconnect._runtime import Runtime
+def per_user_config(oidc: Any, up_base: str, base: str, storage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The upstream ``up`` per_user behind a gateway at ``base`` whose users are oidc's, who sign in
+    at /connect with the provider ``gw`` (a client of the same issuer)."""
+    client = {"type": "oidc", "issuer": oidc.issuer, "client_id": "confidential", "client_secret": CONFIDENTIAL_SECRET}
+    return {
+        "storage": storage or {"backend": "memory"},
+        "providers": {"up": dict(client), "gw": dict(client)},
+        "servers": {"up": {"url": f"{up_base}/mcp", "auth": "provider:up", "tokens": "per_user"}},
+        "gateway": {
+            "public_url": base,
+            "authorization_server": oidc.issuer,
+            "required_scopes": ["mcp:tools"],
+            "sign_in_provider": "gw",
+        },
+    }
 
+
+def upstream_app(oidc: Any) -> Recorder:
     upstream_server = MCPServer("per-user-upstream")
 
     @upstream_server.tool()
@@ -86,31 +96,45 @@ async def running(oidc: Any) -> AsyncIterator[Running]:
         """Echo the message back."""
         return message
 
-    recorder = Recorder(upstream_server.streamable_http_app(), oidc.issuer)
+    @upstream_server.resource("mem://note")
+    def note() -> str:
+        """A note."""
+        return "a note"
+
+    return Recorder(upstream_server.streamable_http_app(), oidc.issuer)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    oidc: Any,
+    storage: dict[str, Any] | None = None,
+    *,
+    observer: Any = None,
+    dashboard: bool = False,
+    keys: list[str] | None = None,
+) -> AsyncIterator[Running]:
+    """The protected upstream and the gateway (as ``serve --transport http`` runs them) in this
+    process, each on a port the OS chose; the upstream ``up`` is configured per_user. ``observer``:
+    a plugin registered first; ``dashboard``: serve ``/ui`` too."""
+    from mcpconnect._gateway.http import HttpSettings, build_app, serve_app
+    from mcpconnect._runtime import Runtime
+    from mcpconnect.gateway import open_gateway
+
+    recorder = upstream_app(oidc)
     up_sock, up_base = listening()
     gw_sock, base = listening()
-    config = {
-        "storage": {"backend": "memory"},
-        "providers": {
-            "up": {
-                "type": "oidc",
-                "issuer": oidc.issuer,
-                "client_id": "confidential",
-                "client_secret": CONFIDENTIAL_SECRET,
-            }
-        },
-        "servers": {"up": {"url": f"{up_base}/mcp", "auth": "provider:up", "tokens": "per_user"}},
-        "gateway": {"public_url": base, "authorization_server": oidc.issuer, "required_scopes": ["mcp:tools"]},
-    }
+    config = per_user_config(oidc, up_base, base, storage)
     runtime = Runtime.build(config)
-    settings = HttpSettings("127.0.0.1", gw_sock.getsockname()[1], runtime.config.gateway, keys=[])
+    if observer is not None:
+        runtime.host.register_plugin(observer, kind="plugin", name="observer")
+    settings = HttpSettings("127.0.0.1", gw_sock.getsockname()[1], runtime.config.gateway, keys=keys or [])
     oidc.add_resource(f"{base}/mcp", "jwt")
     stop = anyio.Event()
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(serve_app, recorder, up_sock, stop)
             async with open_gateway(runtime, ["up"]) as gw:
-                tg.start_soon(serve_app, build_app(gw, settings), gw_sock, stop)
+                tg.start_soon(serve_app, build_app(gw, settings, runtime if dashboard else None), gw_sock, stop)
                 yield Running(base, gw, runtime, recorder)
                 stop.set()
     finally:
@@ -133,16 +157,16 @@ async def connect_upstream(gw: Running, oidc: Any, sub: str) -> str:
         return await follow_authorization(f"{url}&login_hint={sub}")
 
     manager = token_manager(gw.runtime)
-    token = await manager.login_for_user(user_key(oidc, sub), "up", on_url=as_user)
+    token = await manager.login("up", on_url=as_user, user=user_key(oidc, sub))
     assert token.account == sub
     return fingerprint(token.access_token.get_secret_value())
 
 
 @contextlib.asynccontextmanager
-async def session(gw: Running, oidc: Any, sub: str) -> AsyncIterator[Any]:
+async def session(gw: Running, oidc: Any, sub: str, mode: str = "auto") -> AsyncIterator[Any]:
     token = oidc.sign(claims(oidc, gw.mcp, sub=sub))
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
-    async with http, Client(streamable_http_client(gw.mcp, http_client=http)) as client:
+    async with http, Client(streamable_http_client(gw.mcp, http_client=http), mode=mode) as client:
         yield client
 
 
@@ -205,7 +229,7 @@ async def test_a_revoked_login_gets_the_link_again(oidc_server):
         async with session(gw, oidc_server, "alice") as client:
             assert not (await client.call_tool("up__echo", {"message": "1"})).is_error
             manager = token_manager(gw.runtime)
-            stored = await manager.stored_for_user(user_key(oidc_server, "alice"), "up")
+            stored = await manager.stored("up", user=user_key(oidc_server, "alice"))
             await gw.runtime.store().delete_for_user(user_key(oidc_server, "alice"), "up", stored.token.account)
             gw.gateway._users.close_idle(now=anyio.current_time() + gw.gateway._users.idle)
             result = await client.call_tool("up__echo", {"message": "2"})
@@ -236,26 +260,72 @@ def test_serve_refuses_a_per_user_server_without_users(
     assert "servers.a.tokens" in err and says in err
 
 
-async def test_the_connect_link_runs_the_code_flow_for_that_user_only(oidc_server):
+class Browser:
+    """A person's browser: one cookie jar, following redirects itself. At the authorization server
+    it signs in as ``person`` (tests/oidc logs in whoever ``login_hint`` names, as a person typing
+    their password would be). ``route`` may send a URL elsewhere (a load balancer's choice)."""
+
+    def __init__(self, issuer: str, person: str, route: Any = None) -> None:
+        self.issuer, self.person, self.route = issuer, person, route
+        self.http = httpx.AsyncClient(follow_redirects=False, timeout=30)
+        self.visited: list[str] = []
+
+    async def __aenter__(self) -> Browser:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def open(self, url: str, *, stop_at: str | None = None) -> Any:
+        """The final page; or, with ``stop_at``, the first URL redirected to that starts so (not
+        opened)."""
+        from urllib.parse import urljoin
+
+        for hop in range(30):
+            if url.startswith(self.issuer) and "response_type=" in url:
+                url += f"&login_hint={self.person}"
+            if self.route is not None:
+                url = self.route(url)
+            if hop and stop_at is not None and url.startswith(stop_at):
+                return url
+            self.visited.append(url)
+            response = await self.http.get(url)
+            if response.status_code not in (301, 302, 303, 307):
+                return response
+            url = urljoin(url, response.headers["location"])
+        raise AssertionError(f"too many redirects, last {url}")
+
+
+def connect_link(text: str) -> str:
     import re
 
+    found = re.search(r"(http://\S+/connect/up\?ticket=\S+?)(?=\s|$)", text)
+    assert found, text
+    return found.group(1)
+
+
+async def test_the_connect_link_runs_the_code_flow_for_that_user_only(oidc_server):
     async with running(oidc_server) as gw, session(gw, oidc_server, "bob") as client:
         result = await client.call_tool("up__echo", {"message": "x"})
         assert result.is_error
-        link = re.search(r"(http://\S+/connect/up\?ticket=\S+?)(?=\s|$)", result.content[0].text).group(1)
-        # The browser carries no gateway token: the link's ticket stands for bob, nothing else does.
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
-            forged = await browser.get(f"{gw.base}/connect/up?ticket=forged")
+        link = connect_link(result.content[0].text)
+        # The browser carries no gateway token: the link's ticket, then bob's sign-in, stand for bob.
+        async with Browser(oidc_server.issuer, "bob") as browser:
+            forged = await browser.open(f"{gw.base}/connect/up?ticket=forged")
             assert forged.status_code == 400 and "not valid" in forged.text
-            assert (await browser.get(f"{gw.base}/connect/callback?state=forged&code=x")).status_code == 400
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
-            page = await browser.get(link)
+            assert (await browser.open(f"{gw.base}/connect/callback?state=forged&code=x")).status_code == 400
+        async with Browser(oidc_server.issuer, "bob") as browser:
+            page = await browser.open(link)
             assert page.status_code == 200, page.text
             assert "connected" in page.text
-            again = await browser.get(link)  # one use
+            # Two logins at the authorization server: the gateway's sign-in, then the upstream's.
+            authorizations = [u for u in browser.visited if u.startswith(oidc_server.issuer) and "client_id=" in u]
+            assert len(authorizations) == 2 and "nonce=" in authorizations[0] and "openid" in authorizations[0]
+            again = await browser.open(link)  # one use
             assert again.status_code == 400
         stored = await gw.runtime.store().list_for_user(user_key(oidc_server, "bob"))
         assert [s.token.provider for s in stored] == ["up"]
+        assert stored[0].token.account == "bob"
         assert await gw.runtime.store().list() == []  # not shared
         assert await gw.runtime.store().list_for_user(user_key(oidc_server, "alice")) == []
         before = len(gw.upstream.seen)

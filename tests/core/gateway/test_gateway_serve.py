@@ -99,7 +99,7 @@ async def test_stdio_client_through_serve(gw, three_upstreams, mode):
 async def test_http_client_through_serve(gw, three_upstreams, mode):
     with gw.serve_http(three_upstreams) as (base, _):
         health = httpx.get(f"{base}/healthz").json()
-        assert health == {"status": "ok", "servers": 4, "ready": 3}
+        assert health == {"status": "ok", "servers": 4, "ready": 3, "per_user": 0}
         async with Client(f"{base}/mcp", mode=mode) as client:
             await exercise(client)
 

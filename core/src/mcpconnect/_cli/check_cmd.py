@@ -76,9 +76,44 @@ def open_store_or_fail(runtime: Any) -> None:
         raise ConfigError(str(exc), source=source, key="storage.backend") from None
 
 
+async def check_per_user(runtime: Any, name: str) -> tuple[ServerStatus, int]:
+    """A ``tokens = "per_user"`` server, which has no login of its own to connect with: what
+    ``serve`` requires of it (exit 2 there), and whether its URL answers (a 401 without a token
+    is an answer). Also how many gateway users have connected their account (from the store)."""
+    import httpx
+
+    from mcpconnect._gateway.peruser import check_per_user as serve_requires
+    from mcpconnect._redact import safe_url
+    from mcpconnect._servers import ServerState, ServerStatus
+    from mcpconnect.errors import MCPConnectError
+
+    server = runtime.config.servers[name]
+    transport = server.transport or "auto"
+    problem = None
+    try:
+        serve_requires(runtime.config, [name], "http")
+    except MCPConnectError as exc:
+        problem = str(exc)
+    if problem is None and server.url:
+        try:
+            async with httpx.AsyncClient(timeout=server.timeout or 10.0, follow_redirects=False) as http:
+                await http.get(server.url, headers={"accept": "application/json, text/event-stream"})
+        except httpx.HTTPError as exc:
+            problem = f"server '{name}': {safe_url(server.url)} does not answer ({type(exc).__name__}); check url"
+    users = 0
+    provider = server.auth_provider
+    if provider is not None:
+        try:
+            users = await runtime.store().count_users(provider)
+        except MCPConnectError as exc:
+            problem = problem or str(exc)
+    state = ServerState.FAILED if problem else ServerState.READY
+    return ServerStatus(name, transport, state, error=problem), users
+
+
 async def run_check(
     app: App, names: tuple[str, ...], refresh: bool, live: bool
-) -> tuple[list[ServerStatus], list[dict[str, Any]]]:
+) -> tuple[list[ServerStatus], list[dict[str, Any]], dict[str, int]]:
     """Connect to the servers (no health checks, no reconnects) and check the providers; return
     the servers' states and the providers' health."""
     from mcpconnect._hub import connect
@@ -109,21 +144,29 @@ async def run_check(
 
         display = Live(progress, console=console(stderr=True), transient=True, refresh_per_second=8)
         display.start()
+    # Per-user servers have no shared login to connect with: checked as the gateway serves them.
+    per_user = [n for n in selected if configured[n].tokens == "per_user"]
+    shared = [n for n in selected if n not in per_user]
     try:
         providers = await check_providers(runtime, provider_names) if provider_names else []
-        if not selected:
-            return [], providers
-        async with connect(
-            runtime, servers=selected, health_interval=None, reconnect=False, refresh=refresh, on_state=on_state
-        ) as hub:
-            return list(hub.servers.values()), providers
+        users: dict[str, int] = {}
+        found: dict[str, ServerStatus] = {}
+        for name in per_user:
+            found[name], users[name] = await check_per_user(runtime, name)
+            on_state(found[name])
+        if shared:
+            async with connect(
+                runtime, servers=shared, health_interval=None, reconnect=False, refresh=refresh, on_state=on_state
+            ) as hub:
+                found.update(hub.servers)
+        return [found[n] for n in selected if n in found], providers, users
     finally:
         if display is not None:
             display.stop()
         await runtime.aclose()
 
 
-def _table(statuses: list[ServerStatus]) -> Any:
+def _table(statuses: list[ServerStatus], users: dict[str, int] | None = None) -> Any:
     from rich.table import Table
 
     table = Table(title=None, show_lines=False)
@@ -131,6 +174,8 @@ def _table(statuses: list[ServerStatus]) -> Any:
         table.add_column(column, overflow="fold")
     for s in statuses:
         state = "[green]ready[/]" if s.ok else f"[red]{s.state.value}[/]"
+        if users is not None and s.name in users:
+            state = f"[green]per user ({users[s.name]} connected)[/]" if s.ok else "[red]per user[/]"
         # Errors name tables ("[servers.x]"): plain text, not rich markup.
         error = (s.error or "").splitlines()[0] if s.error else ""
         table.add_row(
@@ -197,18 +242,22 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
     from mcpconnect._cli.progress import live_allowed
 
     live = not as_json and live_allowed()
-    statuses, providers = anyio.run(run_check, app, names, refresh, live)
+    statuses, providers, users = anyio.run(run_check, app, names, refresh, live)
     ok = sum(1 for s in statuses if s.ok)
     providers_ok = sum(1 for p in providers if p["ok"])
     if as_json:
-        result: dict[str, Any] = {"total": len(statuses), "ok": ok, "servers": [status_json(s) for s in statuses]}
+        servers = [
+            status_json(s) | ({"tokens": "per_user", "users": users[s.name]} if s.name in users else {})
+            for s in statuses
+        ]
+        result: dict[str, Any] = {"total": len(statuses), "ok": ok, "servers": servers}
         if providers:
             result["providers"] = providers
         print_json(result)
     else:
         out = console()
         if statuses:
-            out.print(_table(statuses))
+            out.print(_table(statuses, users))
             for s in statuses:
                 if s.error and "\n" in s.error:
                     # The error names its server already; printed as it is (no markup in it is read).

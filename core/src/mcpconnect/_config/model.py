@@ -341,6 +341,11 @@ class GatewayConfig(_Section):
     audience: str | None = Field(
         default=None, description="the 'aud' tokens must carry (default: public_url + /mcp, the resource URI)"
     )
+    sign_in_provider: str | None = Field(
+        default=None,
+        description="the [providers.NAME] (an OpenID Connect client of authorization_server) with which a browser "
+        "signs in at /connect before connecting a per-user upstream",
+    )
     required_scopes: list[str] = Field(default_factory=list, description="scopes every token must carry")
     introspection: IntrospectionConfig | None = Field(
         default=None, description="check tokens at the issuer's introspection endpoint instead of as JWTs"

@@ -115,10 +115,14 @@ class Dashboard:
         servers: list[str],
         *,
         login_wait: float = 300.0,
+        per_user: Callable[[], dict[str, int | None]] | None = None,
     ) -> None:
         self.runtime = runtime
         self.statuses = statuses
         self.servers = servers
+        #: The per-user servers (``tokens = "per_user"``), each with how many users have a
+        #: connection open now (``None``: not served here, as by ``mcpconnect ui``).
+        self.per_user = per_user
         self.login_wait = login_wait
         #: Embedded in the page and required on every POST: another site's page cannot read it.
         self.csrf_token = secrets.token_urlsafe(32)
@@ -142,10 +146,26 @@ class Dashboard:
 
     def server_rows(self) -> list[dict[str, Any]]:
         found = {s.name: s for s in self.statuses()}
+        users = self.per_user() if self.per_user is not None else {}
         rows = []
         for name in dict.fromkeys([*self.servers, *found]):
             status = found.get(name)
-            if status is None:
+            if name in users:
+                # No shared connection: each user's own, made on their call with their own login.
+                count = users[name]
+                note = "each user's own login" + ("" if count is None else f"; {count} user(s) connected now")
+                served = status is not None and status.ok
+                rows.append(
+                    {
+                        "name": name,
+                        "state": "per user" if served or count is None else "starting",
+                        "ok": served or count is None,
+                        "transport": status.transport if status is not None else None,
+                        "users": count,
+                        "note": note,
+                    }
+                )
+            elif status is None:
                 rows.append({"name": name, "state": "connecting", "ok": False, "transport": None})
             else:
                 rows.append({**status.summary(), "state": status.state.value})
@@ -307,8 +327,12 @@ def render_servers(rows: list[dict[str, Any]]) -> str:
             f"<td>{_text(row.get('protocol_version'))}</td>"
             f'<td class="num tools">{_text(row.get("tools"))}</td>'
             f'<td class="num">{"-" if latency is None else escape(f"{latency:.0f} ms")}</td>'
-            f'<td class="error" title="{escape(error)}">{_text(first, "")}</td>'
-            "</tr>"
+            + (
+                f'<td class="error" title="{escape(error)}">{_text(first, "")}</td>'
+                if error or not row.get("note")
+                else f'<td class="note">{_text(row["note"], "")}</td>'
+            )
+            + "</tr>"
         )
     return "".join(out)
 
@@ -652,6 +676,8 @@ async def serve_dashboard(
     settings = HttpSettings(host, port, runtime.config.gateway, command="ui")
     sock = bind(settings)
     names = [n for n, s in runtime.config.servers.items() if s.enabled]
+    # A per-user server has no shared connection to show: only a gateway's users connect to it.
+    per_user = {n: None for n in names if runtime.config.servers[n].tokens == "per_user"}
     latest: dict[str, ServerStatus] = {}
     hubs: list[Hub] = []
 
@@ -661,7 +687,7 @@ async def serve_dashboard(
     def on_state(status: ServerStatus) -> None:
         latest[status.name] = status
 
-    dashboard = Dashboard(runtime, statuses, names)
+    dashboard = Dashboard(runtime, statuses, names, per_user=lambda: dict(per_user))
     say = announce or (lambda line: None)
     where = f"[{settings.host}]" if ":" in settings.host else settings.host
     say(f"dashboard at http://{where}:{settings.port}{UI_PATH} ({len(names)} server(s)); Ctrl-C stops it")
@@ -678,7 +704,8 @@ async def serve_dashboard(
                     return
 
         async def hold_hub() -> None:
-            async with connect(runtime, servers=names, on_state=on_state) as hub:
+            shared = [n for n in names if n not in per_user]
+            async with connect(runtime, servers=shared, on_state=on_state) as hub:
                 hubs.append(hub)
                 await anyio.sleep_forever()
 

@@ -165,8 +165,12 @@ def build_app(
         statuses = gateway.statuses()
         ready = sum(1 for s in statuses if s.ok)
         state = "ok" if gateway.started else "starting"
+        # per_user: how many of the servers are each user's own (counted among the ready ones once
+        # the gateway serves them: each user's connection is made on their call).
+        users = getattr(gateway, "_users", None)
+        per_user = len(users.statuses(gateway.names.servers)) if users is not None else 0
+        body = {"status": state, "servers": len(gateway.names.servers), "ready": ready, "per_user": per_user}
         # 503 until started, so that a readiness probe holds traffic back until then.
-        body = {"status": state, "servers": len(gateway.names.servers), "ready": ready}
         return JSONResponse(body, status_code=200 if gateway.started else 503)
 
     async def metrics_route(request: Request) -> Response:
@@ -212,7 +216,13 @@ def _add_dashboard(routes: list[Any], gateway: Gateway, settings: HttpSettings, 
     """Add the dashboard's routes; return the paths a browser loads without a key (the page's shell)."""
     from mcpconnect._gateway.dashboard import PUBLIC_PATHS, Dashboard, dashboard_routes
 
-    dashboard = Dashboard(runtime, gateway.statuses, list(gateway.names.servers))
+    def per_user() -> dict[str, int | None]:
+        users = getattr(gateway, "_users", None)
+        if users is None:
+            return {}
+        return {s.name: users.open_connections(s.name) for s in users.statuses(gateway.names.servers)}
+
+    dashboard = Dashboard(runtime, gateway.statuses, list(gateway.names.servers), per_user=per_user)
     routes.extend(dashboard_routes(dashboard, settings))
     return PUBLIC_PATHS
 

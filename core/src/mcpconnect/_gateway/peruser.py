@@ -2,25 +2,32 @@
 
 A call by user U to such a server goes over a connection of its own, made on U's first call and
 closed after it has been idle for a while, whose requests carry U's token (from
-:meth:`TokenManager.get_token_for_user`, refreshed once per user across replicas). Nothing falls
+:meth:`TokenManager.get_token` with ``user``, refreshed once per user across replicas). Nothing falls
 back to the shared token: a user who has not connected the upstream gets an error naming
 ``<public_url>/connect/SERVER``, where they connect it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-from collections.abc import AsyncGenerator, Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-import httpx
 
-from mcpconnect._servers.connection import ConnectOptions, ServerConnection, ServerState
-from mcpconnect.auth._errors import NeedsLoginError
-from mcpconnect.auth._manager import TokenManager, secret_of, token_manager
-from mcpconnect.errors import AuthError, ConfigError, TransportError
+from mcpconnect._logs import register_secret
+from mcpconnect._serverauth import OAuthBearerAuth, require_secure_url
+from mcpconnect._servers.connection import ConnectOptions, ServerConnection, ServerState, ServerStatus
+from mcpconnect.auth._errors import IdTokenError, NeedsLoginError
+from mcpconnect.auth._flows import AuthorizationRequest
+from mcpconnect.auth._manager import TokenManager, token_manager
+from mcpconnect.errors import AuthError, ConfigError, MCPConnectError, TransportError
+from mcpconnect.storage._store import user_principal
 
 if TYPE_CHECKING:
     from mcpconnect._config import Config, ServerConfig
@@ -31,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = [
     "IDLE_TIMEOUT",
     "NotConnected",
-    "UserAuth",
     "UserConnections",
     "check_per_user",
     "connect_url",
@@ -39,6 +45,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("mcpconnect.gateway")
+T = TypeVar("T")
 
 #: Seconds a user's upstream connection may stay unused before it is closed.
 IDLE_TIMEOUT = 300.0
@@ -52,7 +59,8 @@ def per_user_servers(config: Config, servers: list[str] | tuple[str, ...]) -> li
 
 def check_per_user(config: Config, servers: list[str] | tuple[str, ...], transport: str) -> None:
     """Refuse (exit 2, naming the key) to serve a per-user server where there are no users: over
-    stdio, or over HTTP without ``[gateway] authorization_server`` (and ``public_url``, for the link)."""
+    stdio, or over HTTP without ``[gateway] authorization_server`` (and ``public_url``, for the link),
+    or without ``[gateway] sign_in_provider`` (with which /connect checks who opens the link)."""
     for name in per_user_servers(config, servers):
         key = f"servers.{name}.tokens"
         if transport != "http":
@@ -68,6 +76,21 @@ def check_per_user(config: Config, servers: list[str] | tuple[str, ...], transpo
                 'tokens = "shared"',
                 key=key,
             )
+        sign_in = config.gateway.sign_in_provider
+        if not sign_in:
+            raise ConfigError(
+                f"server '{name}' has tokens = \"per_user\", which needs [gateway] sign_in_provider: the "
+                "[providers.NAME] (an OpenID Connect client of authorization_server, with public_url + "
+                "/connect/callback as a redirect URI) with which a browser proves who it is before connecting "
+                "an upstream account at /connect",
+                key="gateway.sign_in_provider",
+            )
+        if sign_in not in config.providers:
+            raise ConfigError(
+                f"[gateway] sign_in_provider names '{sign_in}', which is not configured; add [providers.{sign_in}] "
+                f'with type = "oidc" and issuer = "{config.gateway.authorization_server}"',
+                key="gateway.sign_in_provider",
+            )
 
 
 def connect_url(config: Config, server: str) -> str:
@@ -82,51 +105,16 @@ class NotConnected(TransportError):
     """The user has no (usable) login of a per-user server; the message carries the link."""
 
 
-class UserAuth(httpx.Auth):
-    """``Authorization`` with one user's token, always valid; a 401 answer refreshes that user's
-    token once and retries. Its repr names no user and no token."""
-
-    def __init__(self, manager: TokenManager, user: str, provider: str, account: str) -> None:
-        self.manager = manager
-        self._user = user
-        self.provider = provider
-        self.account = account
-
-    def __repr__(self) -> str:
-        return f"UserAuth(provider={self.provider!r})"
-
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        raise RuntimeError("UserAuth needs an httpx.AsyncClient")
-        yield request  # pragma: no cover - makes this a generator
-
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self.manager.get_token_for_user(self._user, self.provider, self.account)
-        request.headers["Authorization"] = f"{_scheme(token)} {secret_of(token)}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        await response.aread()
-        fresh = await self.manager.refresh_rejected_for_user(self._user, self.provider, token)
-        request.headers["Authorization"] = f"{_scheme(fresh)} {secret_of(fresh)}"
-        yield request
-
-
-def _scheme(token: Token) -> str:
-    return "Bearer" if token.token_type.lower() == "bearer" else token.token_type
-
-
 class _UserConnection(ServerConnection):
     """A connection to a per-user server that authenticates as one user only."""
 
     def __init__(
-        self, name: str, server: ServerConfig, runtime: Runtime, options: ConnectOptions, auth: UserAuth
+        self, name: str, server: ServerConfig, runtime: Runtime, options: ConnectOptions, auth: OAuthBearerAuth
     ) -> None:
         super().__init__(name, server, runtime, options)
         self._auth = auth
 
     async def credentials(self) -> tuple[Any, dict[str, str]]:
-        from mcpconnect._serverauth import require_secure_url
-
         require_secure_url(self.name, self.server)  # a user's token never goes over plain http
         return self._auth, {}
 
@@ -153,7 +141,7 @@ class UserConnections:
         self._lock = anyio.Lock()
         self._tg: anyio.abc.TaskGroup | None = None
         self._started = anyio.Event()
-        self.flows = ConnectFlows(self)
+        self.flows = ConnectFlows(runtime)
 
     def __len__(self) -> int:
         return len(self._held)
@@ -192,6 +180,21 @@ class UserConnections:
     def manager(self) -> TokenManager:
         return token_manager(self.runtime)
 
+    def open_connections(self, server: str) -> int:
+        """How many users have a connection to ``server`` open now."""
+        return sum(1 for (name, _) in self._held if name == server)
+
+    def statuses(self, servers: list[str] | tuple[str, ...]) -> list[ServerStatus]:
+        """The per-user servers among ``servers``, ready once this gateway holds their connections
+        (each user's is made, and fails or not, on that user's call: no shared state to wait for)."""
+        ready = self._started.is_set()
+        out = []
+        for name in per_user_servers(self.runtime.config, servers):
+            server = self.runtime.config.servers[name]
+            state = ServerState.READY if ready else ServerState.STARTING
+            out.append(ServerStatus(name, server.transport or "auto", state))
+        return out
+
     async def connection(self, server: str, user: User) -> ServerConnection:
         """``user``'s ready connection to ``server``: made on first use, made again when the last
         one was lost. Raises :class:`NotConnected` (with the link) when ``user`` has no login."""
@@ -208,7 +211,7 @@ class UserConnections:
             async with self._lock:
                 held = self._live(key)  # another call of this user may have made it meanwhile
                 if held is None:
-                    auth = UserAuth(self.manager(), user.key, provider, token.account)
+                    auth = OAuthBearerAuth(self.manager(), provider, token.account, user=user.key)
                     connection = _UserConnection(server, config, self.runtime, self.options, auth)
                     held = _Held(connection, anyio.current_time(), anyio.Event())
                     self._held[key] = held
@@ -234,6 +237,59 @@ class UserConnections:
         finally:
             held.done.set()
 
+    async def tools(self, server: str, user: User) -> list[Any]:
+        """``user``'s tool list of ``server`` (their connection's)."""
+        connection = await self.connection(server, user)
+        try:
+            return list(await connection.tools())
+        except TransportError:
+            await self.check_login(server, user)  # no usable login: say how to connect instead
+            raise
+
+    async def request(
+        self,
+        server: str,
+        user: User,
+        method: str,
+        target: str | None,
+        call: Callable[[Any, Any], Awaitable[T]],
+        arguments: Any = None,
+    ) -> T:
+        """``call(client, meta)`` on ``user``'s connection to ``server``, seen by observers as a
+        request operation whose ``user`` is the store's digest of the user (never a token)."""
+        connection = await self.connection(server, user)
+        host = self.runtime.host
+        operation = host.start_operation(
+            "request",
+            server=server,
+            method=method,
+            target=target,
+            transport=connection.transport,
+            protocol_version=connection.protocol_version,
+            arguments=arguments,
+            user=user_principal(user.key),
+        )
+        meta = dict(operation.meta) if operation is not None and operation.meta else None
+        what = f"{method} '{target}'" if target is not None else method
+        try:
+            result = await connection.request(what, lambda client: call(client, meta))
+        except TransportError as exc:
+            host.finish_operation(operation, exc)
+            await self.check_login(server, user)  # no usable login: say how to connect instead
+            raise
+        except BaseException as exc:
+            host.finish_operation(operation, exc)
+            raise
+        error = getattr(result, "error", None)
+        if isinstance(error, BaseException):  # the upstream's own JSON-RPC error, passed through
+            host.finish_operation(operation, error, transport=connection.transport)
+        else:
+            tool_error = getattr(result, "is_error", False) is True
+            host.finish_operation(
+                operation, outcome="tool_error" if tool_error else None, transport=connection.transport
+            )
+        return result
+
     async def check_login(self, server: str, user: User) -> None:
         """Raise :class:`NotConnected` when ``user`` has no usable login of ``server`` (after a
         failed request: say so rather than the transport's error)."""
@@ -243,16 +299,17 @@ class UserConnections:
 
     async def _token(self, server: str, provider: str, user: User) -> Token:
         try:
-            return await self.manager().get_token_for_user(user.key, provider)
+            return await self.manager().get_token(provider, user=user.key)
         except NeedsLoginError as exc:
-            raise self.not_connected(server, provider, user, str(exc)) from None
+            raise await self.not_connected(server, provider, user, str(exc)) from None
 
-    def not_connected(self, server: str, provider: str, user: User, why: str | None = None) -> NotConnected:
-        link = self.flows.link(server, user)
+    async def not_connected(self, server: str, provider: str, user: User, why: str | None = None) -> NotConnected:
+        link = await self.flows.link(server, user)
+        wait = CONNECT_WAIT if self.flows._signs_in(user.key) else KEY_CONNECT_WAIT
         reason = f" ({why})" if why else ""
         return NotConnected(
             f"server '{server}': your {provider} account is not connected to this gateway{reason}; open {link} "
-            f"to connect it (the link is yours alone and works once, for {CONNECT_WAIT / 60:.0f} minutes), "
+            f"to connect it (the link is yours alone and works once, for {wait / 60:.0f} minutes), "
             "then call again"
         )
 
@@ -262,141 +319,212 @@ class UserConnections:
         if provider is None:
             return False
         try:
-            await self.manager().stored_for_user(user.key, provider)
+            await self.manager().stored(provider, user=user.key)
         except NeedsLoginError:
             return False
         return True
 
 
-#: Seconds a connect link, and a connect login it starts, stay valid.
+#: Seconds a connect link, and each step of the login it starts, stay valid.
 CONNECT_WAIT = 600.0
+#: Seconds a connect link made for a static-key user stays valid: nothing but the link stands
+#: for such a user (no sign-in can prove who opens it), so it lives shorter.
+KEY_CONNECT_WAIT = 300.0
 CALLBACK_PATH = CONNECT_PATH + "/callback"
+#: The cookie that binds a connect login to the browser that opened the link.
+BROWSER_COOKIE = "mcpconnect_connect"
+
+_TICKET, _SIGN_IN, _UPSTREAM = "connect-ticket", "connect-sign-in", "connect-upstream"
 
 
-@dataclass
-class _Pending:
-    user: str
-    server: str
-    redirect: anyio.Event
-    url: str = ""
-    callback: str | None = None
-    arrived: anyio.Event | None = None
-    done: anyio.Event | None = None
-    error: str | None = None
+@dataclass(frozen=True)
+class Page:
+    """What a ``/connect`` route answers: a page (``text``), or a redirect (``location``);
+    ``browser`` is set on the first redirect (the cookie binding the login to this browser)."""
+
+    status: int
+    text: str = ""
+    location: str | None = field(default=None, repr=False)
+    browser: str | None = field(default=None, repr=False)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class ConnectFlows:
     """``/connect/SERVER``: a user connects their own login of a per-user server in a browser.
 
     The browser carries no token of the gateway, so the tool error's link carries a ticket: random,
-    one use, :data:`CONNECT_WAIT` seconds, bound to the user and the server it was made for. Opening
-    it starts the authorization code flow (PKCE, ``state``, RFC 9207 ``iss``, the same checks as
-    ``mcpconnect login --paste``) with ``<public_url>/connect/callback`` as redirect URI; the
-    callback's ``state`` finds the login, which stores the token as that user's only.
+    one use, :data:`CONNECT_WAIT` seconds, bound to the user and the server it was made for. The
+    ticket alone does not connect anything for a user of the gateway's authorization server: the
+    browser first signs in there (OpenID Connect code flow with PKCE, ``state`` and ``nonce``,
+    with ``[gateway] sign_in_provider``), and only a sign-in whose issuer and ``sub`` are the
+    ticket's user goes on (else 403). Then the upstream's authorization code flow runs (PKCE,
+    ``state``, RFC 9207 ``iss``) with ``<public_url>/connect/callback`` as redirect URI, and the
+    token is stored as that user's only. A static-key user has no sign-in: the ticket (shorter,
+    :data:`KEY_CONNECT_WAIT`) stands for them.
 
-    Tickets and logins in progress live in this process (a replica answering the callback must be
-    the one that sent the browser away: sticky routing, until they move into the store).
+    Every step is bound to the browser that opened the link (a cookie whose digest each step
+    keeps), and tickets and logins in progress live in the token store (keyed by the digest of
+    their secret, taken once, with an expiry), so that any replica finishes what another began.
     """
 
-    def __init__(self, users: UserConnections) -> None:
-        self.users = users
-        self._tickets: dict[str, tuple[str, str, float]] = {}
-        self._pending: dict[str, _Pending] = {}
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._swept = 0.0
+
+    @property
+    def config(self) -> Config:
+        return self.runtime.config
 
     @property
     def callback_url(self) -> str:
-        return (self.users.runtime.config.gateway.public_url or "").rstrip("/") + CALLBACK_PATH
+        return (self.config.gateway.public_url or "").rstrip("/") + CALLBACK_PATH
 
-    def link(self, server: str, user: User) -> str:
-        """A one-use link for ``user`` to connect ``server``."""
-        import secrets
+    def manager(self) -> TokenManager:
+        return token_manager(self.runtime)
 
-        now = anyio.current_time()
-        for key, (_, _, expires) in list(self._tickets.items()):
-            if expires < now:
-                del self._tickets[key]
+    def _signs_in(self, user: str) -> bool:
+        """Whether ``user`` (a ``User.key``) is one of the gateway's authorization server's: then
+        the browser must sign in as them."""
+        issuer = self.config.gateway.authorization_server
+        return bool(issuer) and user.startswith(f"{issuer}#")
+
+    async def link(self, server: str, user: User) -> str:
+        """A one-use link for ``user`` to connect ``server`` (its ticket is kept in the store)."""
+        now = time.time()
+        if now - self._swept > CONNECT_WAIT:  # now and then, drop what expired unused
+            self._swept = now
+            try:
+                await self.runtime.store().sweep_flows(now=now)
+            except MCPConnectError as exc:
+                log.warning("could not sweep expired connect logins: %s", exc)
         ticket = secrets.token_urlsafe(32)
-        self._tickets[ticket] = (user.key, server, now + CONNECT_WAIT)
-        return f"{connect_url(self.users.runtime.config, server)}?ticket={ticket}"
-
-    def _take(self, ticket: str, server: str) -> str | None:
-        found = self._tickets.pop(ticket, None)
-        if found is None or found[1] != server or found[2] < anyio.current_time():
-            return None
-        return found[0]
-
-    async def start(self, server: str, ticket: str) -> tuple[int, str]:
-        """``(302, authorization URL)``, or ``(400, why)`` for a bad or used link."""
-        user = self._take(ticket, server) if ticket else None
-        if user is None:
-            return 400, "this connect link is not valid (used, expired or for another server); call the tool again"
-        provider = self.users.runtime.config.servers[server].auth_provider
-        assert provider is not None
-        pending = _Pending(user, server, anyio.Event())
-        tg = self.users._tg
-        assert tg is not None
-        tg.start_soon(self._login, pending, provider)
-        await pending.redirect.wait()
-        if pending.error is not None:
-            return 400, pending.error
-        return 302, pending.url
-
-    async def _login(self, pending: _Pending, provider: str) -> None:
-        from urllib.parse import parse_qs, urlsplit
-
-        pending.arrived, pending.done = anyio.Event(), anyio.Event()
-        state = ""
-
-        async def on_url(url: str) -> None:
-            nonlocal state
-            state = parse_qs(urlsplit(url).query).get("state", [""])[0]
-            self._pending[state] = pending
-            pending.url = url
-            pending.redirect.set()
-
-        async def read_redirect() -> str:
-            assert pending.arrived is not None
-            await pending.arrived.wait()
-            return pending.callback or ""
-
-        try:
-            with anyio.fail_after(CONNECT_WAIT):
-                await self.users.manager().login_for_user(
-                    pending.user,
-                    provider,
-                    method="paste",
-                    on_url=on_url,
-                    read_redirect=read_redirect,
-                    redirect_uri=self.callback_url,
-                )
-        except Exception as exc:  # shown to the user on the callback page; never a secret in it
-            pending.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log.info("connect login of server %s failed: %s", pending.server, pending.error)
-        finally:
-            self._pending.pop(state, None)
-            pending.redirect.set()
-            pending.done.set()
-
-    async def finish(self, query: str, state: str) -> tuple[int, str]:
-        """The callback: hand its query to the login it belongs to; ``(200, message)`` once stored."""
-        pending = self._pending.get(state)
-        if pending is None or pending.arrived is None or pending.done is None:
-            return 400, "no connect login is waiting for this callback (expired or already used); call the tool again"
-        pending.callback = f"{self.callback_url}?{query}"
-        pending.arrived.set()
-        await pending.done.wait()
-        if pending.error is not None:
-            return 400, pending.error
-        return (
-            200,
-            f"connected: your account now serves server '{pending.server}'; return to your client and call again",
+        register_secret(ticket)
+        wait = CONNECT_WAIT if self._signs_in(user.key) else KEY_CONNECT_WAIT
+        await self.runtime.store().put_flow(
+            ticket, {"kind": _TICKET, "user": user.key, "server": server}, expires_at=now + wait
         )
+        return f"{connect_url(self.config, server)}?ticket={ticket}"
+
+    async def start(self, server: str, ticket: str) -> Page:
+        """Take the link's ticket (once) and send the browser to sign in (or, for a static-key
+        user, to the upstream's login); a bad, used or expired link is 400."""
+        data = await self.runtime.store().take_flow(ticket) if ticket else None
+        if data is None or data.get("kind") != _TICKET or data.get("server") != server:
+            return Page(
+                400, "this connect link is not valid (used, expired or for another server); call the tool again"
+            )
+        user = str(data["user"])
+        browser = secrets.token_urlsafe(32)
+        register_secret(browser)
+        try:
+            if self._signs_in(user):
+                sign_in = self.config.gateway.sign_in_provider
+                assert sign_in is not None  # check_per_user refuses to serve without it
+                url = await self._begin(_SIGN_IN, sign_in, user, server, browser, scopes=("openid",), nonce=True)
+            else:
+                url = await self._begin(_UPSTREAM, self._provider(server), user, server, browser)
+        except MCPConnectError as exc:
+            return self._failed(server, exc)
+        return Page(302, location=url, browser=browser)
+
+    def _provider(self, server: str) -> str:
+        provider = self.config.servers[server].auth_provider
+        assert provider is not None  # the configuration refuses per_user without it
+        return provider
+
+    async def _begin(
+        self,
+        kind: str,
+        provider: str,
+        user: str,
+        server: str,
+        browser: str,
+        *,
+        scopes: tuple[str, ...] | None = None,
+        nonce: bool = False,
+    ) -> str:
+        url, request = await self.manager().start_login(
+            provider, redirect_uri=self.callback_url, wait=CONNECT_WAIT, scopes=scopes, nonce=nonce
+        )
+        record = {
+            "kind": kind,
+            "user": user,
+            "server": server,
+            "browser": _digest(browser),
+            "request": request.to_dict(),
+        }
+        await self.runtime.store().put_flow(request.state, record, expires_at=request.expires_at)
+        return url
+
+    async def finish(self, params: dict[str, str], browser: str | None) -> Page:
+        """The callback (of the sign-in or of the upstream's login), on any replica: take the login
+        its ``state`` names (once), check that this browser began it, and go on or store."""
+        state = params.get("state", "")
+        data = await self.runtime.store().take_flow(state) if state else None
+        if data is None or data.get("kind") not in (_SIGN_IN, _UPSTREAM):
+            return Page(
+                400, "no connect login is waiting for this callback (expired or already used); call the tool again"
+            )
+        server, user = str(data["server"]), str(data["user"])
+        if not browser or not hmac.compare_digest(_digest(browser), str(data.get("browser", ""))):
+            return Page(
+                403,
+                "this connect login was begun in another browser; open the link your client gave you in this browser "
+                "(call the tool again for a new one)",
+            )
+        request = AuthorizationRequest.from_dict(data["request"])
+        again = "call the tool again for a new connect link"
+        try:
+            if data["kind"] == _SIGN_IN:
+                signed_in = await self._signed_in(request, params, again)
+                if signed_in != user:
+                    log.warning("connect of server %s refused: the browser signed in as another user", server)
+                    return Page(
+                        403,
+                        f"this link connects server '{server}' for another user of this gateway than the one you "
+                        "signed in as; nothing was connected. Open only a link your own client gave you",
+                    )
+                url = await self._begin(_UPSTREAM, self._provider(server), user, server, browser)
+                return Page(302, location=url)
+            await self.manager().finish_login(request, params, user=user, again=again)
+        except MCPConnectError as exc:
+            return self._failed(server, exc)
+        return Page(200, f"connected: your account now serves server '{server}'; return to your client and call again")
+
+    async def _signed_in(self, request: AuthorizationRequest, params: dict[str, str], again: str) -> str:
+        """The ``User.key`` the browser signed in as at the gateway's authorization server: its
+        ID token's ``iss`` (which must be ``[gateway] authorization_server``) and ``sub``."""
+        from mcpconnect._gateway.resource import User  # PyJWT's module: only when someone signs in
+
+        provider, response = await self.manager().exchange_login(request, params, again=again)
+        if not response.id_token:
+            raise IdTokenError(f"{provider.label}: the sign-in answer has no ID token (is 'openid' allowed?); {again}")
+        async with self.manager().http(provider) as http:
+            claims = provider.id_token_claims(response.id_token, await provider.endpoints(http))
+        if request.nonce is None or not hmac.compare_digest(str(claims.get("nonce", "")), request.nonce):
+            raise IdTokenError(f"{provider.label}: the sign-in's ID token does not carry this login's nonce; {again}")
+        issuer = self.config.gateway.authorization_server
+        if claims.get("iss") != issuer:
+            raise IdTokenError(
+                f"{provider.label}: the sign-in came from issuer {str(claims.get('iss'))[:100]!r}, not the gateway's "
+                f"authorization_server {issuer!r}; point [gateway] sign_in_provider at a client of that issuer"
+            )
+        return User(str(issuer), str(claims["sub"])).key
+
+    @staticmethod
+    def _failed(server: str, exc: Exception) -> Page:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.info("connect login of server %s failed: %s", server, why)
+        return Page(400, why)
 
 
 def connect_routes(gateway: Any) -> tuple[list[Any], tuple[str, ...]]:
     """The Starlette routes of ``/connect/SERVER`` and ``/connect/callback`` for ``gateway``, and
-    the paths a browser opens without a gateway token (the link's ticket or the callback's state
-    stands for the user)."""
+    the paths a browser opens without a gateway token (the link's ticket, then a sign-in, stands
+    for the user)."""
     from urllib.parse import quote
 
     from starlette.requests import Request
@@ -407,27 +535,44 @@ def connect_routes(gateway: Any) -> tuple[list[Any], tuple[str, ...]]:
         users = getattr(gateway, "_users", None)
         return users.flows if isinstance(users, UserConnections) else None
 
-    def page(status: int, text: str) -> Response:
-        if status == 302:
-            return RedirectResponse(text, status_code=302)
-        return PlainTextResponse(text + "\n", status_code=status, headers={"cache-control": "no-store"})
+    def page(found: Page) -> Response:
+        response: Response
+        if found.location is not None:
+            response = RedirectResponse(found.location, status_code=302, headers={"cache-control": "no-store"})
+        else:
+            response = PlainTextResponse(
+                found.text + "\n", status_code=found.status, headers={"cache-control": "no-store"}
+            )
+        if found.browser is not None:
+            secure = (gateway.hub.runtime.config.gateway.public_url or "").startswith("https:")
+            response.set_cookie(
+                BROWSER_COOKIE,
+                found.browser,
+                max_age=int(CONNECT_WAIT) * 2,
+                path=CONNECT_PATH,
+                secure=secure,
+                httponly=True,
+                samesite="lax",  # sent on the authorization servers' redirects back (top-level GET)
+            )
+        return response
 
     async def start(request: Request) -> Response:
         found = flows()
         server = request.path_params["server"]
-        if (
-            found is None
-            or server not in found.users.runtime.config.servers
-            or (found.users.runtime.config.servers[server].tokens != "per_user")
-        ):
-            return page(404, f"no per-user server named {server!r} here")
-        return page(*await found.start(server, request.query_params.get("ticket", "")))
+        if found is None or server not in found.config.servers or (found.config.servers[server].tokens != "per_user"):
+            return page(Page(404, f"no per-user server named {server!r} here"))
+        return page(await found.start(server, request.query_params.get("ticket", "")))
 
     async def callback(request: Request) -> Response:
         found = flows()
         if found is None:
-            return page(404, "no per-user server here")
-        return page(*await found.finish(request.url.query, request.query_params.get("state", "")))
+            return page(Page(404, "no per-user server here"))
+        params: dict[str, str] = {}
+        for key, value in request.query_params.multi_items():
+            if key in params:
+                return page(Page(400, f"the callback gives {key[:40]!r} twice (possibly forged); call the tool again"))
+            params[key] = value
+        return page(await found.finish(params, request.cookies.get(BROWSER_COOKIE)))
 
     routes = [
         Route(CALLBACK_PATH, callback, methods=["GET"]),

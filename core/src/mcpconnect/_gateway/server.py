@@ -183,8 +183,12 @@ class Gateway:
         return found
 
     def statuses(self) -> list[ServerStatus]:
-        """Every upstream's state (none before :meth:`attach`)."""
-        return list(self._hub.servers.values()) if self._hub is not None else []
+        """Every upstream's state (none before :meth:`attach`); a per-user server's is the
+        gateway's readiness to serve it (each user's connection is made on their call)."""
+        if self._hub is None:
+            return []
+        users = self._users.statuses(self.names.servers) if self._users is not None else []
+        return [*self._hub.servers.values(), *users]
 
     @property
     def started(self) -> bool:
@@ -543,7 +547,7 @@ class Gateway:
 
         method = "resources/templates/list" if kind == "templates" else f"{kind}/list"
         if per_user:
-            listed: list[Any] = await self._user_request(server, method, lambda client: read(client, None))
+            listed: list[Any] = await self._user_request(server, method, read)
             return listed
         items = await self.hub.request(server, method, None, read)
         self._catalog[(server, kind)] = items
@@ -644,7 +648,14 @@ class Gateway:
             return tools
         return [t.tool for t in await self.hub.list_tools(server)]
 
-    async def _user_request(self, server: str, what: str, call: Callable[[Client], Awaitable[T]] | None) -> Any:
+    async def _user_request(
+        self,
+        server: str,
+        what: str,
+        call: Callable[[Client, Any], Awaitable[T]] | None,
+        target: str | None = None,
+        arguments: Any = None,
+    ) -> Any:
         """``call(client)`` (``None``: the tool list) on the calling user's own connection to
         per-user ``server``. Raises :class:`~mcpconnect._gateway.peruser.NotConnected` (a
         :class:`TransportError` whose message has the link to connect) when the user has no
@@ -656,14 +667,9 @@ class Gateway:
             raise TransportError(
                 f"server '{server}' has tokens = \"per_user\": only a signed-in user of the HTTP gateway can use it"
             )
-        connection = await users.connection(server, user)
-        try:
-            if call is None:
-                return list(await connection.tools())
-            return await connection.request(what, call)
-        except TransportError:
-            await users.check_login(server, user)  # no usable login: say how to connect instead
-            raise
+        if call is None:
+            return await users.tools(server, user)
+        return await users.request(server, user, what, target, call, arguments)
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
@@ -839,6 +845,7 @@ class Gateway:
             with anyio.fail_after(NOTIFY_TIMEOUT):  # a client that stopped reading is dropped
                 await session.send_resource_updated(gateway_uri)
 
+        self._check_subscribable(server)
         try:
             await self._subscriptions.acquire(holder, server, uri, deliver)
         except TransportError as exc:
@@ -853,6 +860,17 @@ class Gateway:
         server, uri = self._resource_target(params.uri)
         await self._subscriptions.release(_connection_of(ctx), server, uri)
         return types.EmptyResult()
+
+    def _check_subscribable(self, server: str) -> None:
+        """Refuse a subscription to a per-user server's resource, clearly: the counted subscriptions
+        hold one upstream subscription per URI for every client, which would let one user's updates
+        reach another, and a user's connection is closed when idle. Until they are per user too."""
+        if self._per_user(server):
+            raise MCPError(
+                types.INVALID_REQUEST,
+                f"server '{server}' has tokens = \"per_user\": resource subscriptions through the gateway are not "
+                "available for it yet; read the resource again to see changes",
+            )
 
     def _watch(self, connection: Any) -> None:
         """When ``connection`` closes, its subscriptions go (once per connection)."""
@@ -885,6 +903,7 @@ class Gateway:
                 for gateway_uri in uris:
                     try:
                         server, uri = self._resource_target(gateway_uri)
+                        self._check_subscribable(server)
                         await self._subscriptions.acquire(holder, server, uri, publish)
                     except (MCPError, TransportError) as exc:
                         log.warning("listen stream: no upstream subscription for %s: %s", gateway_uri, exc)
@@ -918,8 +937,7 @@ class Gateway:
                 return _Refused(exc)
 
         if self._per_user(server):
-            what = f"{method} '{target}'" if target is not None else method
-            outcome: T | _Refused = await self._user_request(server, what, lambda client: guarded(client, None))
+            outcome: T | _Refused = await self._user_request(server, method, guarded, target, arguments)
         else:
             outcome = await self.hub.request(
                 server,

@@ -31,12 +31,15 @@ from mcpconnect.errors import AuthError
 
 __all__ = [
     "AuthorizationAttempt",
+    "AuthorizationRequest",
     "UrlHandler",
     "authorization_code_flow",
     "client_credentials_flow",
     "device_flow",
+    "finish_authorization",
     "paste_flow",
     "pkce_pair",
+    "start_authorization",
 ]
 
 log = logging.getLogger("mcpconnect.auth")
@@ -215,6 +218,122 @@ async def authorization_code_flow(
         raise AuthError(f"provider '{provider.name}': the login ended without a code; run the login again")
     return await provider.exchange_code(
         http, attempt.code, redirect_uri=attempt.redirect_uri, verifier=attempt.verifier
+    )
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """An authorization code login whose callback may reach another process (a gateway replica):
+    everything the callback needs, to be kept in a store (:meth:`to_dict`) until it arrives.
+
+    ``expires_at`` is wall-clock (epoch seconds), since the processes share no monotonic clock.
+    Its repr shows no secret (``state``, PKCE verifier, ``nonce``).
+    """
+
+    provider: str
+    redirect_uri: str
+    state: str = field(repr=False)
+    expires_at: float
+    verifier: str | None = field(default=None, repr=False)
+    issuer: str | None = None
+    iss_required: bool = False
+    scopes: tuple[str, ...] = ()
+    nonce: str | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "provider": self.provider,
+            "redirect_uri": self.redirect_uri,
+            "state": self.state,
+            "expires_at": self.expires_at,
+            "verifier": self.verifier,
+            "issuer": self.issuer,
+            "iss_required": self.iss_required,
+            "scopes": list(self.scopes),
+            "nonce": self.nonce,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> AuthorizationRequest:
+        scopes = data.get("scopes") or []
+        assert isinstance(scopes, list)
+        return cls(
+            provider=str(data["provider"]),
+            redirect_uri=str(data["redirect_uri"]),
+            state=str(data["state"]),
+            expires_at=float(data["expires_at"]),  # type: ignore[arg-type]
+            verifier=str(data["verifier"]) if data.get("verifier") else None,
+            issuer=str(data["issuer"]) if data.get("issuer") else None,
+            iss_required=bool(data.get("iss_required")),
+            scopes=tuple(str(s) for s in scopes),
+            nonce=str(data["nonce"]) if data.get("nonce") else None,
+        )
+
+
+async def start_authorization(
+    provider: OAuthProvider,
+    http: httpx.AsyncClient,
+    *,
+    scopes: tuple[str, ...],
+    redirect_uri: str,
+    wait: float,
+    nonce: bool = False,
+) -> tuple[str, AuthorizationRequest]:
+    """The first half of an authorization code login (PKCE, one-time ``state``; an OpenID Connect
+    ``nonce`` when asked) whose callback arrives at ``redirect_uri``, maybe in another process:
+    the URL to send the browser to, and what :func:`finish_authorization` needs."""
+    endpoints = await provider.endpoints(http)
+    authorize = await provider.require(http, "authorize")
+    await provider.require(http, "token")
+    attempt = AuthorizationAttempt(provider=provider.name, redirect_uri=redirect_uri, expires_at=0.0)
+    register_secret(attempt.state)
+    url = _authorization_url(provider, authorize, attempt, scopes)
+    once = secrets.token_urlsafe(24) if nonce else None
+    if once is not None:
+        register_secret(once)
+        url = _add_query(url, {"nonce": once})
+    request = AuthorizationRequest(
+        provider=provider.name,
+        redirect_uri=redirect_uri,
+        state=attempt.state,
+        expires_at=time.time() + wait,
+        verifier=attempt.verifier,
+        issuer=endpoints.issuer,
+        iss_required=endpoints.iss_parameter_supported,
+        scopes=scopes,
+        nonce=once,
+    )
+    return url, request
+
+
+async def finish_authorization(
+    provider: OAuthProvider,
+    http: httpx.AsyncClient,
+    request: AuthorizationRequest,
+    params: dict[str, str],
+    *,
+    again: str,
+) -> TokenResponse:
+    """The second half: check the callback's query (``state``, expiry, RFC 9207 ``iss``, an
+    error answer) exactly as a loopback callback is checked, and exchange its code (with the PKCE
+    verifier). The caller has taken ``request`` from its store once (one use)."""
+    attempt = AuthorizationAttempt(
+        provider=request.provider,
+        redirect_uri=request.redirect_uri,
+        state=request.state,
+        expires_at=time.monotonic() + (request.expires_at - time.time()),
+        verifier=request.verifier,
+        issuer=request.issuer,
+        iss_required=request.iss_required,
+        label=provider.label,
+        again=again,
+    )
+    if attempt.check(params) is not None:
+        assert attempt.error is not None
+        raise attempt.error
+    assert attempt.code is not None
+    return await provider.exchange_code(
+        http, attempt.code, redirect_uri=request.redirect_uri, verifier=request.verifier
     )
 
 

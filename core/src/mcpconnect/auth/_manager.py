@@ -43,16 +43,20 @@ from mcpconnect.auth._errors import (
     TransientAuthError,
 )
 from mcpconnect.auth._flows import (
+    AuthorizationRequest,
     DeviceHandler,
     UrlHandler,
     authorization_code_flow,
     client_credentials_flow,
     device_flow,
+    finish_authorization,
     paste_flow,
+    start_authorization,
 )
 from mcpconnect.auth._provider import DEFAULT_ACCOUNT, Identity, OAuthProvider, TokenResponse
 from mcpconnect.errors import AuthError, ConfigError, PluginError, StoreError, VersionConflict
 from mcpconnect.storage._base import ANY_VERSION
+from mcpconnect.storage._store import user_principal
 from mcpconnect.tokens import Token
 
 if TYPE_CHECKING:
@@ -335,6 +339,8 @@ class TokenManager:
         port: int = 0,
         read_redirect: Callable[[], Any] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        user: str | None = None,
+        redirect_uri: str | None = None,
     ) -> Token:
         """Log in to provider ``name`` and store the token; returns it.
 
@@ -344,10 +350,19 @@ class TokenManager:
         (``on_device_code`` shows the user code) or ``"client_credentials"``. Nothing stored
         changes when the login fails. ``on_warning`` receives what the user should know about a
         login that worked (default: logged as a warning).
+
+        ``user``: a gateway user's ``User.key``: the token is stored as that user's (never as the
+        shared one); a client's own credentials (``client_credentials``) belong to no user and are
+        refused. ``redirect_uri``: for ``paste``, the redirect URI instead of the provider's
+        configured one (a gateway's public callback).
         """
-        with self.runtime.host.observe("login", provider=name, grant=method) as operation:
+        if user is not None and method not in ("browser", "paste", "device"):
+            raise AuthError(f"login for a user: {method!r} is not a user's login (browser, paste or device)")
+        slot = self._slot(None if user is None else _user_key(user))
+        provider = self.redirecting_to(name, redirect_uri) if redirect_uri is not None else None
+        with self.runtime.host.observe("login", provider=name, grant=method, user=_principal(user)) as operation:
             token = await self._login(
-                self._slot(),
+                slot,
                 name,
                 method,
                 scopes,
@@ -358,10 +373,12 @@ class TokenManager:
                 port,
                 read_redirect,
                 on_warning,
+                provider,
             )
             if operation is not None:
                 operation.account = token.account
-        self.runtime.host.token_obtained(name, token.account, token)
+        if user is None:
+            self.runtime.host.token_obtained(name, token.account, token)
         return token
 
     async def _login(
@@ -437,8 +454,15 @@ class TokenManager:
 
     # -- reading --------------------------------------------------------------------------------
 
-    async def stored(self, name: str, account: str | None = None) -> StoredToken:
+    # ``user`` (every method below): ``None`` for the shared token, or a gateway user's ``User.key``
+    # (issuer#sub), whose upstream logins (``tokens = "per_user"``) live in their own namespace of
+    # the store and refresh under their own lock: there is no fallback from a user to the shared
+    # token or to another user's, and a user without a login gets NeedsLoginError.
+
+    async def stored(self, name: str, account: str | None = None, *, user: str | None = None) -> StoredToken:
         """The stored token of ``account`` (default: the most recent login) at ``name``."""
+        if user is not None:
+            return await self._stored_for_user(_user_key(user), name, account)
         if account is not None:
             found = await self.store.get(name, account)
             if found is None:
@@ -458,13 +482,29 @@ class TokenManager:
         register_token(latest.token)
         return latest
 
-    async def get_token(self, name: str, account: str | None = None) -> Token:
+    async def _stored_for_user(self, user: str, name: str, account: str | None) -> StoredToken:
+        if account is not None:
+            found = await self.store.get_for_user(user, name, account)
+        else:
+            mine = [s for s in await self.store.list_for_user(user) if s.token.provider == name]
+            found = max(mine, key=lambda s: s.token.obtained_at) if mine else None
+        if found is None:
+            raise NeedsLoginError(
+                f"provider '{name}': this user has not connected an account; {_Slot(self.store, user).again(name)}",
+                provider=name,
+            )
+        register_token(found.token)
+        return found
+
+    async def get_token(self, name: str, account: str | None = None, *, user: str | None = None) -> Token:
         """A valid token for ``account`` at ``name``, refreshed first when it expires within
-        the refresh margin. Raises :class:`NeedsLoginError` when only a login can help."""
-        current = await self.stored(name, account)
+        the refresh margin (single flight per user, provider and account, across processes).
+        Raises :class:`NeedsLoginError` when only a login can help."""
+        slot = self._slot(None if user is None else _user_key(user))
+        current = await self.stored(name, account, user=user)
         token = current.token
         if token.needs_login:
-            raise self._needs_login(name, token)
+            raise self._needs_login(name, token, slot)
         if not token.is_expiring(self.margin_for(token)):
             return token
         if not token.refreshable or not self.provider(name).supports_refresh:
@@ -472,11 +512,11 @@ class TokenManager:
                 return token
             raise NeedsLoginError(
                 f"provider '{name}': the token of '{token.account}' has expired and cannot be refreshed; "
-                f"run 'mcpconnect login {name}'",
+                f"{slot.again(name)}",
                 provider=name,
             )
         try:
-            return await self._refresh(self._slot(), name, token.account, seen_version=current.version, force=False)
+            return await self._refresh(slot, name, token.account, seen_version=current.version, force=False)
         except TransientAuthError as exc:
             if not token.is_expiring():
                 # Refreshing early failed, but the token still works: use it, try again later.
@@ -484,21 +524,22 @@ class TokenManager:
                 return token
             raise
 
-    async def refresh(self, name: str, account: str | None = None) -> Token:
+    async def refresh(self, name: str, account: str | None = None, *, user: str | None = None) -> Token:
         """Refresh now, whatever the expiry (``mcpconnect tokens refresh``).
 
         A token without a refresh token raises :class:`NotRefreshableError` (still valid) or
         :class:`NeedsLoginError` (expired); neither sends a request or changes the stored token.
         """
-        current = await self.stored(name, account)
+        slot = self._slot(None if user is None else _user_key(user))
+        current = await self.stored(name, account, user=user)
         token = current.token
         if token.needs_login:
-            raise self._needs_login(name, token)
+            raise self._needs_login(name, token, slot)
         if not token.refreshable or not self.provider(name).supports_refresh:
-            raise self._not_refreshable(name, token)
-        return await self._refresh(self._slot(), name, token.account, seen_version=current.version, force=True)
+            raise self._not_refreshable(name, token, slot)
+        return await self._refresh(slot, name, token.account, seen_version=current.version, force=True)
 
-    def _not_refreshable(self, name: str, token: Token) -> OAuthError:
+    def _not_refreshable(self, name: str, token: Token, slot: _Slot) -> OAuthError:
         why = (
             "its refresh token has expired"
             if token.refresh_token is not None
@@ -507,151 +548,24 @@ class TokenManager:
         if token.is_expiring():
             return NeedsLoginError(
                 f"provider '{name}': the token of '{token.account}' has expired and cannot be refreshed ({why}); "
-                f"run 'mcpconnect login {name}'",
+                f"{slot.again(name)}",
                 provider=name,
             )
         lasts = "it does not expire" if token.expires_at is None else "it stays valid until it expires"
+        anew = f"'mcpconnect login {name}'" if slot.user is None else "connecting the account again"
         return NotRefreshableError(
             f"provider '{name}': the token of '{token.account}' cannot be refreshed ({why}); {lasts} and is still "
-            f"used as it is; nothing to do until then, and 'mcpconnect login {name}' gets a new one",
+            f"used as it is; nothing to do until then, and {anew} gets a new one",
             provider=name,
         )
 
-    async def refresh_rejected(self, name: str, rejected: Token) -> Token:
+    async def refresh_rejected(self, name: str, rejected: Token, *, user: str | None = None) -> Token:
         """A server answered 401 to ``rejected``: refresh once (unless someone already did)."""
-        current = await self.store.get(name, rejected.account)
-        if current is None:
-            raise NeedsLoginError(
-                f"provider '{name}': '{rejected.account}' was logged out; run 'mcpconnect login {name}'", provider=name
-            )
-        stored = current.token
-        if stored.access_token.get_secret_value() != rejected.access_token.get_secret_value() and not (
-            stored.needs_login or stored.is_expiring()
-        ):
-            return stored
-        if stored.needs_login:
-            raise self._needs_login(name, stored)
-        if not stored.refreshable:
-            raise NeedsLoginError(
-                f"provider '{name}': the server rejected the token of '{rejected.account}' and it cannot be "
-                f"refreshed (no refresh token); run 'mcpconnect login {name}'",
-                provider=name,
-            )
-        return await self._refresh(self._slot(), name, rejected.account, seen_version=current.version, force=True)
-
-    # -- per-user tokens (the upstream logins of a protected gateway's users) ----------------------
-    #
-    # ``user`` is the gateway user's ``User.key`` (issuer#sub). Each method reads and writes only
-    # that user's namespace of the store and refreshes under that user's own lock: there is no
-    # fallback to the shared token, and a user without a login gets NeedsLoginError.
-
-    async def login_for_user(
-        self,
-        user: str,
-        name: str,
-        *,
-        method: Literal["browser", "paste", "device"] = "browser",
-        scopes: tuple[str, ...] | list[str] | None = None,
-        on_url: UrlHandler | None = None,
-        on_device_code: DeviceHandler | None = None,
-        wait: float = 300.0,
-        device_sleep: Callable[[float], Any] | None = None,
-        port: int = 0,
-        read_redirect: Callable[[], Any] | None = None,
-        on_warning: Callable[[str], None] | None = None,
-        redirect_uri: str | None = None,
-    ) -> Token:
-        """:meth:`login` for ``user``: the token is stored as that user's (never as the shared one).
-        A client's own credentials (``client_credentials``) belong to no user and are refused.
-        ``redirect_uri``: for ``paste``, the redirect URI instead of the provider's configured one
-        (a gateway's public callback)."""
-        if method not in ("browser", "paste", "device"):
-            raise AuthError(f"login for a user: {method!r} is not a user's login (browser, paste or device)")
-        slot = self._slot(_user_key(user))
-        provider = None
-        if redirect_uri is not None:
-            config = self.provider(name).config.model_copy(update={"redirect_uri": redirect_uri})
-            provider = self.runtime.host.build("auth", config.type, name, config, returns=OAuthProvider)
-        with self.runtime.host.observe("login", provider=name, grant=method) as operation:
-            token = await self._login(
-                slot,
-                name,
-                method,
-                scopes,
-                on_url,
-                on_device_code,
-                wait,
-                device_sleep,
-                port,
-                read_redirect,
-                on_warning,
-                provider,
-            )
-            if operation is not None:
-                operation.account = token.account
-        return token
-
-    async def stored_for_user(self, user: str, name: str, account: str | None = None) -> StoredToken:
-        """``user``'s stored token of ``account`` (default: their most recent login) at ``name``."""
-        key = _user_key(user)
-        if account is not None:
-            found = await self.store.get_for_user(key, name, account)
-        else:
-            mine = [s for s in await self.store.list_for_user(key) if s.token.provider == name]
-            found = max(mine, key=lambda s: s.token.obtained_at) if mine else None
-        if found is None:
-            raise NeedsLoginError(
-                f"provider '{name}': this user has not connected an account; {_Slot(self.store, key).again(name)}",
-                provider=name,
-            )
-        register_token(found.token)
-        return found
-
-    async def get_token_for_user(self, user: str, name: str, account: str | None = None) -> Token:
-        """:meth:`get_token` for ``user``: their valid token, refreshed first (single flight per
-        user, provider and account, across processes) when it expires within the margin."""
-        slot = self._slot(_user_key(user))
-        current = await self.stored_for_user(user, name, account)
-        token = current.token
-        if token.needs_login:
-            raise self._needs_login(name, token, slot)
-        if not token.is_expiring(self.margin_for(token)):
-            return token
-        if not token.refreshable or not self.provider(name).supports_refresh:
-            if not token.is_expiring():
-                return token
-            raise NeedsLoginError(
-                f"provider '{name}': this user's token has expired and cannot be refreshed; {slot.again(name)}",
-                provider=name,
-            )
-        try:
-            return await self._refresh(slot, name, token.account, seen_version=current.version, force=False)
-        except TransientAuthError as exc:
-            if not token.is_expiring():
-                log.warning("%s; using the current token, which is still valid", exc)
-                return token
-            raise
-
-    async def refresh_for_user(self, user: str, name: str, account: str | None = None) -> Token:
-        """:meth:`refresh` for ``user``: refresh their token now, whatever its expiry."""
-        slot = self._slot(_user_key(user))
-        current = await self.stored_for_user(user, name, account)
-        token = current.token
-        if token.needs_login:
-            raise self._needs_login(name, token, slot)
-        if not token.refreshable or not self.provider(name).supports_refresh:
-            raise NeedsLoginError(
-                f"provider '{name}': this user's token cannot be refreshed; {slot.again(name)}", provider=name
-            )
-        return await self._refresh(slot, name, token.account, seen_version=current.version, force=True)
-
-    async def refresh_rejected_for_user(self, user: str, name: str, rejected: Token) -> Token:
-        """:meth:`refresh_rejected` for ``user``: an upstream answered 401 to their token."""
-        slot = self._slot(_user_key(user))
+        slot = self._slot(None if user is None else _user_key(user))
         current = await slot.get(name, rejected.account)
         if current is None:
             raise NeedsLoginError(
-                f"provider '{name}': this user's login was removed; {slot.again(name)}", provider=name
+                f"provider '{name}': '{rejected.account}' was logged out; {slot.again(name)}", provider=name
             )
         stored = current.token
         if stored.access_token.get_secret_value() != rejected.access_token.get_secret_value() and not (
@@ -662,11 +576,68 @@ class TokenManager:
             raise self._needs_login(name, stored, slot)
         if not stored.refreshable:
             raise NeedsLoginError(
-                f"provider '{name}': the server rejected this user's token and it cannot be refreshed; "
-                f"{slot.again(name)}",
+                f"provider '{name}': the server rejected the token of '{rejected.account}' and it cannot be "
+                f"refreshed (no refresh token); {slot.again(name)}",
                 provider=name,
             )
         return await self._refresh(slot, name, rejected.account, seen_version=current.version, force=True)
+
+    # -- logins whose callback may reach another process (a gateway's /connect) -------------------
+
+    def redirecting_to(self, name: str, redirect_uri: str) -> OAuthProvider:
+        """Provider ``name`` with ``redirect_uri`` instead of its configured one (a gateway's public
+        callback); a fresh object, so the shared provider's configuration stays as it is."""
+        config = self.provider(name).config.model_copy(update={"redirect_uri": redirect_uri})
+        provider: OAuthProvider = self.runtime.host.build("auth", config.type, name, config, returns=OAuthProvider)
+        return provider
+
+    async def start_login(
+        self,
+        name: str,
+        *,
+        redirect_uri: str,
+        wait: float,
+        scopes: tuple[str, ...] | list[str] | None = None,
+        nonce: bool = False,
+    ) -> tuple[str, AuthorizationRequest]:
+        """The first half of a login whose callback may reach another process (a gateway replica):
+        the authorization URL, and the request to keep (in the store) for :meth:`finish_login`."""
+        provider = self.redirecting_to(name, redirect_uri)
+        async with self.http(provider) as http:
+            return await start_authorization(
+                provider, http, scopes=provider.scopes(scopes), redirect_uri=redirect_uri, wait=wait, nonce=nonce
+            )
+
+    async def exchange_login(
+        self, request: AuthorizationRequest, params: dict[str, str], *, again: str
+    ) -> tuple[OAuthProvider, TokenResponse]:
+        """Check a callback's query against ``request`` (taken once from the store) and exchange its
+        code; nothing is stored. ``again``: what the user does to try again."""
+        provider = self.redirecting_to(request.provider, request.redirect_uri)
+        async with self.http(provider) as http:
+            return provider, await finish_authorization(provider, http, request, params, again=again)
+
+    async def finish_login(
+        self, request: AuthorizationRequest, params: dict[str, str], *, user: str | None = None, again: str
+    ) -> Token:
+        """The second half of :meth:`start_login`: check the callback, exchange its code, and store
+        the token as ``user``'s (``None``: the shared token); returns it."""
+        slot = self._slot(None if user is None else _user_key(user))
+        name = request.provider
+        with self.runtime.host.observe(
+            "login", provider=name, grant="authorization_code", user=_principal(slot.user)
+        ) as operation:
+            provider, response = await self.exchange_login(request, params, again=again)
+            async with self.http(provider) as http:
+                identity = await self._identity(provider, http, response, None)
+            token = self._token(provider, response, identity, requested=request.scopes, issuer=request.issuer)
+            await slot.put(token, expected_version=ANY_VERSION)
+            if operation is not None:
+                operation.account = token.account
+        log.info("logged in to %s as %s", name, token.account)
+        if user is None:
+            self.runtime.host.token_obtained(name, token.account, token)
+        return token
 
     def _needs_login(self, name: str, token: Token, slot: _Slot | None = None) -> NeedsLoginError:
         """The error for a login marked ``needs_login``, with the provider's reason when kept."""
@@ -723,7 +694,9 @@ class TokenManager:
     async def _refresh_locked(self, slot: _Slot, name: str, current: StoredToken) -> Token:
         breaker = self.breaker(name)
         attempts: list[int] = []
-        operation = self.runtime.host.start_operation("refresh", provider=name, account=current.token.account)
+        operation = self.runtime.host.start_operation(
+            "refresh", provider=name, account=current.token.account, user=_principal(slot.user)
+        )
         try:
             token = await self._refresh_attempts(slot, name, current, breaker, attempts)
         except BaseException as exc:
@@ -862,6 +835,11 @@ def _user_key(user: str) -> str:
     if not user:
         raise ValueError("a per-user token needs a user (issuer#sub); an empty one would be shared")
     return user
+
+
+def _principal(user: str | None) -> str | None:
+    """How observers see a gateway user: the store's name for them (a digest), never the key."""
+    return None if user is None else user_principal(user)
 
 
 def token_manager(runtime: Runtime) -> TokenManager:

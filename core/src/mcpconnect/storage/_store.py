@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -9,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mcpconnect.errors import StoreError
+from mcpconnect.errors import StoreError, VersionConflict
 from mcpconnect.storage._base import ANY_VERSION, LockLease, Record, StorageBackend
 from mcpconnect.tokens import Token
 
@@ -22,6 +23,10 @@ REGISTRATIONS = "registration"
 #: Upstream tokens of one user of a protected gateway (``per_user`` servers), apart from the shared
 #: ones so that no listing, logout or lookup of shared tokens ever meets them.
 USER_TOKENS = "user-token"
+#: Short-lived records of a gateway's logins in progress (connect tickets, OAuth states), keyed by
+#: the SHA-256 of their secret, so that any replica can finish what another began. Not walked by
+#: migrate or rekey: each lives minutes, and one that cannot be read is simply a login to begin again.
+FLOWS = "login-flow"
 #: Every namespace a token store writes (what migrate and rekey walk).
 NAMESPACES = (TOKENS, REGISTRATIONS, USER_TOKENS)
 
@@ -317,6 +322,19 @@ class TokenStore:
         out.sort(key=lambda s: (s.token.provider, s.token.account))
         return out
 
+    async def count_users(self, provider: str) -> int:
+        """How many gateway users have a stored login at ``provider``: read from the keys alone
+        (nothing is decrypted, no user is named)."""
+        users = set()
+        for key in await self.backend.list(USER_TOKENS):
+            principal, _, rest = key.partition("/")
+            try:
+                if split_token_key(rest)[0] == provider:
+                    users.add(principal)
+            except ValueError:
+                continue
+        return len(users)
+
     def refresh_lock_for_user(
         self, user: str, provider: str, account: str, *, lease: float = 30.0, wait: float = 60.0
     ) -> AbstractAsyncContextManager[LockLease]:
@@ -370,6 +388,63 @@ class TokenStore:
             except DamagedRecordError as exc:
                 log.warning("%s", exc.damaged.message)
         return out
+
+    # -- logins in progress (a gateway's /connect): one use, with an expiry -----------------------
+
+    @staticmethod
+    def _flow_key(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    async def put_flow(self, secret: str, data: dict[str, Any], *, expires_at: float) -> None:
+        """Keep ``data`` under ``secret`` (a ticket, an OAuth ``state``) until ``expires_at``
+        (epoch seconds) or until :meth:`take_flow` takes it. The key is the secret's SHA-256: the
+        store's keys do not hold it; the record is sealed like a token when encryption is on."""
+        body = json.dumps({"expires_at": expires_at, "data": data}, sort_keys=True).encode()
+        await self.backend.put(FLOWS, self._flow_key(secret), self._seal(body), expected_version=0)
+
+    async def take_flow(self, secret: str, *, now: float | None = None) -> dict[str, Any] | None:
+        """The record kept under ``secret``, removed as it is read: of two processes taking it at
+        once, one gets it (compare-and-swap delete). ``None`` when there is none, it expired, or
+        it cannot be read."""
+        import time
+
+        key = self._flow_key(secret)
+        record = await self.backend.get(FLOWS, key)
+        if record is None:
+            return None
+        try:
+            if not await self.backend.delete(FLOWS, key, expected_version=record.version):
+                return None
+        except VersionConflict:
+            return None  # taken by someone else meanwhile
+        try:
+            body = json.loads(self._open(record.data, "a login in progress"))
+        except Exception as exc:  # damaged or unreadable: the login begins again
+            what = type(exc).__name__
+            log.warning(
+                "%s: a login in progress could not be read (%s); it must begin again", self.backend.describe(), what
+            )
+            return None
+        if not isinstance(body, dict) or float(body.get("expires_at", 0)) < (time.time() if now is None else now):
+            return None
+        data = body.get("data")
+        return data if isinstance(data, dict) else None
+
+    async def sweep_flows(self, *, now: float | None = None) -> int:
+        """Delete the expired (or unreadable) logins in progress; how many went."""
+        import time
+
+        now = time.time() if now is None else now
+        gone = 0
+        for key, record in (await self.backend.list(FLOWS)).items():
+            try:
+                expires = float(json.loads(self._open(record.data, "a login in progress"))["expires_at"])
+            except Exception:
+                expires = 0.0
+            if expires < now:
+                with contextlib.suppress(VersionConflict):
+                    gone += await self.backend.delete(FLOWS, key, expected_version=record.version)
+        return gone
 
     async def delete_damaged(self, damaged: DamagedRecord) -> bool:
         """Delete a record that cannot be read (what ``mcpconnect logout`` does with one)."""
