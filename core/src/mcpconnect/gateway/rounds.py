@@ -98,7 +98,8 @@ class InputRounds:
         held = HeldCall(secrets.token_urlsafe(16), ctx, what)
         self._calls[held.id] = held
         self._tg.start_soon(self._work, held, work)
-        return await self._next(held)
+        result: T | types.InputRequiredResult = await self._next(held)
+        return result
 
     async def resume(self, ctx: Any, what: tuple[str, str], state: str, responses: types.InputResponses | None) -> Any:
         """A client's retry: its answers to the held call ``state``; the result or the next round."""

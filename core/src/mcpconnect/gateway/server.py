@@ -80,7 +80,9 @@ _CHANGED = {
 #: Who an upstream's questions go to: the client request being answered, or the call held across
 #: a 2026-07-28 client's rounds (read by the callbacks that an upstream's 2026-07-28
 #: ``input_required`` results run in the calling task).
-_REQUESTER: ContextVar[Any] = ContextVar("mcpconnect_gateway_requester", default=None)
+_REQUESTER: ContextVar[ServerRequestContext[Any, Any] | HeldCall | None] = ContextVar(
+    "mcpconnect_gateway_requester", default=None
+)
 
 
 #: The user the client request being answered comes from (``None`` over stdio or without a guard);
@@ -131,7 +133,7 @@ class Gateway:
         self._events_in, self._events = anyio.create_memory_object_stream[_Event](math.inf)
         self._listening: set[str] = set()
         self._attached = anyio.Event()
-        self._inflight: dict[str, list[Any]] = {}  # server -> askers (see _REQUESTER)
+        self._inflight: dict[str, list[ServerRequestContext[Any, Any] | HeldCall]] = {}  # see _REQUESTER
         self._rounds = InputRounds()
         self._log_level = "debug"
         self._subscriptions = ResourceSubscriptions(self._upstream, self._client_of)
@@ -736,10 +738,14 @@ class Gateway:
         things, held across its rounds (an upstream's questions answered with ``input_required``,
         the client's retry resuming the call its ``requestState`` names)."""
         if params.request_state is not None:
-            return await self._rounds.resume(ctx, what, params.request_state, params.input_responses)
+            resumed: T | types.InputRequiredResult = await self._rounds.resume(
+                ctx, what, params.request_state, params.input_responses
+            )
+            return resumed
         if not self._can_be_asked(ctx):
             return await work(ctx)
-        return await self._rounds.start(ctx, what, work)
+        result: T | types.InputRequiredResult = await self._rounds.start(ctx, what, work)
+        return result
 
     async def _logged_in(
         self, ctx: ServerRequestContext[Any, Any], server: str, attempt: Callable[[], Awaitable[T]]
