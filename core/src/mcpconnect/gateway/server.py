@@ -362,15 +362,14 @@ class Gateway:
         return types.EmptyResult()
 
     async def _as_caller(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        """Answer ``ctx`` as its HTTP request's user (the :class:`ResourceGuard` put it there)."""
-        token = _CALLER.set(user_of_request(ctx.request))
+        """Answer ``ctx`` as its HTTP request's user (the :class:`ResourceGuard` put it there), and
+        remember the clients on the initialize handshake (one middleware: each costs every call)."""
+        request = ctx.request
+        token = _CALLER.set(user_of_request(request) if request is not None else None)
         try:
-            return await call_next(ctx)
+            result = await call_next(ctx)
         finally:
             _CALLER.reset(token)
-
-    async def _track_sessions(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        result = await call_next(ctx)
         # Clients on the initialize handshake get change notifications on their connection; those
         # on 2026-07-28 open subscriptions/listen streams instead (served by the ListenHandler).
         if ctx.method == "notifications/initialized" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
@@ -395,7 +394,6 @@ class Gateway:
             on_subscribe_resource=self._subscribe,
             on_unsubscribe_resource=self._unsubscribe,
         )
-        server.middleware.append(self._track_sessions)
         server.middleware.append(self._as_caller)
         # The requestState of the input rounds (rounds.py): sealed, bound to the request and user.
         security = RequestStateSecurity(keys=[os.urandom(32)], ttl=ROUND_WAIT, bind_principal=_principal)
@@ -654,7 +652,8 @@ class Gateway:
         if self._per_user(server):
             tools: list[types.Tool] = await self._user_request(server, "tools/list", None)
             return tools
-        return [t.tool for t in await self.hub.list_tools(server)]
+        shared: list[types.Tool] = await self.hub.connection(server).tools()  # the hub's, not namespaced
+        return shared
 
     async def _user_request(self, server: str, what: str, call: Callable[[Client], Awaitable[T]] | None) -> Any:
         """``call(client)`` (``None``: the tool list) on the calling user's own connection to
@@ -685,10 +684,10 @@ class Gateway:
         per_user = self._per_user(server)
         if params.request_state is None and (per_user or self.hub.servers[server].ok):
             try:
-                known = {t.name for t in await self._tools(server)}
+                known = any(t.name == tool for t in await self._tools(server))
             except TransportError as exc:
                 return _tool_error(str(exc))
-            if tool not in known:
+            if not known:
                 # Answered as the gateway answers any unknown name, not as the upstream's tool error.
                 raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         timeout = self._config(server).timeout
@@ -1025,7 +1024,10 @@ class Gateway:
             contents = [c.model_copy(update={"uri": self.names.uri(server, c.uri)}) for c in model.contents]
             return result.model_copy(update={"contents": contents})
         if isinstance(result, types.CallToolResult):
-            return result.model_copy(update={"content": [self._map_block(server, b) for b in model.content]})
+            content = [self._map_block(server, b) for b in model.content]
+            if all(new is old for new, old in zip(content, model.content, strict=True)):
+                return result  # nothing to map (the common case): no copy
+            return result.model_copy(update={"content": content})
         if isinstance(result, types.GetPromptResult):
             messages = [m.model_copy(update={"content": self._map_block(server, m.content)}) for m in model.messages]
             return result.model_copy(update={"messages": messages})
