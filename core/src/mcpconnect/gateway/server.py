@@ -35,6 +35,7 @@ from mcp.server.subscriptions import (
 )
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
+from mcp_types.methods import INPUT_REQUIRED_METHODS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcpconnect import __version__
@@ -135,6 +136,10 @@ class Gateway:
         self._attached = anyio.Event()
         self._inflight: dict[str, list[ServerRequestContext[Any, Any] | HeldCall]] = {}  # see _REQUESTER
         self._rounds = InputRounds()
+        # The requestState of the input rounds (rounds.py): sealed, bound to the request and user;
+        # run by _as_caller for 2026-07-28 requests only.
+        security = RequestStateSecurity(keys=[os.urandom(32)], ttl=ROUND_WAIT, bind_principal=_principal)
+        self._round_states = RequestStateBoundary(security, default_audience="mcpconnect")
         self._log_level = "debug"
         self._subscriptions = ResourceSubscriptions(self._upstream, self._client_of)
         self._watched: set[int] = set()
@@ -367,7 +372,10 @@ class Gateway:
         request = ctx.request
         token = _CALLER.set(user_of_request(request) if request is not None else None)
         try:
-            result = await call_next(ctx)
+            if ctx.method in INPUT_REQUIRED_METHODS and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                result = await self._round_states(ctx, call_next)  # only 2026-07-28 has rounds
+            else:
+                result = await call_next(ctx)
         finally:
             _CALLER.reset(token)
         # Clients on the initialize handshake get change notifications on their connection; those
@@ -395,9 +403,6 @@ class Gateway:
             on_unsubscribe_resource=self._unsubscribe,
         )
         server.middleware.append(self._as_caller)
-        # The requestState of the input rounds (rounds.py): sealed, bound to the request and user.
-        security = RequestStateSecurity(keys=[os.urandom(32)], ttl=ROUND_WAIT, bind_principal=_principal)
-        server.middleware.append(RequestStateBoundary(security, default_audience="mcpconnect"))
         # Registered after construction: the constructor's on_set_logging_level warns that logging
         # is deprecated at 2026-07-28, but handshake-era clients still use it.
         server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
@@ -737,6 +742,8 @@ class Gateway:
         things, held across its rounds (an upstream's questions answered with ``input_required``,
         the client's retry resuming the call its ``requestState`` names)."""
         if params.request_state is not None:
+            if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:  # never sealed for it: not ours
+                raise MCPError(types.INVALID_PARAMS, "requestState belongs to the 2026-07-28 protocol")
             resumed: T | types.InputRequiredResult = await self._rounds.resume(
                 ctx, what, params.request_state, params.input_responses
             )
