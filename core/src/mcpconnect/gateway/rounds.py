@@ -128,6 +128,9 @@ class InputRounds:
                 held.error = exc
         held.done = True
         held._wake()
+        if held.scope.cancel_called:  # the client cancelled it: nobody comes back for it
+            self._calls.pop(held.id, None)
+            return
         with anyio.move_on_after(ROUND_WAIT):  # nobody came back for it: let it go
             await held.collected.wait()
         self._calls.pop(held.id, None)
