@@ -139,3 +139,16 @@ async def test_a_2026_client_without_the_capability_gets_a_clear_error(gw, two_u
             assert result.is_error and "does not support" in result.content[0].text
             echo = await client.call_tool("legacy__echo", {"message": "still fine"})
             assert echo.content[0].text == "still fine"
+
+
+async def test_a_handshake_client_cannot_name_a_round(gw, two_upstreams):
+    """``requestState`` is only ever handed out sealed, to 2026-07-28 clients: on the handshake it
+    names nothing."""
+    with gw.serve_http(two_upstreams) as (base, _):
+        async with Client(f"{base}/mcp", mode="legacy") as client:
+            with pytest.raises(MCPError, match="requestState belongs to the 2026-07-28 protocol"):
+                await client.session.call_tool(
+                    "legacy__echo", {"message": "x"}, request_state="anything", allow_input_required=True
+                )
+            echo = await client.call_tool("legacy__echo", {"message": "fine"})
+            assert echo.content[0].text == "fine"
