@@ -48,7 +48,7 @@ class Person:
 
     async def elicitation(self, context, params: types.ElicitRequestParams) -> types.ElicitResult:
         self.asked.append(f"elicitation: {params.message}")
-        content = {"name": "Ada"} if "name" in params.message else {}
+        content = {} if params.message.startswith("Sure") else {"name": "Ada"}
         return types.ElicitResult(action="accept", content=content)
 
 
@@ -152,3 +152,15 @@ async def test_a_handshake_client_cannot_name_a_round(gw, two_upstreams):
                 )
             echo = await client.call_tool("legacy__echo", {"message": "fine"})
             assert echo.content[0].text == "fine"
+
+
+async def test_prompts_and_resources_ask_in_rounds_too(gw, two_upstreams):
+    person = Person()
+    with gw.serve_http(two_upstreams) as (base, _):
+        async with Client(f"{base}/mcp", elicitation_callback=person.elicitation) as client:
+            prompt = await client.get_prompt("legacy__greet_asked")
+            assert prompt.messages[0].content.text == "Say hello to Ada."
+            note = await client.read_resource("mcpconnect://legacy/mem://asked/tea")
+            assert note.contents[0].text == "Ada on tea"
+            assert note.contents[0].uri == "mcpconnect://legacy/mem://asked/tea"
+    assert person.asked == ["elicitation: Whom to greet?", "elicitation: Who writes about tea?"]

@@ -243,6 +243,20 @@ def greet(name: str) -> str:
     return f"Say hello to {name}."
 
 
+@server.prompt()
+async def greet_asked(ctx: Context) -> str:
+    """Greet a name asked of the user (elicitation)."""
+    answer = await ctx.elicit("Whom to greet?", Name)
+    return f"Say hello to {answer.data.name}."
+
+
+@server.resource("mem://asked/{topic}")
+async def asked(topic: str, ctx: Context) -> str:
+    """A note on TOPIC by a name asked of the user (elicitation)."""
+    answer = await ctx.elicit(f"Who writes about {topic}?", Name)
+    return f"{answer.data.name} on {topic}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
