@@ -22,6 +22,18 @@ def secret() -> str:
     return "the protected tool ran"
 
 
+@server.prompt()
+def briefing() -> str:
+    """A prompt only a logged-in user may get."""
+    return "the protected prompt"
+
+
+@server.resource("secret://notes")
+def notes() -> str:
+    """A resource only a logged-in user may read."""
+    return "the protected notes"
+
+
 class RequireToken:
     """401 unless the bearer token is one the provider knows (its /me answers 200)."""
 

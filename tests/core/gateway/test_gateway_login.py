@@ -13,6 +13,7 @@ from pathlib import Path
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 
 from mcpconnect.auth._headless import follow_authorization
 from mcpconnect.testing._transport_contract import free_port, http_server
@@ -141,3 +142,60 @@ async def test_mcp_authorization_logs_in_through_the_client_too(gw, mcpconnect_i
             note = await client.call_tool("notes__read_note", {})
             assert not note.is_error and "demo-user" in note.content[0].text
     assert len(asked) == 1 and asked[0].startswith(f"http://127.0.0.1:{auth_port}/")
+
+
+NOTES = "mcpconnect://protected/secret://notes"
+
+
+@pytest.mark.parametrize(
+    ("env", "command"),
+    [
+        ({}, "'mcpconnect login local'"),
+        ({"SSH_CONNECTION": "10.0.0.2 50000 10.0.0.1 22"}, "'mcpconnect login local --device'"),
+    ],
+)
+async def test_prompts_and_resources_give_the_exact_command_too(gw, protected, monkeypatch, env, command):
+    """No tool error to carry it: the MCP error of ``prompts/get`` and ``resources/read`` says it."""
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.delenv("SSH_TTY", raising=False)
+    with gw.serve_http(protected, env=env) as (base, _):
+        for mode in ("legacy", "auto"):
+            async with Client(f"{base}/mcp", mode=mode) as client:
+                with pytest.raises(MCPError) as prompt_error:
+                    await client.get_prompt("protected__briefing")
+                assert command in str(prompt_error.value), str(prompt_error.value)
+                with pytest.raises(MCPError) as read_error:
+                    await client.read_resource(NOTES)
+                assert command in str(read_error.value), str(read_error.value)
+                assert "server 'protected'" in str(read_error.value)
+                greeting = await client.read_resource("mcpconnect://local/mem://greeting")
+                assert greeting.contents[0].text == "hello from upstream"
+
+
+async def test_a_prompt_or_a_resource_logs_in_through_the_client(gw, protected):
+    asked: list[str] = []
+
+    async def elicitation(context, params):
+        asked.append(params.url)
+        await follow_authorization(params.url)
+        return types.ElicitResult(action="accept")
+
+    with gw.serve_http(protected) as (base, _):
+        async with Client(f"{base}/mcp", mode="legacy", elicitation_callback=elicitation) as client:
+            prompt = await client.get_prompt("protected__briefing")
+            assert prompt.messages[0].content.text == "the protected prompt"
+            notes = await client.read_resource(NOTES)  # logged in: no second page
+            assert notes.contents[0].text == "the protected notes"
+            assert notes.contents[0].uri == NOTES
+    assert len(asked) == 1
+
+
+async def test_a_declined_login_for_a_resource_answers_with_the_command(gw, protected):
+    async def decline(context, params):
+        return types.ElicitResult(action="decline")
+
+    with gw.serve_http(protected) as (base, _):
+        async with Client(f"{base}/mcp", mode="legacy", elicitation_callback=decline) as client:
+            with pytest.raises(MCPError) as error:
+                await client.read_resource(NOTES)
+    assert "run 'mcpconnect login local'" in str(error.value) and "declined" in str(error.value)

@@ -182,3 +182,32 @@ async def test_a_2026_client_subscribes_on_its_listen_stream(gw, two_upstreams):
                 return await subscribed(observer, "legacy") == []
 
             await until(released, "the stream's subscriptions dropped when it closed")
+
+
+async def test_a_2026_upstream_subscription_is_renewed_after_it_reconnects(gw, two_upstreams):
+    """A 2026-07-28 upstream is subscribed with a listen stream, which ends with its connection:
+    after the hub reconnects it, the gateway opens one again and updates flow as before."""
+    uri = GREETING.format(server="modern")
+    updates = Updates()
+    with gw.serve_http(two_upstreams) as (base, _):
+        async with Client(f"{base}/mcp", mode="legacy", message_handler=updates) as client:
+            await subscribe(client, uri)
+            await client.call_tool("modern__touch", {"uri": "mem://greeting"})
+            await updates.wait_for(uri)
+            first_pid = (await client.call_tool("modern__pid", {})).structured_content["result"]
+
+            await client.call_tool("modern__crash", {})  # restarted by the hub on a new connection
+
+            async def renewed() -> bool:
+                # Touch until an update comes through the new connection's listen stream.
+                try:
+                    await client.call_tool("modern__touch", {"uri": "mem://greeting"})
+                except MCPError:
+                    return False
+                with anyio.move_on_after(0.5):
+                    await updates.wait_for(uri, 2)
+                return updates.uris.count(uri) >= 2
+
+            await until(renewed, "the listen stream reopened on the new connection")
+            second_pid = (await client.call_tool("modern__pid", {})).structured_content["result"]
+            assert second_pid != first_pid  # it was a new upstream process

@@ -13,7 +13,12 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import (
     Completion,
+    CreateMessageRequest,
+    CreateMessageRequestParams,
+    ElicitRequest,
+    ElicitRequestFormParams,
     EmptyResult,
+    InputRequiredResult,
     PromptReference,
     ResourceLink,
     ResourceTemplateReference,
@@ -99,6 +104,47 @@ async def sample(prompt: str, ctx: Context) -> str:
     message = SamplingMessage(role="user", content=TextContent(text=prompt))
     result = await ctx.session.create_message(messages=[message], max_tokens=20)
     return f"the model said: {result.content.text}"
+
+
+@server.tool()
+async def interview(ctx: Context) -> str:
+    """Ask a name (elicitation), then the model about it (sampling): two questions in turn."""
+    answer = await ctx.elicit("What is your name?", Name)
+    if answer.action != "accept":
+        return f"no name ({answer.action})"
+    message = SamplingMessage(role="user", content=TextContent(text=f"a word for {answer.data.name}"))
+    result = await ctx.session.create_message(messages=[message], max_tokens=20)
+    return f"{answer.data.name} is {result.content.text}"
+
+
+_NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+
+
+@server.tool()
+async def interview_rounds(topic: str, ctx: Context) -> str | InputRequiredResult:
+    """The same on 2026-07-28: ``input_required`` rounds (a name and a model's word, then a
+    confirmation), the client answering each by retrying with the answers."""
+    answers = ctx.input_responses or {}
+    if ctx.request_state is None:
+        ask = ElicitRequestFormParams(message="What is your name?", requested_schema=_NAME_SCHEMA)
+        name = ElicitRequest(params=ask)
+        word = CreateMessageRequest(
+            params=CreateMessageRequestParams(
+                messages=[SamplingMessage(role="user", content=TextContent(text=f"a word for {topic}"))], max_tokens=20
+            )
+        )
+        return InputRequiredResult(input_requests={"name": name, "word": word}, request_state="first")
+    if ctx.request_state == "first":
+        who = answers["name"].content["name"]
+        said = answers["word"].content.text
+        sure = ElicitRequest(
+            params=ElicitRequestFormParams(
+                message=f"Sure, {who}?", requested_schema={"type": "object", "properties": {}}
+            )
+        )
+        return InputRequiredResult(input_requests={"sure": sure}, request_state=f"second:{who}:{said}")
+    _, who, said = ctx.request_state.split(":")
+    return f"{who} on {topic}: {said} ({answers['sure'].action})"
 
 
 @server.tool()
@@ -195,6 +241,20 @@ def subscribed() -> list[str]:
 def greet(name: str) -> str:
     """Greet NAME."""
     return f"Say hello to {name}."
+
+
+@server.prompt()
+async def greet_asked(ctx: Context) -> str:
+    """Greet a name asked of the user (elicitation)."""
+    answer = await ctx.elicit("Whom to greet?", Name)
+    return f"Say hello to {answer.data.name}."
+
+
+@server.resource("mem://asked/{topic}")
+async def asked(topic: str, ctx: Context) -> str:
+    """A note on TOPIC by a name asked of the user (elicitation)."""
+    answer = await ctx.elicit(f"Who writes about {topic}?", Name)
+    return f"{answer.data.name} on {topic}"
 
 
 def main() -> None:

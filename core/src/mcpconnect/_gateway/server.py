@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import mcp_types as types
 from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -33,6 +35,7 @@ from mcp.server.subscriptions import (
 )
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
+from mcp_types.methods import INPUT_REQUIRED_METHODS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcpconnect import __version__
@@ -40,6 +43,7 @@ from mcpconnect._gateway.login import Logins, login_command, login_target, needs
 from mcpconnect._gateway.names import Namespace
 from mcpconnect._gateway.peruser import IDLE_TIMEOUT, UserConnections, per_user_servers
 from mcpconnect._gateway.resource import User, user_of_request
+from mcpconnect._gateway.rounds import ROUND_WAIT, HeldCall, InputRounds
 from mcpconnect._gateway.subscriptions import ResourceSubscriptions
 from mcpconnect._servers.connection import ServerState, ServerStatus
 from mcpconnect.errors import MCPConnectError, TransportError
@@ -74,9 +78,12 @@ _CHANGED = {
 }
 
 
-#: The client request a gateway task is working for (read by the callbacks that an upstream's
-#: 2026-07-28 ``input_required`` results run in that same task).
-_REQUESTER: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar("mcpconnect_gateway_requester", default=None)
+#: Who an upstream's questions go to: the client request being answered, or the call held across
+#: a 2026-07-28 client's rounds (read by the callbacks that an upstream's 2026-07-28
+#: ``input_required`` results run in the calling task).
+_REQUESTER: ContextVar[ServerRequestContext[Any, Any] | HeldCall | None] = ContextVar(
+    "mcpconnect_gateway_requester", default=None
+)
 
 
 #: The user the client request being answered comes from (``None`` over stdio or without a guard);
@@ -127,7 +134,12 @@ class Gateway:
         self._events_in, self._events = anyio.create_memory_object_stream[_Event](math.inf)
         self._listening: set[str] = set()
         self._attached = anyio.Event()
-        self._inflight: dict[str, list[ServerRequestContext[Any, Any]]] = {}
+        self._inflight: dict[str, list[ServerRequestContext[Any, Any] | HeldCall]] = {}  # see _REQUESTER
+        self._rounds = InputRounds()
+        # The requestState of the input rounds (rounds.py): sealed, bound to the request and user;
+        # run by _as_caller for 2026-07-28 requests only.
+        security = RequestStateSecurity(keys=[os.urandom(32)], ttl=ROUND_WAIT, bind_principal=_principal)
+        self._round_states = RequestStateBoundary(security, default_audience="mcpconnect")
         self._log_level = "debug"
         self._subscriptions = ResourceSubscriptions(self._upstream, self._client_of)
         self._watched: set[int] = set()
@@ -220,6 +232,7 @@ class Gateway:
         each 2026-07-28 upstream (whose changes arrive only that way). Runs until cancelled."""
         async with anyio.create_task_group() as tg:
             await tg.start(self._subscriptions.run)
+            await tg.start(self._rounds.run)
             tg.start_soon(self._run_users)
             async for event in self._events:
                 if event.log is not None:
@@ -364,15 +377,17 @@ class Gateway:
         return types.EmptyResult()
 
     async def _as_caller(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        """Answer ``ctx`` as its HTTP request's user (the :class:`ResourceGuard` put it there)."""
-        token = _CALLER.set(user_of_request(ctx.request))
+        """Answer ``ctx`` as its HTTP request's user (the :class:`ResourceGuard` put it there), and
+        remember the clients on the initialize handshake (one middleware: each costs every call)."""
+        request = ctx.request
+        token = _CALLER.set(user_of_request(request) if request is not None else None)
         try:
-            return await call_next(ctx)
+            if ctx.method in INPUT_REQUIRED_METHODS and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                result = await self._round_states(ctx, call_next)  # only 2026-07-28 has rounds
+            else:
+                result = await call_next(ctx)
         finally:
             _CALLER.reset(token)
-
-    async def _track_sessions(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        result = await call_next(ctx)
         # Clients on the initialize handshake get change notifications on their connection; those
         # on 2026-07-28 open subscriptions/listen streams instead (served by the ListenHandler).
         if ctx.method == "notifications/initialized" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
@@ -397,7 +412,6 @@ class Gateway:
             on_subscribe_resource=self._subscribe,
             on_unsubscribe_resource=self._unsubscribe,
         )
-        server.middleware.append(self._track_sessions)
         server.middleware.append(self._as_caller)
         # Registered after construction: the constructor's on_set_logging_level warns that logging
         # is deprecated at 2026-07-28, but handshake-era clients still use it.
@@ -407,18 +421,19 @@ class Gateway:
     # -- requests from upstreams: sampling, elicitation, roots ------------------------------------
 
     @contextmanager
-    def _on_behalf_of(self, server: str, ctx: ServerRequestContext[Any, Any]) -> Iterator[None]:
-        """While a client's request is at ``server``, the server's own requests go to that client."""
-        token = _REQUESTER.set(ctx)
+    def _on_behalf_of(self, server: str, asker: ServerRequestContext[Any, Any] | HeldCall) -> Iterator[None]:
+        """While a client's request is at ``server``, the server's own requests go to that client
+        (``asker``: the request, or the call held across a 2026-07-28 client's rounds)."""
+        token = _REQUESTER.set(asker)
         calls = self._inflight.setdefault(server, [])
-        calls.append(ctx)
+        calls.append(asker)
         try:
             yield
         finally:
-            calls.remove(ctx)
+            calls.remove(asker)
             _REQUESTER.reset(token)
 
-    def _requester(self, context: ClientRequestContext) -> ServerRequestContext[Any, Any] | None:
+    def _requester(self, context: ClientRequestContext) -> ServerRequestContext[Any, Any] | HeldCall | None:
         """The client request an upstream's request belongs to: the one being served in this task
         (2026-07-28 ``input_required`` rounds), else the latest call in flight at that upstream
         (handshake-era servers send their requests on the connection)."""
@@ -444,6 +459,12 @@ class Gateway:
         any_client: bool = False,
     ) -> Any:
         ctx = self._requester(context)
+        if isinstance(ctx, HeldCall):  # a 2026-07-28 client: asked in its next round
+            if not ctx.ctx.session.check_client_capability(capability):
+                return types.ErrorData(
+                    code=types.INVALID_REQUEST, message=f"the gateway's client does not support {what}"
+                )
+            return await ctx.ask(request)
         session = ctx.session if ctx is not None else None
         if session is None and any_client:
             session = next(iter(self._sessions), None)
@@ -646,7 +667,8 @@ class Gateway:
         if self._per_user(server):
             tools: list[types.Tool] = await self._user_request(server, "tools/list", None)
             return tools
-        return [t.tool for t in await self.hub.list_tools(server)]
+        shared: list[types.Tool] = await self.hub.connection(server).tools()  # the hub's, not namespaced
+        return shared
 
     async def _user_request(
         self,
@@ -673,47 +695,93 @@ class Gateway:
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         await self._attached.wait()
         server, tool = self._target(params.name, "tools")
         per_user = self._per_user(server)
-        if per_user or self.hub.servers[server].ok:
+        if params.request_state is None and (per_user or self.hub.servers[server].ok):
             try:
-                known = {t.name for t in await self._tools(server)}
+                known = any(t.name == tool for t in await self._tools(server))
             except TransportError as exc:
                 return _tool_error(str(exc))
-            if tool not in known:
+            if not known:
                 # Answered as the gateway answers any unknown name, not as the upstream's tool error.
                 raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
-
-        async def progress(progress: float, total: float | None, message: str | None) -> None:
-            # A no-op when the client asked for no progress (its request carried no token).
-            await ctx.session.report_progress(progress, total, message)
-
         timeout = self._config(server).timeout
 
-        async def call(client: Client, meta: Any) -> types.CallToolResult:
-            return await client.call_tool(
-                tool, params.arguments or {}, read_timeout_seconds=timeout, progress_callback=progress, meta=meta
+        async def work(asker: ServerRequestContext[Any, Any] | HeldCall) -> types.CallToolResult:
+            async def progress(progress: float, total: float | None, message: str | None) -> None:
+                # A no-op when the client asked for no progress (its request carried no token).
+                if isinstance(asker, HeldCall):  # to the client's latest round (an earlier one has ended)
+                    with contextlib.suppress(Exception):
+                        await asker.ctx.session.report_progress(progress, total, message)
+                else:
+                    await asker.session.report_progress(progress, total, message)
+
+            async def call(client: Client, meta: Any) -> types.CallToolResult:
+                return await client.call_tool(
+                    tool, params.arguments or {}, read_timeout_seconds=timeout, progress_callback=progress, meta=meta
+                )
+
+            async def attempt() -> types.CallToolResult:
+                with self._on_behalf_of(server, asker):
+                    return await self._upstream(server, "tools/call", tool, call, params.arguments)
+
+            try:
+                return await self._logged_in(ctx, server, attempt)
+            except _LoginNeeded as exc:
+                return _tool_error(exc.message)
+
+        result = await self._interactive(ctx, params, ("tools/call", params.name), work)
+        return result if isinstance(result, types.InputRequiredResult) else self._relay(server, result)
+
+    def _can_be_asked(self, ctx: ServerRequestContext[Any, Any]) -> bool:
+        """Whether ``ctx``'s client is on 2026-07-28 and declares something an upstream may ask
+        of it (sampling, elicitation, roots): its calls then go in rounds (rounds.py)."""
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return False
+        caps = ctx.session.client_capabilities
+        return caps is not None and (caps.sampling or caps.elicitation or caps.roots) is not None
+
+    async def _interactive(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        params: types.InputResponseRequestParams,
+        what: tuple[str, str],
+        work: Callable[[ServerRequestContext[Any, Any] | HeldCall], Awaitable[T]],
+    ) -> T | types.InputRequiredResult:
+        """``work(asker)`` for ``ctx``: at once, or for a 2026-07-28 client that can be asked
+        things, held across its rounds (an upstream's questions answered with ``input_required``,
+        the client's retry resuming the call its ``requestState`` names)."""
+        if params.request_state is not None:
+            if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:  # never sealed for it: not ours
+                raise MCPError(types.INVALID_PARAMS, "requestState belongs to the 2026-07-28 protocol")
+            resumed: T | types.InputRequiredResult = await self._rounds.resume(
+                ctx, what, params.request_state, params.input_responses
             )
+            return resumed
+        if not self._can_be_asked(ctx):
+            return await work(ctx)
+        result: T | types.InputRequiredResult = await self._rounds.start(ctx, what, work)
+        return result
 
-        async def attempt() -> types.CallToolResult:
-            with self._on_behalf_of(server, ctx):
-                return await self._upstream(server, "tools/call", tool, call, params.arguments)
-
+    async def _logged_in(
+        self, ctx: ServerRequestContext[Any, Any], server: str, attempt: Callable[[], Awaitable[T]]
+    ) -> T:
+        """``attempt()``; when ``server`` needs a login, the login through the client (URL-mode
+        elicitation) and ``attempt()`` once more, or :class:`_LoginNeeded` with the command."""
         try:
-            result = await attempt()
+            return await attempt()
         except TransportError as exc:
-            if per_user:  # never a shared login on a user's behalf: their error says how to connect
-                return _tool_error(str(exc))
+            if self._per_user(server):  # never a shared login on a user's behalf: their error says how
+                raise _LoginNeeded(str(exc)) from None
             refusal = await self._log_in(ctx, server, str(exc))
             if refusal is not None:
-                return _tool_error(refusal)
-            try:
-                result = await attempt()  # logged in: once more, on the new connection
-            except TransportError as exc:
-                return _tool_error(str(exc))
-        return self._relay(server, result)
+                raise _LoginNeeded(refusal) from None
+        try:
+            return await attempt()  # logged in: once more, on the new connection
+        except TransportError as exc:
+            raise _LoginNeeded(str(exc)) from None
 
     async def _log_in(self, ctx: ServerRequestContext[Any, Any], server: str, error: str) -> str | None:
         """``None`` when ``server``'s login was missing and the client has just done it (URL-mode
@@ -758,39 +826,56 @@ class Gateway:
 
     async def _get_prompt(
         self, ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
-    ) -> types.GetPromptResult:
+    ) -> types.GetPromptResult | types.InputRequiredResult:
         await self._attached.wait()
         server, prompt = self._target(params.name, "prompts")
-        try:
-            with self._on_behalf_of(server, ctx):
-                result = await self._upstream(
-                    server,
-                    "prompts/get",
-                    prompt,
-                    lambda c, meta: c.get_prompt(prompt, params.arguments, meta=meta),
-                    params.arguments,
-                )
-        except TransportError as exc:
-            raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
-        return self._relay(server, result)
+
+        async def work(asker: ServerRequestContext[Any, Any] | HeldCall) -> types.GetPromptResult:
+            async def attempt() -> types.GetPromptResult:
+                with self._on_behalf_of(server, asker):
+                    return await self._upstream(
+                        server,
+                        "prompts/get",
+                        prompt,
+                        lambda c, meta: c.get_prompt(prompt, params.arguments, meta=meta),
+                        params.arguments,
+                    )
+
+            try:
+                return await self._logged_in(ctx, server, attempt)
+            except _LoginNeeded as exc:
+                raise MCPError(types.INTERNAL_ERROR, exc.message) from None
+
+        result = await self._interactive(ctx, params, ("prompts/get", params.name), work)
+        return result if isinstance(result, types.InputRequiredResult) else self._relay(server, result)
 
     async def _read_resource(
         self, ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult:
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
         await self._attached.wait()
         target = self.names.split_uri(params.uri)
         if target is None or not self._filter(target[0], "resources").allows(target[1]):
             # SEP-2164: invalid params, the URI in the error's data.
             raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {params.uri}", {"uri": params.uri})
         server, uri = target
-        try:
-            with self._on_behalf_of(server, ctx):
-                result = await self._upstream(
-                    server, "resources/read", uri, lambda c, meta: c.read_resource(uri, cache_mode="bypass", meta=meta)
-                )
-        except TransportError as exc:
-            raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
-        return self._relay(server, result)
+
+        async def work(asker: ServerRequestContext[Any, Any] | HeldCall) -> types.ReadResourceResult:
+            async def attempt() -> types.ReadResourceResult:
+                with self._on_behalf_of(server, asker):
+                    return await self._upstream(
+                        server,
+                        "resources/read",
+                        uri,
+                        lambda c, meta: c.read_resource(uri, cache_mode="bypass", meta=meta),
+                    )
+
+            try:
+                return await self._logged_in(ctx, server, attempt)
+            except _LoginNeeded as exc:  # no tool error to carry it: the command in the MCP error
+                raise MCPError(types.INTERNAL_ERROR, exc.message) from None
+
+        result = await self._interactive(ctx, params, ("resources/read", params.uri), work)
+        return result if isinstance(result, types.InputRequiredResult) else self._relay(server, result)
 
     async def _complete(
         self, ctx: ServerRequestContext[Any, Any], params: types.CompleteRequestParams
@@ -970,7 +1055,10 @@ class Gateway:
             contents = [c.model_copy(update={"uri": self.names.uri(server, c.uri)}) for c in model.contents]
             return result.model_copy(update={"contents": contents})
         if isinstance(result, types.CallToolResult):
-            return result.model_copy(update={"content": [self._map_block(server, b) for b in model.content]})
+            content = [self._map_block(server, b) for b in model.content]
+            if all(new is old for new, old in zip(content, model.content, strict=True)):
+                return result  # nothing to map (the common case): no copy
+            return result.model_copy(update={"content": content})
         if isinstance(result, types.GetPromptResult):
             messages = [m.model_copy(update={"content": self._map_block(server, m.content)}) for m in model.messages]
             return result.model_copy(update={"messages": messages})
@@ -992,6 +1080,20 @@ _TRANSPORT_CODES = frozenset({types.CONNECTION_CLOSED, types.REQUEST_TIMEOUT, ty
 @dataclass(frozen=True)
 class _Refused:
     error: MCPError
+
+
+class _LoginNeeded(Exception):
+    """An upstream needs a login the client did not do: ``message`` says what to run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _principal(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    """The user a ``requestState`` is bound to (``None`` over stdio or without a guard)."""
+    user = user_of_request(ctx.request)
+    return user.key if user is not None else None
 
 
 def _connection_of(ctx: ServerRequestContext[Any, Any]) -> object:

@@ -414,6 +414,8 @@ class ServerConnection:
     async def ready_client(self) -> Client:
         """The connected client; waits (up to the server's timeout) while it is starting or
         restarting."""
+        if self.client is not None and self.state is ServerState.READY:
+            return self.client  # the common case, without a cancel scope and its timer per call
         with anyio.move_on_after(self.server.timeout):
             while True:
                 if self.client is not None and self.state is ServerState.READY:
