@@ -531,7 +531,7 @@ def test_only_the_entrypoints_module_talks_to_stevedore_and_only_through_its_pub
         text = source.read_text()
         assert "ENTRY_POINT_CACHE" not in text, f"{source} touches stevedore's class cache"
         assert "stevedore._" not in text, f"{source} uses stevedore's private modules"
-    assert set(importers) == {"entrypoints.py"}
+    assert set(importers) == {"_entrypoints.py"}
 
 
 def test_every_contract_suite_is_exported_from_mcpconnect_testing() -> None:

@@ -16,6 +16,7 @@ PUBLIC = [module for module, _purpose in GENERATOR["MODULES"]]
 
 
 def test_the_page_lists_the_public_modules_of_the_style_guide() -> None:
+    # The style guide's plugin API, plus the gateway for applications that embed `serve`.
     assert PUBLIC == [
         "mcpconnect",
         "mcpconnect.errors",
@@ -23,6 +24,7 @@ def test_the_page_lists_the_public_modules_of_the_style_guide() -> None:
         "mcpconnect.tokens",
         "mcpconnect.storage",
         "mcpconnect.transport",
+        "mcpconnect.gateway",
         "mcpconnect.testing",
     ]
 
