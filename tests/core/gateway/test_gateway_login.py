@@ -57,7 +57,10 @@ auth = "provider:local"
         yield config
 
 
-async def test_a_client_with_url_elicitation_logs_in_and_the_call_goes_through(gw, protected):
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_client_with_url_elicitation_logs_in_and_the_call_goes_through(gw, protected, mode):
+    # legacy: the initialize handshake, asked on the request; auto: a 2026-07-28 client, asked in
+    # an input_required round while the gateway holds the call and runs the login.
     asked: list[types.ElicitRequestURLParams] = []
 
     async def elicitation(context, params):
@@ -67,7 +70,8 @@ async def test_a_client_with_url_elicitation_logs_in_and_the_call_goes_through(g
         return types.ElicitResult(action="accept")
 
     with gw.serve_http(protected) as (base, _):
-        async with Client(f"{base}/mcp", mode="legacy", elicitation_callback=elicitation) as client:
+        async with Client(f"{base}/mcp", mode=mode, elicitation_callback=elicitation) as client:
+            assert (client.protocol_version == "2026-07-28") == (mode == "auto")
             result = await client.call_tool("protected__secret", {})
             assert not result.is_error, result.content[0].text
             assert result.content[0].text == "the protected tool ran"
@@ -78,12 +82,13 @@ async def test_a_client_with_url_elicitation_logs_in_and_the_call_goes_through(g
     assert asked[0].url.startswith(protected.read_text().split('issuer = "')[1].split('"')[0])
 
 
-async def test_a_declined_login_answers_with_the_command(gw, protected):
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_declined_login_answers_with_the_command(gw, protected, mode):
     async def decline(context, params):
         return types.ElicitResult(action="decline")
 
     with gw.serve_http(protected) as (base, _):
-        async with Client(f"{base}/mcp", mode="legacy", elicitation_callback=decline) as client:
+        async with Client(f"{base}/mcp", mode=mode, elicitation_callback=decline) as client:
             result = await client.call_tool("protected__secret", {})
     text = result.content[0].text
     assert result.is_error and "run 'mcpconnect login local'" in text and "declined" in text
@@ -106,8 +111,8 @@ async def test_without_url_elicitation_the_error_gives_the_exact_command(gw, pro
         return types.ElicitResult(action="cancel")
 
     with gw.serve_http(protected, env=env) as (base, _):
-        # No elicitation declared; and a 2026-07-28 client cannot be asked, even one that declares it.
-        for mode, callback in (("legacy", None), ("auto", elicitation)):
+        # No elicitation declared, on the handshake or on 2026-07-28: the command, nobody asked.
+        for mode, callback in (("legacy", None), ("auto", None)):
             async with Client(f"{base}/mcp", mode=mode, elicitation_callback=callback) as client:
                 result = await client.call_tool("protected__secret", {})
                 assert result.is_error and command in result.content[0].text, result.content[0].text

@@ -728,7 +728,7 @@ class Gateway:
                     return await self._upstream(server, "tools/call", tool, call, params.arguments)
 
             try:
-                return await self._logged_in(ctx, server, attempt)
+                return await self._logged_in(ctx, asker, server, attempt)
             except _LoginNeeded as exc:
                 return _tool_error(exc.message)
 
@@ -766,16 +766,21 @@ class Gateway:
         return result
 
     async def _logged_in(
-        self, ctx: ServerRequestContext[Any, Any], server: str, attempt: Callable[[], Awaitable[T]]
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        asker: ServerRequestContext[Any, Any] | HeldCall,
+        server: str,
+        attempt: Callable[[], Awaitable[T]],
     ) -> T:
         """``attempt()``; when ``server`` needs a login, the login through the client (URL-mode
-        elicitation) and ``attempt()`` once more, or :class:`_LoginNeeded` with the command."""
+        elicitation: on the request, or in a round of a 2026-07-28 client's held call ``asker``)
+        and ``attempt()`` once more, or :class:`_LoginNeeded` with the command."""
         try:
             return await attempt()
         except TransportError as exc:
             if self._per_user(server):  # never a shared login on a user's behalf: their error says how
                 raise _LoginNeeded(str(exc)) from None
-            refusal = await self._log_in(ctx, server, str(exc))
+            refusal = await self._log_in(ctx, asker, server, str(exc))
             if refusal is not None:
                 raise _LoginNeeded(refusal) from None
         try:
@@ -783,7 +788,13 @@ class Gateway:
         except TransportError as exc:
             raise _LoginNeeded(str(exc)) from None
 
-    async def _log_in(self, ctx: ServerRequestContext[Any, Any], server: str, error: str) -> str | None:
+    async def _log_in(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        asker: ServerRequestContext[Any, Any] | HeldCall,
+        server: str,
+        error: str,
+    ) -> str | None:
         """``None`` when ``server``'s login was missing and the client has just done it (URL-mode
         elicitation); otherwise the tool error to answer: ``error`` with the exact command to run."""
         config = self.hub.connection(server).server
@@ -795,16 +806,20 @@ class Gateway:
         caps = ctx.session.client_capabilities
         if caps is None or caps.elicitation is None or caps.elicitation.url is None:
             return hint
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return hint  # 2026-07-28: no server-to-client requests to ask with
+        modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        if modern and not isinstance(asker, HeldCall):
+            return hint  # 2026-07-28 without rounds: no way to ask the client
         if self._logins is None:
             self._logins = Logins(runtime)
 
         asked: list[str] = []
 
         async def open_url(message: str, url: str, elicitation_id: str) -> bool:
-            asked.append(elicitation_id)
             params = types.ElicitRequestURLParams(message=message, url=url, elicitation_id=elicitation_id)
+            if isinstance(asker, HeldCall):  # 2026-07-28: asked in the client's next round
+                reply = await asker.ask(types.ElicitRequest(params=params))  # an ElicitResult, or ErrorData
+                return getattr(reply, "action", None) == "accept"
+            asked.append(elicitation_id)
             metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
             answer = await ctx.session.send_request(
                 types.ElicitRequest(params=params), types.ElicitResult, metadata=metadata
@@ -842,7 +857,7 @@ class Gateway:
                     )
 
             try:
-                return await self._logged_in(ctx, server, attempt)
+                return await self._logged_in(ctx, asker, server, attempt)
             except _LoginNeeded as exc:
                 raise MCPError(types.INTERNAL_ERROR, exc.message) from None
 
@@ -870,7 +885,7 @@ class Gateway:
                     )
 
             try:
-                return await self._logged_in(ctx, server, attempt)
+                return await self._logged_in(ctx, asker, server, attempt)
             except _LoginNeeded as exc:  # no tool error to carry it: the command in the MCP error
                 raise MCPError(types.INTERNAL_ERROR, exc.message) from None
 
