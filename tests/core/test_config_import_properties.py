@@ -209,7 +209,7 @@ FLAGS = st.sampled_from(["--token", "--api-key", "-password", "--access-token", 
     flag=FLAGS,
     key=SECRET_KEYS,
     value=SECRET_VALUES,
-    where=st.sampled_from(["flag", "flag=", "url-in-args", "url", "env-reference"]),
+    where=st.sampled_from(["flag", "flag=", "url-in-args", "url", "env-reference", "header-arg"]),
 )
 @example(flag="--token", key="GITHUB_TOKEN", value="s3cr3tAAAAAAAAAAAA", where="env-reference")
 def test_a_secret_in_args_or_url_never_reaches_the_toml(flag: str, key: str, value: str, where: str) -> None:
@@ -224,6 +224,11 @@ def test_a_secret_in_args_or_url_never_reaches_the_toml(flag: str, key: str, val
         entry = {"command": "npx", "args": ["mcp-remote", f"postgresql://app:{value}@db.example:5432/x"]}
     elif where == "url":
         entry = {"url": f"https://me:{value}@mcp.example/mcp"}
+    elif where == "header-arg":  # mcp-remote's --header, as its README writes it
+        entry = {
+            "command": "npx",
+            "args": ["mcp-remote", "https://x.example/mcp", "--header", f"Authorization:Bearer {value}"],
+        }
     else:
         name = key.replace("-", "_")
         env = {name: value}

@@ -9,14 +9,16 @@ the URL appears (``DATABASE_URL=postgres://app:pw@db/app``, ``https://x/?api_key
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
+    "header_arg_secret",
     "is_secret_flag",
     "is_secret_name",
+    "redact_args",
     "redact_header",
     "redact_mapping",
     "redact_nested",
@@ -38,7 +40,7 @@ _SECRET_NAME = re.compile(
 _PLACE_SUFFIXES = ("_env", "_file", "_type", "_url", "_header", "_path", "_keyring", "_hint", "_method")
 #: The configuration's own keys whose values are modes or public URLs, not secrets (``auth = "token"``,
 #: ``[gateway] authorization_server``, an issuer URL).
-_NOT_SECRET = frozenset({"auth", "token_to_env", "token_endpoint_auth", "authorization_server"})
+_NOT_SECRET = frozenset({"auth", "tokens", "token_to_env", "token_endpoint_auth", "authorization_server"})
 
 # scheme://user:password@host -> scheme://user:***@host
 # (a raw "@" in the password, as people write them, is part of it: the host follows the last one)
@@ -127,12 +129,53 @@ def redact_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): redact_nested(str(k), v) for k, v in data.items()}
 
 
+# A header written as one argument, as mcp-remote and curl take them: "Authorization: Bearer X",
+# "X-Api-Key:X", "--header=Authorization:Bearer X" (the value after the first colon).
+_HEADER_ARG = re.compile(r"^(?P<head>(?:-{1,2}[\w-]+=)?(?P<name>[A-Za-z][A-Za-z0-9_-]*)\s*:\s*)(?P<value>\S.*)$", re.S)
+_AUTH_SCHEME = re.compile(r"(?:Bearer|Basic|Token|Digest)\s+", re.IGNORECASE)
+
+
+def header_arg_secret(arg: str) -> tuple[str, str, str] | None:
+    """``(prefix, header name, secret)`` of an argument that is a secret-named header written out
+    (``Authorization:Bearer X`` is ``("Authorization:Bearer ", "Authorization", "X")``), else
+    ``None`` (a value made of ``${VAR}`` references is no secret written out)."""
+    match = _HEADER_ARG.match(arg)
+    if not match or match["value"].startswith("//") or not is_secret_name(match["name"]):
+        return None
+    value = match["value"].rstrip()
+    scheme = _AUTH_SCHEME.match(value)
+    secret = value[scheme.end() :] if scheme else value
+    if not secret or _ONLY_REFERENCES.fullmatch(secret):
+        return None
+    return match["head"] + (scheme.group(0) if scheme else ""), match["name"], secret
+
+
+def _redact_arg(arg: str) -> str:
+    """One command-line argument as it may be shown: a secret-named header's value masked (the
+    scheme kept: ``Authorization:Bearer ***``), URL passwords and ``--token=...`` as everywhere."""
+    found = header_arg_secret(arg)
+    if found is not None:
+        return found[0] + MASK
+    return redact_text(arg)
+
+
+def redact_args(args: Sequence[object]) -> list[str]:
+    """A command's arguments as they may be shown (a log line, ``config show``): the value after a
+    secret-named flag (``--token VALUE``), ``--token=VALUE``, a secret header written as one
+    argument (``Authorization: Bearer X``, mcp-remote's ``--header K:V``) and URL passwords masked."""
+    shown = [_redact_arg(str(a)) for a in args]
+    after = [None, *shown][: len(shown)]
+    return [MASK if is_secret_flag(prev) and item != "" else item for prev, item in zip(after, shown, strict=True)]
+
+
 def redact_nested(key: str, value: Any) -> Any:
     """:func:`redact_value` through tables and lists. In a list (a command's ``args``), the item
     after a secret-named flag is a secret too: ``["--token", "VALUE"]`` shows ``["--token", "***"]``."""
     if isinstance(value, Mapping):
         return redact_mapping(value)
     if isinstance(value, list | tuple):
+        if all(isinstance(v, str) for v in value) and not is_secret_name(key):
+            return redact_args(value)  # a command's args (or any list of strings)
         shown = [redact_nested(key, v) for v in value]
         after = [None, *shown][: len(shown)]
         return [MASK if is_secret_flag(prev) and item != "" else item for prev, item in zip(after, shown, strict=True)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from mcpconnect._logs import register_secret, scrub
-from mcpconnect._redact import safe_url, secret_values
+from mcpconnect._redact import redact_args, safe_url, secret_values
 
 __all__ = [
     "AuthError",
@@ -27,6 +27,7 @@ __all__ = [
     "TransportError",
     "TransportTimeoutError",
     "VersionConflict",
+    "redact_args",
     "register_secret",
     "safe_url",
     "scrub",

@@ -124,13 +124,13 @@ def test_the_diff_shows_only_the_new_entry_and_no_secret(tmp_path, client):
     data = json.loads(json.dumps(REAL_SHAPED[client]))
     data.setdefault(target.key, {})["keyed"] = {
         "command": "npx",
-        "args": ["srv", "--api-key=sk-live-ARGSECRET1234"],
+        "args": ["srv", "--api-key=sk-live-ARGSECRET1234", "--header", "Authorization:Bearer sk-HDRARG1234"],
         "env": {"API_KEY": "sk-live-ENVSECRET1234", "PLAIN": "also-hidden-1234"},
         "headers": {"Authorization": "Bearer ghp_HEADERSECRET1234"},
     }
     target.path.write_text(json.dumps(data, separators=(",", ":")))  # a layout unlike ours
     diff = plan(target, tmp_path / "mcpconnect.toml", [], command="/opt/bin/mcpconnect").diff
-    for secret in ("ARGSECRET1234", "ENVSECRET1234", "also-hidden-1234", "HEADERSECRET1234"):
+    for secret in ("ARGSECRET1234", "ENVSECRET1234", "also-hidden-1234", "HEADERSECRET1234", "HDRARG1234"):
         assert secret not in diff
     added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
     removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]

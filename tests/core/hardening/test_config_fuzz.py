@@ -299,6 +299,18 @@ def test_a_call_that_cannot_open_the_store_or_expand_its_config_is_exit_2(
     assert ("busy_timeout" in err) if auth == "mcp" else ("NOT_SET_ANYWHERE" in err), err
 
 
+@pytest.mark.parametrize("command", ["check", "tools", "logs", "call"])
+def test_a_server_name_that_is_not_configured_is_exit_2_naming_the_known_ones(
+    command: str, mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    config.write_text('[storage]\nbackend = "memory"\n[servers.up]\ncommand = "srv"\n')
+    args = [command, "nope"] + (["tool"] if command == "call" else [])
+    code, out, err = run(capsys, "--config", str(config), *args)
+    assert code == 2 and "Traceback" not in err + out and "unexpected" not in err
+    assert "no server named 'nope'" in err and "up" in err, err
+
+
 @pytest.mark.parametrize("value", ["inf", "nan", "-1", "1e12"])
 def test_refresh_margin_must_be_a_finite_duration(
     value: str, mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]

@@ -35,6 +35,8 @@ SECRETS = {
     "stdio_query": "stdio-q-5566ccdd",
     "arg_url_password": "argpw-77aa88bb",
     "arg_flag_value": "argtok-99cc00dd",
+    "arg_header": "arghdr-sk-31ab42cd",
+    "arg_header_eq": "arghdr-eq-53ef64ab",
 }
 
 CONFIG = f"""
@@ -55,7 +57,8 @@ headers = {{ "X-Custom-Auth" = "{SECRETS["header_secret"]}", "X-PASSWORD" = "{SE
 
 [servers.local]
 command = "{sys.executable}"
-args = ["postgresql://app:{SECRETS["arg_url_password"]}@db/app", "--api-key", "{SECRETS["arg_flag_value"]}", "-v"]
+args = ["postgresql://app:{SECRETS["arg_url_password"]}@db/app", "--api-key", "{SECRETS["arg_flag_value"]}", "-v",
+        "--header", "Authorization:Bearer {SECRETS["arg_header"]}", "--header=X-Api-Key:{SECRETS["arg_header_eq"]}"]
 
 [servers.local.env]
 DATABASE_URL = "postgresql://app:{SECRETS["db_password"]}@db.internal:5432/app"
@@ -90,7 +93,15 @@ def test_config_show_table_and_json(project: Path, capsys: pytest.CaptureFixture
     assert shown["servers"]["local"]["env"]["NOTE"] == "https://h/x?Signature=***"
     # What is not secret still shows.
     assert shown["servers"]["local"]["env"]["DATABASE_URL"] == "postgresql://app:***@db.internal:5432/app"
-    assert shown["servers"]["local"]["args"] == ["postgresql://app:***@db/app", "--api-key", "***", "-v"]
+    assert shown["servers"]["local"]["args"] == [
+        "postgresql://app:***@db/app",
+        "--api-key",
+        "***",
+        "-v",
+        "--header",  # mcp-remote's headers: the scheme shows, the credential does not
+        "Authorization:Bearer ***",
+        "--header=X-Api-Key:***",
+    ]
 
 
 def test_a_store_password_in_options_is_hidden(mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,7 +179,9 @@ def test_server_stderr_log_is_private_and_redacted(
     path = mcpconnect_isolated / "mcpconnect.toml"
     path.write_text(
         '[storage]\nbackend = "memory"\n'
-        f'[servers.leaky]\ncommand = "{sys.executable}"\nargs = ["{echo}"]\ntoken_to_env = "LEAKY_TOKEN"\n'
+        f'[servers.leaky]\ncommand = "{sys.executable}"\ntoken_to_env = "LEAKY_TOKEN"\n'
+        f'args = ["{echo}", "--api-key", "{SECRETS["arg_flag_value"]}", "--header", '
+        f'"Authorization: Bearer {SECRETS["arg_header"]}"]\n'
         f'auth = "token"\ntoken = "{SECRETS["inline_token"]}"\n'
         f'env = {{ DATABASE_URL = "postgresql://app:{SECRETS["db_password"]}@db/app", '
         f'LEAKY_API_KEY = "{SECRETS["env_secret"]}", PLAIN = "visible-value" }}\n'
@@ -185,6 +198,7 @@ def test_server_stderr_log_is_private_and_redacted(
     log = server_log_path("leaky")
     text = log.read_text()
     assert "PLAIN=visible-value" in text  # the log still works
+    assert "--- started pid" in text and "Authorization: Bearer ***" in text  # the command line, masked
     assert_clean(text, "the server's stderr log")
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700

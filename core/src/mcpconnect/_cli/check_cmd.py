@@ -118,9 +118,13 @@ async def run_check(
     the servers' states and the providers' health."""
     from mcpconnect._hub import connect
     from mcpconnect._runtime import Runtime
+    from mcpconnect.errors import ConfigError
 
+    configured = app.loaded.config.servers
+    unknown = [n for n in names if n not in configured]
+    if unknown:
+        raise ConfigError(f"no server named '{unknown[0]}' (configured: {', '.join(configured) or 'none'})")
     runtime = Runtime(app.loaded, app.host)
-    configured = runtime.config.servers
     selected = list(names) or [n for n, s in configured.items() if s.enabled]
     # Providers are reported when the whole configuration is checked (no NAMEs given).
     provider_names = [] if names else list(runtime.config.providers)

@@ -298,17 +298,22 @@ def _url_password(job: _Import, name: str, where: str, text: str) -> str:
 
 def _literal_args(job: _Import, name: str, where: str, args: list[str]) -> list[str]:
     """A command's arguments with secrets written out turned into ``${VAR}`` references: URL
-    passwords, the value after a secret-named flag (``--token VALUE``) and ``--token=VALUE``."""
+    passwords, the value after a secret-named flag (``--token VALUE``), ``--token=VALUE`` and a
+    secret header written as one argument (``--header "Authorization:Bearer X"``)."""
     if job.keep_secrets:
         return args
-    from mcpconnect._redact import is_secret_flag
+    from mcpconnect._redact import header_arg_secret, is_secret_flag
 
     out: list[str] = []
     for i, arg in enumerate(args):
         at = f"{where}.args[{i}]"
         arg = _url_password(job, name, at, arg)
         flag, eq, value = arg.partition("=")
-        if eq and flag.startswith("-") and is_secret_flag(flag) and value and "${" not in value:
+        header = header_arg_secret(arg)
+        if header is not None:  # mcp-remote's --header "Authorization:Bearer X", or --header=K:V
+            prefix, hname, _secret = header
+            arg = prefix + job.secret(name, at, _var_name(name, "token" if hname.lower() == "authorization" else hname))
+        elif eq and flag.startswith("-") and is_secret_flag(flag) and value and "${" not in value:
             arg = f"{flag}={job.secret(name, at, _var_name(name, flag.lstrip('-')))}"
         elif i and is_secret_flag(args[i - 1]) and arg and "${" not in arg and not arg.startswith("-"):
             arg = job.secret(name, at, _var_name(name, args[i - 1].lstrip("-")))

@@ -130,6 +130,8 @@ def _masked(value: Any, key: str = "") -> Any:
             return {k: redact_header(v) for k, v in value.items()}
         return {k: _masked(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
+        if all(isinstance(v, str) for v in value):
+            return redact_nested(key, value)  # a command's args: --token VALUE, --header K:V, ...
         return [_masked(v, key) for v in value]
     return redact_nested(key, value)
 

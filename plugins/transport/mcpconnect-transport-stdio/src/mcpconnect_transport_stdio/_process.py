@@ -22,7 +22,7 @@ import mcp_types as types
 from mcp.client.stdio import get_default_environment
 from mcp.shared.message import SessionMessage
 
-from mcpconnect.errors import TransportError, register_secret, secret_values
+from mcpconnect.errors import TransportError, redact_args, register_secret, secret_values
 from mcpconnect.transport import ServerLog, TransportContext
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -119,7 +119,8 @@ async def open_stdio(name: str, server: Any, context: TransportContext) -> Async
     pgid = process.pid  # start_new_session: the process (the guard) leads its own group
     if log is not None:
         log.clear_tail()
-        log.mark(f"started pid {process.pid}: {server.command} {' '.join(server.args)}")
+        # The command line as it may be shown: a token in the arguments never reaches the log.
+        log.mark(f"started pid {process.pid}: {' '.join(redact_args([server.command, *server.args]))}")
 
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
