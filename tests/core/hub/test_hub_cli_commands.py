@@ -143,3 +143,20 @@ def test_check_reports_a_store_that_cannot_be_opened_though_no_server_needs_it(p
     code, out, err = run(capsys, *overrides, "check", "--json")
     assert code == 2 and not out
     assert "--set" in err and "busy_timeout" in err
+
+
+def test_tools_and_call_apply_the_filters_serve_applies(project, capsys):
+    # [servers.good.tools] deny: `tools` shows what serve exposes (and says how many it hides),
+    # --all shows them marked, and `call` refuses a filtered tool naming the table to change.
+    config = project / "mcpconnect.toml"
+    config.write_text(config.read_text() + '\n[servers.good.tools]\ndeny = ["echo"]\n')
+    code, out, err = run(capsys, "tools", "good", "--json", "--refresh")
+    assert code in (0, 1)
+    shown = {t["name"] for t in json.loads(out)}
+    assert "echo" not in shown and "filtered out by [servers.good.tools]" in err
+    code, out, _err = run(capsys, "tools", "good", "--json", "--all")
+    every = {t["name"]: t["exposed"] for t in json.loads(out)}
+    assert every["echo"] is False and all(v for k, v in every.items() if k != "echo")
+    code, out, err = run(capsys, "call", "good", "echo", "--args", '{"message": "x"}')
+    assert code == 2 and not out
+    assert "filtered out by [servers.good.tools]" in err

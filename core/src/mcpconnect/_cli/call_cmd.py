@@ -26,6 +26,15 @@ async def _call(app: App, name: str, tool: str, arguments: dict[str, Any]) -> An
             tool = tool[len(name) + 2 :]  # the namespaced name, as `tools` prints it
         if tool not in names:
             return _no_such_tool(name, tool, names)
+        if not runtime.config.servers[name].tools.allows(tool):
+            from mcpconnect._config.model import table_name
+            from mcpconnect.errors import ConfigError
+
+            where = table_name("servers", name, "tools")
+            raise ConfigError(
+                f"tool '{tool}' of server '{name}' is filtered out by {where}, so serve and proxy never expose "
+                f"it; change {where} to call it"
+            )
         return await hub.call_tool(name, tool, arguments)
 
 

@@ -55,10 +55,12 @@ async def _live(app: App, names: list[str], refresh: bool) -> list[dict[str, Any
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the tools as JSON.")
 @click.option("--refresh", is_flag=True, help="Ask the servers; ignore the discovery cache.")
+@click.option("--all", "show_all", is_flag=True, help="Also the tools [servers.NAME.tools] filters out.")
 @click.pass_obj
 @handle_errors
-def tools(app: App, name: str | None, as_json: bool, refresh: bool) -> None:
-    """The tools of every server (or of NAME), namespaced SERVER__TOOL."""
+def tools(app: App, name: str | None, as_json: bool, refresh: bool, show_all: bool) -> None:
+    """The tools of every server (or of NAME), namespaced SERVER__TOOL, as serve exposes them
+    (the filters of [servers.NAME.tools] applied; --all for every tool)."""
     import anyio
 
     from mcpconnect.errors import ConfigError
@@ -76,6 +78,18 @@ def tools(app: App, name: str | None, as_json: bool, refresh: bool) -> None:
     rows = None if refresh else _from_cache(app, names)
     if rows is None:
         rows = anyio.run(_live, app, names, refresh)
+    hidden: dict[str, int] = {}
+    for row in rows:
+        row["exposed"] = configured[row["server"]].tools.allows(row["name"])
+        if not row["exposed"]:
+            hidden[row["server"]] = hidden.get(row["server"], 0) + 1
+    if not show_all:
+        rows = [row for row in rows if row["exposed"]]
+        for server, count in hidden.items():
+            from mcpconnect._config.model import table_name
+
+            where = table_name("servers", server, "tools")
+            warn(f"{count} tool(s) of '{server}' filtered out by {where}; --all shows them")
     if as_json:
         print_json(rows)
         return
@@ -86,7 +100,8 @@ def tools(app: App, name: str | None, as_json: bool, refresh: bool) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         # Names and descriptions come from the server: shown as text, never read as markup.
-        table.add_row(plain(row["qualified_name"]), plain((row["description"] or "").strip().split("\n")[0]))
+        label = row["qualified_name"] + ("" if row["exposed"] else " (filtered out)")
+        table.add_row(plain(label), plain((row["description"] or "").strip().split("\n")[0]))
     console().print(table)
     if not rows:
         click.echo("No tools: no server answered with any (see 'mcpconnect check').", err=True)
