@@ -11,7 +11,7 @@ import sys
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcpconnect._gateway.install import BACKUP_SUFFIX, client_file, plan, undo
+from mcpconnect._gateway.install import BACKUP_SUFFIX, UNDONE_SUFFIX, client_file, plan, undo
 from mcpconnect.errors import ConfigError
 
 # Shaped like the files these clients write themselves.
@@ -62,8 +62,13 @@ def test_install_round_trips_each_clients_file(tmp_path, client):
     assert json.loads(target.path.read_text())[target.key]["b"]["args"][-2:] == ["proxy", "b"]
     backup = target.path.with_name(target.path.name + BACKUP_SUFFIX)
     assert backup.read_bytes() == original
-    assert "restored" in undo(target)
+    installed = target.path.read_bytes()
+    said = undo(target)
+    assert "restored" in said
     assert target.path.read_bytes() == original and not backup.exists()
+    # Nothing is lost: the file as install left it (with any edits made since) is kept aside.
+    aside = target.path.with_name(target.path.name + UNDONE_SUFFIX)
+    assert aside.name in said and aside.read_bytes() == installed
     with pytest.raises(ConfigError, match="nothing to undo"):
         undo(target)
 
@@ -153,3 +158,31 @@ def test_the_clients_page_covers_every_client_install_writes() -> None:
         path = client_file(client, cwd=cwd, home=home, environ={}).path
         shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path.relative_to(home)
         assert shown.name in page, (client, shown)
+
+
+def test_install_names_the_servers_the_client_would_also_start_itself(mcpconnect_isolated, capsys):
+    # After `init` imported Claude Desktop's servers, its file still starts them itself: serve
+    # would serve them a second time, so install says which (and --proxy does not).
+    from mcpconnect._cli import main
+
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    config.write_text(
+        '[storage]\nbackend = "memory"\n[servers.github]\ncommand = "gh-mcp"\n[servers.notes]\ncommand = "n"\n'
+    )
+    client = mcpconnect_isolated / "claude.json"
+    client.write_text(
+        json.dumps({"mcpServers": {"github": {"command": "npx", "args": ["gh"]}, "other": {"command": "o"}}})
+    )
+
+    def run(*argv: str) -> tuple[int, str]:
+        try:
+            main(["--config", str(config), *argv])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        return code, capsys.readouterr().err
+
+    code, err = run("install", "claude-desktop", "--file", str(client), "--dry-run")
+    assert code == 0 and "also starts 'github' itself" in err and "'other'" not in err and "'notes'" not in err
+    code, err = run("install", "claude-desktop", "--file", str(client), "--proxy", "--dry-run")
+    assert code == 0 and "also starts" not in err

@@ -3,6 +3,7 @@ start mcpconnect."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -55,6 +56,19 @@ def install(
         click.echo(f"{target.path} already runs mcpconnect this way; nothing to do")
         return
     click.echo(change.diff, nl=False)
+    if not proxy:
+        # Entries of the same servers the client starts itself (left by `init` or by hand): serve
+        # serves them too, so the client would list their tools twice.
+        section = json.loads(change.after).get(target.key, {})
+        twice = [n for n in servers if n in section and n != "mcpconnect"]
+        if twice:
+            from mcpconnect._cli.app import warn
+
+            warn(
+                f"{target.path.name} also starts {', '.join(repr(n) for n in twice)} itself, and mcpconnect serve "
+                "serves them too, so the client would see their tools twice: remove those entries from the file, "
+                f"or use 'mcpconnect install {client} --proxy', whose entries replace them one for one"
+            )
     if dry_run:
         click.echo("(--dry-run: nothing written)")
         return

@@ -22,6 +22,7 @@ from mcpconnect.errors import ConfigError
 
 __all__ = ["CLIENTS", "Change", "ClientFile", "client_file", "plan", "undo"]
 
+UNDONE_SUFFIX = ".mcpconnect-undone"
 BACKUP_SUFFIX = ".mcpconnect-backup"
 #: The backup of a file that did not exist: undo deletes the file.
 NO_FILE_MARKER = b"mcpconnect: there was no file here\n"
@@ -198,6 +199,13 @@ def undo(target: ClientFile) -> str:
     if not backup.exists():
         raise ConfigError(f"install --undo: there is no backup of {path} ({backup.name}); nothing to undo")
     original = backup.read_bytes()
+    # The file as it is now may hold edits made after install (by hand, by the client): kept
+    # beside it, so that undo loses nothing.
+    kept = ""
+    if path.exists() and path.read_bytes() != original:
+        aside = path.with_name(path.name + UNDONE_SUFFIX)
+        atomic_write(aside, path.read_bytes())
+        kept = f"; the file as it was is kept as {aside.name} (edits made since install are in it)"
     if original == NO_FILE_MARKER:
         path.unlink(missing_ok=True)
         done = f"removed {path} (there was none before)"
@@ -205,4 +213,4 @@ def undo(target: ClientFile) -> str:
         atomic_write(path, original)
         done = f"restored {path} from {backup.name}"
     backup.unlink()
-    return done
+    return done + kept
