@@ -217,3 +217,27 @@ def test_healthz_is_503_until_every_server_has_connected_or_failed_once(tmp_path
         assert answer.json() == {"status": "ok", "servers": 1, "ready": 0, "per_user": 0}  # failed once: started
     finally:
         stop(process)
+
+
+def test_a_gateway_behind_client_keys_is_not_mistaken_for_mcp_authorization(gw, one_upstream, tmp_path):
+    # `auth = "mcp"` (what `proxy URL` assumes for an unknown URL) against a key-protected
+    # gateway: no metadata anywhere, and the default /register is not one. The error says the
+    # server offers no MCP authorization and how to give it a key, not "refused to register".
+    config = tmp_path / "mcpconnect.toml"
+    config.write_text(one_upstream.read_text() + '[gateway]\napi_keys_env = "MY_GATEWAY_KEYS"\n')
+    with gw.serve_http(config, env={"MY_GATEWAY_KEYS": KEYS}) as (base, _):
+        client = tmp_path / "client.toml"
+        client.write_text(
+            f'[storage]\nbackend = "memory"\n[servers.gw]\nurl = "{base}/mcp"\ntransport = "streamable-http"\n'
+            'auth = "mcp"\nallow_insecure_http = true\n'
+        )
+        result = subprocess.run(
+            [gw.MCPCONNECT, "--config", str(client), "login", "gw"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "offers no MCP authorization" in result.stderr and 'auth = "token"' in result.stderr, result.stderr
+    assert "refused to register" not in result.stderr

@@ -319,6 +319,18 @@ async def register_dynamically(
         raise TransientAuthError(
             f"{who}: the registration endpoint failed (HTTP {response.status_code}); try again later", provider=who
         )
+    if response.status_code in (401, 403, 404, 405) and not metadata.from_document:
+        # No metadata anywhere and the default /register is not one: most likely the server does
+        # not do MCP authorization at all (an API key, a gateway's client key).
+        said = ""
+        if isinstance(data, dict) and isinstance(data.get("error_description"), str):
+            said = f": {scrub(data['error_description'])[:200]}"
+        raise AuthError(
+            f"{who}: {safe_url(metadata.issuer)} offers no MCP authorization (no protected resource metadata, no "
+            f"authorization server metadata, and its default /register answered HTTP {response.status_code}{said}); "
+            'if it takes an API key or a token instead, configure the server with auth = "token" and '
+            'token_env = "VAR" (the variable holding it)'
+        )
     if response.status_code >= 400:
         detail = ""
         if isinstance(data, dict) and data.get("error"):
