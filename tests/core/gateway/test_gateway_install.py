@@ -167,7 +167,8 @@ def test_install_names_the_servers_the_client_would_also_start_itself(mcpconnect
 
     config = mcpconnect_isolated / "mcpconnect.toml"
     config.write_text(
-        '[storage]\nbackend = "memory"\n[servers.github]\ncommand = "gh-mcp"\n[servers.notes]\ncommand = "n"\n'
+        '[storage]\nbackend = "memory"\n[servers.github]\ncommand = "gh-mcp"\n'
+        'env = { GITHUB_TOKEN = "${UNSET_IN_THIS_SHELL_1}" }\n[servers.notes]\ncommand = "n"\n'
     )
     client = mcpconnect_isolated / "claude.json"
     client.write_text(
@@ -184,5 +185,7 @@ def test_install_names_the_servers_the_client_would_also_start_itself(mcpconnect
 
     code, err = run("install", "claude-desktop", "--file", str(client), "--dry-run")
     assert code == 0 and "also starts 'github' itself" in err and "'other'" not in err and "'notes'" not in err
+    # ...and says which variables the client must pass on (a desktop client has no shell's).
+    assert "UNSET_IN_THIS_SHELL_1 (github)" in err
     code, err = run("install", "claude-desktop", "--file", str(client), "--proxy", "--dry-run")
     assert code == 0 and "also starts" not in err

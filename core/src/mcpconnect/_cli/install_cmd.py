@@ -4,7 +4,9 @@ start mcpconnect."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -69,9 +71,34 @@ def install(
                 "serves them too, so the client would see their tools twice: remove those entries from the file, "
                 f"or use 'mcpconnect install {client} --proxy', whose entries replace them one for one"
             )
+    _warn_unset(loaded.config, servers, client)
     if dry_run:
         click.echo("(--dry-run: nothing written)")
         return
     backup = change.write()
     click.echo(f"wrote {target.path} (backup: {backup.name}; undo with 'mcpconnect install {client} --undo')")
     click.echo(f"restart {client} to pick it up")
+
+
+def _warn_unset(config: Any, servers: list[str], client: str) -> None:
+    """Say which variables the served servers need that are not set here: a client started from
+    the desktop passes its own environment to mcpconnect, not this shell's."""
+    from mcpconnect._cli.app import warn
+    from mcpconnect._config.variables import unset_vars
+
+    missing: dict[str, list[str]] = {}
+    for name in servers:
+        server = config.servers[name]
+        texts = [server.command or "", *server.args, server.url or "", *server.env.values(), *server.headers.values()]
+        needed = [v for text in texts for v in unset_vars(text)]
+        if server.token_env and server.token_env not in os.environ:
+            needed.append(server.token_env)
+        for var in dict.fromkeys(needed):
+            missing.setdefault(var, []).append(name)
+    if missing:
+        listed = ", ".join(f"{var} ({', '.join(names)})" for var, names in missing.items())
+        warn(
+            f"the servers need variables that are not set in this shell: {listed}; {client} starts mcpconnect "
+            "with its own environment, not this shell's: make them available to it (for a desktop client, "
+            'the entry\'s "env" in its file, or the environment it is started with)'
+        )
