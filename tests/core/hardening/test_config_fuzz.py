@@ -279,9 +279,14 @@ def test_a_refused_store_option_names_where_it_was_set(
     assert "busy_timeout = 'x'" in text and "sqlite" in text
 
 
+@pytest.mark.parametrize("command", ["call", "check"])
 @pytest.mark.parametrize("auth", ["mcp", "token"])
 def test_a_call_that_cannot_open_the_store_or_expand_its_config_is_exit_2(
-    auth: str, mcpconnect_isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    auth: str,
+    command: str,
+    mcpconnect_isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The server never connects because of the configuration (a refused store option; a ${VAR}
     # not set): `call` says so and exits 2, as `check` does, not 1 as for a server that is down.
@@ -294,9 +299,10 @@ def test_a_call_that_cannot_open_the_store_or_expand_its_config_is_exit_2(
     else:
         monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
         config.write_text('[servers.remote]\ncommand = "${NOT_SET_ANYWHERE}"\n')
-    code, out, err = run(capsys, "--config", str(config), "call", "remote", "tool")
+    args = ["call", "remote", "tool"] if command == "call" else ["check", "--json"]
+    code, out, err = run(capsys, "--config", str(config), *args)
     assert code == 2 and "Traceback" not in err + out
-    assert ("busy_timeout" in err) if auth == "mcp" else ("NOT_SET_ANYWHERE" in err), err
+    assert ("busy_timeout" in err + out) if auth == "mcp" else ("NOT_SET_ANYWHERE" in err + out), err + out
 
 
 @pytest.mark.parametrize("command", ["check", "tools", "logs", "call"])

@@ -274,4 +274,6 @@ def check(app: App, names: tuple[str, ...], as_json: bool, refresh: bool) -> Non
             logged_in = sum(1 for p in providers if p["logged_in"])
             summary += f"; {providers_ok}/{len(providers)} providers reachable, {logged_in} logged in"
         out.print(summary)
+    if any(s.config_error for s in statuses):
+        sys.exit(2)  # a server failed on the configuration (a variable not set, a store option)
     sys.exit(0 if ok == len(statuses) and providers_ok == len(providers) else 1)

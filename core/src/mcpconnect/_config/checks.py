@@ -144,6 +144,8 @@ def check_config(
 
             try:
                 require_secure_url(name, srv, expand_vars(srv.url, dict(env), where=f"servers.{name}.url"))
+            except ConfigError as exc:  # already names servers.NAME.url: said once
+                errors.append(_err(loaded, exc.problem, "servers", name, "url"))
             except MCPConnectError as exc:
                 errors.append(_err(loaded, str(exc), "servers", name, "url"))
         provider = srv.auth_provider

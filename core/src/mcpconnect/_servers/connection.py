@@ -104,6 +104,7 @@ class ServerConnection:
             error=self.error,
             restarts=self.restarts,
             stderr_tail=tail,
+            config_error=self._config_error is not None and self.state is ServerState.FAILED,
         )
 
     def _set(self, state: ServerState, error: str | None = None) -> None:

@@ -58,6 +58,9 @@ class ServerStatus:
     error: str | None = None
     restarts: int = 0
     stderr_tail: list[str] = field(default_factory=list)
+    #: The failure is the configuration's (a ``${VAR}`` not set, a store option refused): what
+    #: to fix is in the file, and ``check`` exits 2 for it.
+    config_error: bool = False
 
     @property
     def ok(self) -> bool:
