@@ -162,8 +162,8 @@ def test_any_server_table_through_check(
     code, out, err = run(capsys, "--config", str(path), "check", "--json")
     assert code in (1, 2), (code, out, err)
     assert "Traceback" not in err and "unexpected" not in err + out, err + out
-    if code == 2:
-        assert str(path) in err or "servers." in err, err
+    if code == 2:  # the file's own error, or a server's that the configuration caused (named)
+        assert str(path) in err or "servers." in err + out or "server '" in out, err + out
 
 
 env_names = st.builds(
@@ -345,3 +345,16 @@ def test_inf_and_nan_durations_are_refused_in_files(tmp_path: Path) -> None:
             load_config(path)
     assert math.isinf(float("inf"))  # the TOML parser does read them as floats
     assert os.path.exists(path)
+
+
+def test_set_on_a_dotted_server_name_without_quotes_says_how_to_quote_it(
+    mcpconnect_isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = mcpconnect_isolated / "mcpconnect.toml"
+    config.write_text('[storage]\nbackend = "memory"\n[servers."my.notes"]\ncommand = "srv"\n')
+    code, _out, err = run(capsys, "--config", str(config), "--set", "servers.my.notes.enabled=false", "config", "show")
+    assert code == 2 and """a server name with a dot is quoted: servers."my.notes\"""" in err, err
+    code, _out, err = run(
+        capsys, "--config", str(config), "--set", 'servers."my.notes".enabled=false', "config", "show"
+    )
+    assert code == 0, err

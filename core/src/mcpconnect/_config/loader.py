@@ -308,13 +308,15 @@ def load_config(
     try:
         loaded.config = Config.model_validate(merged)
     except ValidationError as exc:
-        raise _config_error(exc, sources) from None
+        raise _config_error(exc, sources, merged) from None
     loaded.sources = sources
     loaded.warnings.extend(_inline_secret_warnings(raw_layers))
     return loaded
 
 
-def _config_error(exc: ValidationError, sources: dict[KeyPath, str]) -> ConfigError:
+def _config_error(exc: ValidationError, sources: dict[KeyPath, str], merged: Mapping[str, Any]) -> ConfigError:
+    found = merged.get("servers")
+    servers: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     problems: list[ConfigError] = []
     for err in exc.errors():
         loc = tuple(str(p) for p in err["loc"])
@@ -327,6 +329,11 @@ def _config_error(exc: ValidationError, sources: dict[KeyPath, str]) -> ConfigEr
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = f"unknown key '{loc[-1]}'; check its spelling against docs/configuration.md"
+            dotted = [n for n in servers if "." in n and loc[:1] == ("servers",) and n.startswith(f"{loc[1]}.")]
+            if dotted:  # `--set servers.a.b.enabled=...` for a server named "a.b"
+                from mcpconnect._config.model import dotted_key
+
+                message += f"; a server name with a dot is quoted: {dotted_key('servers', dotted[0], *loc[3:])}"
         elif err["type"] == "missing":
             message = f"'{loc[-1]}' is required"
         problems.append(ConfigError(message, source=source, key=key))
