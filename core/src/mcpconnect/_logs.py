@@ -8,8 +8,10 @@ registered value that slips into a record (a third-party library's debug line, s
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import weakref
+from typing import Any
 
 __all__ = ["RedactingFilter", "configure_logging", "register_secret"]
 
@@ -52,13 +54,32 @@ class RedactingFilter(logging.Filter):
 _configured: weakref.WeakSet[logging.Handler] = weakref.WeakSet()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler on whatever ``sys.stderr`` is when a record comes, not when it was made (a
+    caller that swaps stderr, as test runners do, never gets records on a closed stream)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: int = logging.WARNING) -> None:
-    """Log mcpconnect (and httpx, mcp) records to stderr at ``level``, redacted."""
-    handler = logging.StreamHandler()
+    """Log mcpconnect (and httpx, mcp) records to stderr at ``level``, redacted. Called again, it
+    replaces the handler it added before instead of adding a second one."""
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    _configured.add(handler)
     for name in ("mcpconnect", "httpx", "mcp"):
         logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h in _configured]:
+            logger.removeHandler(old)
         logger.setLevel(level)
         logger.addHandler(handler)
+    _configured.add(handler)

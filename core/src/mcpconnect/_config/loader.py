@@ -83,12 +83,15 @@ class LoadedConfig:
 
     def source_of(self, *key: str) -> str:
         """The layer that set ``key`` (a file path, ``env MCPCONNECT_...``, ``--set``, ``default``)."""
+        key = tuple(key)
+        # The key itself, or a table set as a whole above it (a JSON value in one variable)...
         for n in range(len(key), 0, -1):
-            prefix = tuple(key[:n])
-            found = self.sources.get(prefix) or next((s for p, s in self.sources.items() if p[:n] == prefix), None)
+            found = self.sources.get(key[:n])
             if found:
                 return found
-        return DEFAULTS
+        # ...or, for a table, where its keys were set. A key of a table that a layer wrote but
+        # that no layer set (servers.X.timeout) is the default's.
+        return next((s for p, s in self.sources.items() if p[: len(key)] == key), DEFAULTS)
 
     @property
     def base_dir(self) -> Path:
