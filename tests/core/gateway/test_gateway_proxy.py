@@ -30,7 +30,7 @@ async def test_proxy_to_a_url_keeps_every_name(gw, mcpconnect_isolated, streamab
         assert (await client.call_tool("echo", {"message": "bridged"})).content[0].text == "bridged"
         assert (await client.read_resource("mem://greeting")).contents[0].text == "hello from upstream"
         templates = (await client.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["mem://item/{item_id}"]
+        assert [t.uri_template for t in templates] == ["mem://item/{item_id}", "mem://asked/{topic}"]
         linked = await client.call_tool("link", {})
         assert next(b for b in linked.content if b.type == "resource_link").uri == "mem://greeting"
 

@@ -17,6 +17,7 @@ and of the upstream.
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -178,9 +179,14 @@ async def test_a_replica_killed_under_load_costs_only_its_own_requests(
         assert on_r1, homes  # the killed replica had sessions
         assert set(retried) == on_r1, (retried, homes)  # only its clients retried, once each
         assert all(retried[n] == 1 for n in on_r1), retried
-        # Started again, it serves: new sessions reach every replica.
+        # Started again, it serves: new sessions reach every replica (once HAProxy's health check
+        # has seen it up again: polled, with a deadline only so that a hang fails).
         group.start("r1")
-        seen = {group.served_by() for _ in range(12)}
+        seen: set[str] = set()
+        deadline = time.monotonic() + 60
+        while seen != {"r1", "r2", "r3"} and time.monotonic() < deadline:
+            seen.add(group.served_by())
+            await anyio.sleep(0.2)
         assert seen == {"r1", "r2", "r3"}, seen
 
 
@@ -324,7 +330,7 @@ async def test_users_a_and_b_each_get_their_own_upstream_token_on_every_replica(
                 return await follow_authorization(f"{url}&login_hint={sub}")
 
             key = User(oidc_server.issuer, sub).key
-            token = await token_manager(runtime).login_for_user(key, "up", on_url=as_user)
+            token = await token_manager(runtime).login("up", on_url=as_user, user=key)
             assert token.account == sub
             upstream_token[sub] = fingerprint(token.access_token.get_secret_value())
     finally:
