@@ -207,6 +207,7 @@ def cluster(
     binary: str | None = None,
     command: list[str] | None = None,
     authorization_server: str | None = None,
+    sign_in_provider: str | None = None,
 ) -> Iterator[Cluster]:
     """``replicas`` serve processes behind HAProxy: a shared store given as TOML (``[storage]``,
     and ``[providers]`` if any), and ``servers`` as TOML (default: one stdio upstream each).
@@ -215,7 +216,8 @@ def cluster(
 
     With ``authorization_server`` (an issuer URL) the replicas are its protected resource: their
     ``public_url`` is the balancer's, so the resource URI (the ``aud`` of the tokens they take) is
-    :attr:`Cluster.url`, and every token must carry the scope ``mcp:tools``."""
+    :attr:`Cluster.url`, and every token must carry the scope ``mcp:tools``. ``sign_in_provider`` names
+    the provider a browser signs in with at ``/connect`` (needed by per-user upstreams)."""
     binary = binary or haproxy_binary()
     front = free_port()
     ports = {f"r{i + 1}": free_port() for i in range(replicas)}
@@ -223,7 +225,7 @@ def cluster(
     protection = (
         f'public_url = "http://127.0.0.1:{front}"\n'
         f'authorization_server = "{authorization_server}"\n'
-        'required_scopes = ["mcp:tools"]\n'
+        'required_scopes = ["mcp:tools"]\n' + (f'sign_in_provider = "{sign_in_provider}"\n' if sign_in_provider else "")
         if authorization_server
         else ""
     )

@@ -339,7 +339,7 @@ async def test_users_a_and_b_each_get_their_own_upstream_token_on_every_replica(
 
     log = tmp_path / "tokens.log"
     port = free_port()
-    store = shared_store.toml + provider_toml("up", oidc_server.issuer)
+    store = shared_store.toml + provider_toml("up", oidc_server.issuer) + provider_toml("gw", oidc_server.issuer)
     servers = (
         f'[servers.up]\nurl = "http://127.0.0.1:{port}/mcp"\ntransport = "streamable-http"\n'
         'auth = "provider:up"\ntokens = "per_user"'
@@ -347,7 +347,14 @@ async def test_users_a_and_b_each_get_their_own_upstream_token_on_every_replica(
     monkeypatch.setenv("LOCAL_SECRET", CONFIDENTIAL_SECRET)  # the replicas inherit it
     with (
         http_server([sys.executable, BEARER_UPSTREAM, "--port", str(port), "--log", str(log)], port),
-        cluster(tmp_path, sticky=False, store=store, servers=servers, authorization_server=oidc_server.issuer) as group,
+        cluster(
+            tmp_path,
+            sticky=False,
+            store=store,
+            servers=servers,
+            authorization_server=oidc_server.issuer,
+            sign_in_provider="gw",
+        ) as group,
     ):
         oidc_server.add_resource(group.url, "jwt")
         gateway_token = {sub: await oidc_login(oidc_server, group.url, account=sub) for sub in users}
