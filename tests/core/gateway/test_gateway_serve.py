@@ -119,9 +119,11 @@ async def test_no_prefix_serves_one_server_unchanged(gw, three_upstreams):
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_list_changed_from_an_upstream_reaches_the_client(gw, three_upstreams, mode):
     changed = anyio.Event()
+    announced: list[object] = []
 
     async def on_message(message):
         if getattr(message, "method", None) == "notifications/tools/list_changed":
+            announced.append(message)
             changed.set()
 
     async with stdio_client(gw, three_upstreams, "local", "old", mode=mode, message_handler=on_message) as client:
@@ -143,11 +145,13 @@ async def test_list_changed_from_an_upstream_reaches_the_client(gw, three_upstre
                             return
             else:
                 changed = anyio.Event()
+                count = len(announced)
                 await client.call_tool("local__add_tool", {"name": "fresh"})
                 while True:
-                    await changed.wait()
+                    with anyio.move_on_after(1):  # or look again: the list may lag its notification
+                        await changed.wait()
                     changed = anyio.Event()
-                    if "local__fresh" in await listed():
+                    if len(announced) > count and "local__fresh" in await listed():
                         return
 
         with anyio.fail_after(30):
@@ -250,13 +254,17 @@ async def test_changes_still_arrive_after_an_upstream_restarts(gw, three_upstrea
                 if not result.is_error and result.structured_content["result"] != first:
                     break
                 await anyio.sleep(0.2)
-        changed = anyio.Event()
+        before = len(changes)
         await client.call_tool("local__add_tool", {"name": "after_restart"})
-        # A late notification of the restart itself may come first: wait for the one that
-        # brings the new tool.
+        # A late notification of the restart itself may come first: wait until a notification has
+        # come since the tool was added and the list has it. The event is made anew before each
+        # look, so that a notification arriving while the list is fetched is never missed.
         with anyio.fail_after(30):
             while True:
-                await changed.wait()
-                if "local__after_restart" in {t.name for t in (await client.list_tools()).tools}:
-                    break
                 changed = anyio.Event()
+                if len(changes) > before and "local__after_restart" in {
+                    t.name for t in (await client.list_tools()).tools
+                }:
+                    break
+                with anyio.move_on_after(1):  # or look again: the list may lag its notification
+                    await changed.wait()
